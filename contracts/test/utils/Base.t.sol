@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Test} from "forge-std/Test.sol";
+import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
+import {GroundworkToken} from "../../src/token/GroundworkToken.sol";
+import {Emissions} from "../../src/emissions/Emissions.sol";
+import {ServiceCredits} from "../../src/credits/ServiceCredits.sol";
+import {SettablePriceFeed} from "../../src/credits/SettablePriceFeed.sol";
+import {IAggregatorV3} from "../../src/interfaces/IAggregatorV3.sol";
+import {DeviceRegistry} from "../../src/registry/DeviceRegistry.sol";
+import {RewardDistributor} from "../../src/rewards/RewardDistributor.sol";
+import {GroundworkGovernor} from "../../src/governance/GroundworkGovernor.sol";
+
+/// @dev Deploys the whole system the way the TypeScript deploy module does, with every admin role
+/// held by the timelock, and offers helpers for device keys, oracle signatures and Merkle trees.
+abstract contract Base is Test {
+    uint256 internal constant P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551;
+    bytes32 internal constant UPTIME = keccak256("uptime");
+    bytes32 internal constant STORAGE = keccak256("storage");
+
+    uint256 internal constant CAP = 1_000_000_000 ether;
+    uint256 internal constant EPOCH = 1 days;
+    uint256 internal constant INITIAL_EMISSION = 100_000 ether;
+    uint256 internal constant GENESIS = 100_000_000 ether;
+    int256 internal constant PRICE = 2e8; // $2.00 with 8 decimals
+    uint256 internal constant MAX_PRICE_AGE = 10 minutes;
+    uint256 internal constant BREAKER_LIMIT = 1e12; // credits per window ($10M)
+    uint256 internal constant BREAKER_WINDOW = 1 days;
+    uint256 internal constant ONBOARDING_FEE = 4_000_000; // Helium: $40
+    uint256 internal constant LOCATION_FEE = 1_000_000; // Helium: $10
+    uint256 internal constant MIN_STAKE = 100 ether;
+    uint256 internal constant UNSTAKE_DELAY = 7 days;
+    uint64 internal constant CHALLENGE_WINDOW = 1 hours;
+
+    GroundworkToken internal token;
+    Emissions internal emissions;
+    SettablePriceFeed internal feed;
+    ServiceCredits internal credits;
+    DeviceRegistry internal registry;
+    RewardDistributor internal distributor;
+    TimelockController internal timelock;
+    GroundworkGovernor internal governor;
+
+    address internal treasury = makeAddr("treasury");
+    address internal guardian = makeAddr("guardian");
+    address internal slasher = makeAddr("slasher");
+    address internal alice = makeAddr("alice");
+    address internal bob = makeAddr("bob");
+    uint256[] internal oracleKeys;
+    address[] internal oracleAddrs;
+    uint256 internal genesisTime;
+
+    function setUp() public virtual {
+        vm.warp(1_700_000_000);
+        genesisTime = block.timestamp;
+
+        timelock = new TimelockController(2 days, new address[](0), new address[](1), address(this));
+
+        uint64 nonce = vm.getNonce(address(this));
+        address emissionsAt = vm.computeCreateAddress(address(this), nonce + 1);
+        token = new GroundworkToken("Groundwork", "GWK", CAP, emissionsAt);
+        address[] memory to = new address[](1);
+        uint256[] memory amounts = new uint256[](1);
+        to[0] = treasury;
+        amounts[0] = GENESIS;
+        emissions = new Emissions(
+            token,
+            address(timelock),
+            Emissions.Schedule({
+                genesisTime: genesisTime,
+                epochDuration: EPOCH,
+                initialEpochEmission: INITIAL_EMISSION,
+                decayPeriodEpochs: 365,
+                decayNumerator: 1,
+                decayDenominator: 2
+            }),
+            to,
+            amounts
+        );
+        assertEq(address(emissions), emissionsAt, "predicted emissions address");
+
+        feed = new SettablePriceFeed(address(this), 8, "GWK / USD", PRICE);
+        credits = new ServiceCredits(
+            token, address(timelock), IAggregatorV3(address(feed)), MAX_PRICE_AGE, BREAKER_LIMIT, BREAKER_WINDOW
+        );
+        registry = new DeviceRegistry(
+            token,
+            credits,
+            emissions,
+            address(timelock),
+            DeviceRegistry.Config(ONBOARDING_FEE, LOCATION_FEE, MIN_STAKE, UNSTAKE_DELAY)
+        );
+        for (uint256 i = 1; i <= 3; ++i) {
+            oracleKeys.push(0xA11CE000 + i);
+        }
+        _sortOracleKeys();
+        distributor =
+            new RewardDistributor(token, emissions, address(timelock), guardian, oracleAddrs, 2, CHALLENGE_WINDOW);
+        governor = new GroundworkGovernor(token, timelock, 1 days, 1 weeks, 0, 4);
+
+        timelock.grantRole(timelock.PROPOSER_ROLE(), address(governor));
+        timelock.grantRole(timelock.CANCELLER_ROLE(), address(governor));
+        timelock.renounceRole(timelock.DEFAULT_ADMIN_ROLE(), address(this));
+
+        vm.startPrank(address(timelock));
+        emissions.setNetworkWeight(UPTIME, 3);
+        emissions.setNetworkWeight(STORAGE, 1);
+        emissions.setRewardsPool(address(distributor));
+        credits.grantRole(credits.SPENDER_ROLE(), address(registry));
+        registry.grantRole(registry.SLASHER_ROLE(), slasher);
+        vm.stopPrank();
+
+        vm.label(address(token), "token");
+        vm.label(address(emissions), "emissions");
+        vm.label(address(credits), "credits");
+        vm.label(address(registry), "registry");
+        vm.label(address(distributor), "distributor");
+        vm.label(address(timelock), "timelock");
+    }
+
+    function _sortOracleKeys() private {
+        // Insertion sort by address, so signatures come out in the order postRoot requires.
+        uint256 n = oracleKeys.length;
+        for (uint256 i = 1; i < n; ++i) {
+            uint256 k = oracleKeys[i];
+            uint256 j = i;
+            while (j > 0 && vm.addr(oracleKeys[j - 1]) > vm.addr(k)) {
+                oracleKeys[j] = oracleKeys[j - 1];
+                --j;
+            }
+            oracleKeys[j] = k;
+        }
+        for (uint256 i; i < n; ++i) {
+            oracleAddrs.push(vm.addr(oracleKeys[i]));
+        }
+    }
+
+    // ------------------------------------------------------------------ token and credits
+
+    function _fund(address who, uint256 amount) internal {
+        vm.prank(treasury);
+        token.transfer(who, amount);
+    }
+
+    /// @dev Gives `who` at least `creditAmount` credits, bought at the feed price.
+    function _buyCredits(address who, uint256 creditAmount) internal {
+        feed.setPrice(PRICE);
+        uint256 tokens = credits.quoteTokens(creditAmount);
+        _fund(who, tokens);
+        vm.startPrank(who);
+        token.approve(address(credits), tokens);
+        credits.mint(who, tokens, creditAmount);
+        vm.stopPrank();
+    }
+
+    // ------------------------------------------------------------------ devices
+
+    function _deviceKey(uint256 pk) internal pure returns (bytes32 x, bytes32 y) {
+        (uint256 px, uint256 py) = vm.publicKeyP256(pk);
+        return (bytes32(px), bytes32(py));
+    }
+
+    /// @dev The device's low-s P-256 signature over sha256(registration digest).
+    function _signRegistration(uint256 pk, address owner, bytes32 network, uint256 nonce)
+        internal
+        view
+        returns (bytes32 r, bytes32 s)
+    {
+        bytes32 h = sha256(abi.encodePacked(registry.registrationDigest(owner, network, nonce)));
+        (r, s) = vm.signP256(pk, h);
+        if (uint256(s) > P256_N / 2) s = bytes32(P256_N - uint256(s));
+    }
+
+    /// @dev Funds `owner` and registers device key `pk` on `network` with the minimum stake.
+    function _register(uint256 pk, address owner, bytes32 network, uint64 location) internal returns (uint256 id) {
+        _fund(owner, MIN_STAKE);
+        _buyCredits(owner, ONBOARDING_FEE + (location == 0 ? 0 : LOCATION_FEE));
+        (bytes32 x, bytes32 y) = _deviceKey(pk);
+        (bytes32 r, bytes32 s) = _signRegistration(pk, owner, network, registry.nonces(registry.deviceIdOf(x, y)));
+        vm.startPrank(owner);
+        token.approve(address(registry), MIN_STAKE);
+        credits.approveSpender(address(registry), type(uint256).max);
+        id = registry.register(network, x, y, location, MIN_STAKE, r, s);
+        vm.stopPrank();
+    }
+
+    // ------------------------------------------------------------------ rewards
+
+    function _signRoot(uint256[] memory keys, uint64 epoch, bytes32 root, uint256 total, bytes32 artifact)
+        internal
+        view
+        returns (bytes memory sigs)
+    {
+        bytes32 digest = distributor.rootDigest(epoch, root, total, artifact);
+        for (uint256 i; i < keys.length; ++i) {
+            (uint8 v, bytes32 r, bytes32 s) = vm.sign(keys[i], digest);
+            sigs = bytes.concat(sigs, r, s, bytes1(v));
+        }
+    }
+
+    /// @dev The first `m` oracle keys (already in address order).
+    function _quorumKeys(uint256 m) internal view returns (uint256[] memory keys) {
+        keys = new uint256[](m);
+        for (uint256 i; i < m; ++i) {
+            keys[i] = oracleKeys[i];
+        }
+    }
+
+    /// @dev Releases every ended epoch up to `epoch` that is not released yet.
+    function _releaseThrough(uint256 epoch) internal {
+        for (uint256 e; e <= epoch; ++e) {
+            if (!emissions.released(e)) emissions.release(e);
+        }
+    }
+
+    /// @dev Warps past `epoch`, releases emissions and posts `root` with a 2-of-3 quorum.
+    function _postRoot(uint64 epoch, bytes32 root, uint256 total) internal {
+        uint256 endOf = genesisTime + (uint256(epoch) + 1) * EPOCH;
+        if (block.timestamp < endOf) vm.warp(endOf);
+        _releaseThrough(epoch);
+        bytes32 artifact = keccak256(abi.encode("artifact", epoch));
+        distributor.postRoot(epoch, root, total, artifact, _signRoot(_quorumKeys(2), epoch, root, total, artifact));
+    }
+
+    function _leaf(address account, uint256 amount) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
+    }
+
+    function _hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
+        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
+    }
+
+    /// @dev Root of a tree with sorted-pair hashing; an odd node is carried up unchanged.
+    function _root(bytes32[] memory leaves) internal pure returns (bytes32) {
+        bytes32[] memory level = leaves;
+        while (level.length > 1) {
+            level = _up(level);
+        }
+        return level[0];
+    }
+
+    function _proof(bytes32[] memory leaves, uint256 index) internal pure returns (bytes32[] memory proof) {
+        bytes32[] memory tmp = new bytes32[](64);
+        uint256 n;
+        bytes32[] memory level = leaves;
+        while (level.length > 1) {
+            uint256 sib = index ^ 1;
+            if (sib < level.length) tmp[n++] = level[sib];
+            level = _up(level);
+            index /= 2;
+        }
+        proof = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            proof[i] = tmp[i];
+        }
+    }
+
+    function _up(bytes32[] memory level) private pure returns (bytes32[] memory next) {
+        next = new bytes32[]((level.length + 1) / 2);
+        for (uint256 i; i < next.length; ++i) {
+            next[i] = 2 * i + 1 < level.length ? _hashPair(level[2 * i], level[2 * i + 1]) : level[2 * i];
+        }
+    }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Forge cannot download a Solidity compiler on machines without internet access, so it is pointed
+// (foundry.toml `solc = ...`) at this wrapper around the npm `solc` package, pinned in
+// package.json. Forge only needs two entry points of the native CLI: `--version` and
+// `--standard-json` (input on stdin, output on stdout). See DEVELOPERS.md.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const solc = require('solc');
+
+const args = process.argv.slice(2);
+
+if (args.includes('--version')) {
+  // Same shape as the native binary; forge parses the `Version:` line.
+  process.stdout.write(`solc, the solidity compiler commandline interface\nVersion: ${solc.version()}\n`);
+  process.exit(0);
+}
+
+if (!args.includes('--standard-json')) {
+  process.stderr.write(`solc wrapper: unsupported arguments ${JSON.stringify(args)}; only --version and --standard-json are implemented\n`);
+  process.exit(2);
+}
+
+// Import roots forge allows: --base-path, --include-path and --allow-paths, plus the cwd.
+const roots = [process.cwd()];
+for (let i = 0; i < args.length; i++) {
+  if (['--base-path', '--include-path', '--allow-paths'].includes(args[i]) && args[i + 1]) {
+    roots.push(...args[i + 1].split(','));
+    i++;
+  }
+}
+
+function findImports(importPath) {
+  const candidates = path.isAbsolute(importPath) ? [importPath] : roots.map((r) => path.resolve(r, importPath));
+  for (const file of candidates) {
+    try {
+      return { contents: readFileSync(file, 'utf8') };
+    } catch {
+      // try the next root
+    }
+  }
+  return { error: `File not found: ${importPath} (searched ${roots.join(', ')})` };
+}
+
+const input = readFileSync(0, 'utf8');
+process.stdout.write(solc.compile(input, { import: findImports }));
