@@ -224,9 +224,14 @@ contract SystemInvariantTest is Base, IRegistrationSigner {
         return keccak256(bytes.concat(a, b, c));
     }
 
-    /// A run that never registered a device would prove nothing about registration.
-    function afterInvariant() external view {
-        assertGt(handler.registrations() + handler.registeredCount(), 0, "no device registered in this run");
+    /// The handler's honest path must really register (or the invariants below prove nothing),
+    /// and its dishonest path must really be refused.
+    function test_HandlerRegistersHonestAndNotForeign() public {
+        handler.register(1, 42, 0, true);
+        assertEq(handler.registrations(), 1);
+        handler.register(2, 43, 44, false);
+        assertEq(handler.registrations(), 1);
+        assertEq(handler.foreignRegistrations(), 0);
     }
 
     /// Credits never change hands: every balance is what was minted to it minus what was spent from it.

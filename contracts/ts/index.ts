@@ -1,0 +1,7 @@
+// @groundwork/contracts: layer 3 of Groundwork as seen from TypeScript.
+export * from './generated/contracts.ts';
+export * from './anvil.ts';
+export * from './deploy.ts';
+export * from './device-key.ts';
+export * from './networks.ts';
+export { devnetAccounts, DEVNET_MNEMONIC } from './devnet-accounts.ts';
