@@ -328,6 +328,24 @@ contract DeviceRegistryTest is Base {
         assertFalse(h.isValidCell(0x8928308280fffff | (uint64(7) << 18)), "unused digit inside the resolution");
     }
 
+    function test_RevertWhen_DeviceUnknown() public {
+        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721NonexistentToken.selector, 9));
+        registry.device(9);
+        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721NonexistentToken.selector, 9));
+        registry.addStake(9, 1);
+    }
+
+    function test_NewUnstakeRequestRestartsDelay() public {
+        uint256 id = _register(DEVICE_PK, alice, UPTIME, 0);
+        vm.prank(alice);
+        registry.requestUnstake(id, 10 ether);
+        vm.warp(block.timestamp + UNSTAKE_DELAY - 1);
+        vm.prank(alice);
+        registry.requestUnstake(id, 10 ether);
+        assertEq(registry.device(id).unstakeReadyAt, block.timestamp + UNSTAKE_DELAY);
+        assertEq(registry.device(id).unstaking, 20 ether);
+    }
+
     function test_SupportsInterfaces() public view {
         assertTrue(registry.supportsInterface(0x80ac58cd)); // ERC-721
         assertTrue(registry.supportsInterface(0x7965db0b)); // AccessControl

@@ -76,6 +76,31 @@ contract EmissionsTest is Base {
         new Emissions(t, address(1), Emissions.Schedule(0, 1, 1, 1, 1, 2), none, new uint256[](1));
     }
 
+    function test_RevertWhen_GenesisRecipientZeroOrEmissionTooLarge() public {
+        uint64 nonce = vm.getNonce(address(this));
+        GroundworkToken t = new GroundworkToken("T", "T", CAP, vm.computeCreateAddress(address(this), nonce + 1));
+        address[] memory to = new address[](1);
+        uint256[] memory amounts = new uint256[](1);
+        vm.expectRevert(abi.encodeWithSelector(Emissions.ZeroAddress.selector, "genesis recipient"));
+        new Emissions(t, address(timelock), _schedule(1, 1, 1, 2), to, amounts);
+        vm.expectRevert(abi.encodeWithSelector(Emissions.InvalidSchedule.selector, "initialEpochEmission too large"));
+        new Emissions(t, address(timelock), _schedule(uint256(type(uint128).max) + 1, 1, 1, 2), to, amounts);
+    }
+
+    function test_ZeroDecayStopsAfterFirstPeriodAndFlatScheduleNeverDecays() public {
+        Emissions zero = _fresh(_schedule(5 ether, 10, 0, 1));
+        assertEq(zero.scheduledEmission(9), 5 ether);
+        assertEq(zero.scheduledEmission(10), 0);
+        Emissions flat = _fresh(_schedule(5 ether, 10, 7, 7));
+        assertEq(flat.scheduledEmission(1_000_000), 5 ether);
+    }
+
+    function test_CurrentEpochBeforeGenesisIsZero() public {
+        Emissions later = _fresh(Emissions.Schedule(block.timestamp + 1 days, EPOCH, 1, 1, 1, 2));
+        assertEq(later.currentEpoch(), 0);
+        assertFalse(later.epochEnded(0));
+    }
+
     function test_EpochClock() public {
         assertEq(emissions.currentEpoch(), 0);
         assertFalse(emissions.epochEnded(0));

@@ -392,6 +392,29 @@ contract RewardDistributorTest is Base {
         vm.stopPrank();
     }
 
+    function test_RevertWhen_TooManyOracles() public {
+        address[] memory set = new address[](17);
+        for (uint256 i; i < 17; ++i) {
+            set[i] = address(uint160(i + 1));
+        }
+        vm.prank(address(timelock));
+        vm.expectRevert(abi.encodeWithSelector(RewardDistributor.InvalidOracleSet.selector, "needs 1 to 16 oracles"));
+        distributor.setOracles(set, 1);
+    }
+
+    function test_RevertWhen_ClaimManyBeforeAnyRoot() public {
+        vm.expectRevert(RewardDistributor.NoClaimableRoot.selector);
+        distributor.claimMany(new RewardDistributor.Claim[](0), bytes32(0));
+    }
+
+    function test_ChallengeWindowChangeAppliesToNextRoot() public {
+        vm.prank(address(timelock));
+        distributor.setChallengeWindow(0);
+        (bytes32 root, uint256 total) = _tree(1, 2, 3);
+        _postRoot(0, root, total);
+        assertEq(distributor.claimableRoot().root, root, "claimable at once with no window");
+    }
+
     function testFuzz_RevertWhen_ParametersByNonTimelock(address caller) public {
         vm.assume(caller != address(timelock));
         bytes memory err = abi.encodeWithSelector(

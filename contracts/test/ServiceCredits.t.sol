@@ -93,6 +93,20 @@ contract ServiceCreditsTest is Base {
         credits.quoteCredits(1 ether);
     }
 
+    function test_RevertWhen_PriceAbsurdlyLarge() public {
+        int256 huge = int256(uint256(type(uint128).max) + 1);
+        feed.setPrice(huge);
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.InvalidPrice.selector, huge));
+        credits.quoteCredits(1 ether);
+    }
+
+    function test_RevertWhen_FeedDecimalsTooMany() public {
+        SettablePriceFeed weird = new SettablePriceFeed(address(this), 77, "x", 1);
+        vm.prank(address(timelock));
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.InvalidFeedDecimals.selector, 77));
+        credits.setPriceFeed(IAggregatorV3(address(weird)), 60);
+    }
+
     function test_RevertWhen_SlippageOrDust() public {
         _fund(alice, 1 ether);
         vm.startPrank(alice);
@@ -255,6 +269,7 @@ contract ServiceCreditsTest is Base {
         credits.setPriceFeed(IAggregatorV3(address(other)), 60);
         assertEq(address(credits.priceFeed()), address(other));
         assertEq(credits.maxPriceAge(), 60);
+        assertEq(credits.priceFeedDecimals(), 18);
         assertEq(credits.quoteCredits(1 ether), 300_000, "18-decimal feed is scaled correctly");
         vm.startPrank(address(timelock));
         vm.expectRevert(abi.encodeWithSelector(ServiceCredits.ZeroAddress.selector, "feed"));

@@ -25,6 +25,9 @@ contract ServiceCredits is AccessControl, WindowedCircuitBreaker {
     string public constant symbol = "GWC";
 
     uint256 private constant TOKEN_UNIT = 1e18;
+    /// @dev Prices above this are refused as nonsense (and would overflow the conversion).
+    uint256 private constant MAX_PRICE = type(uint128).max;
+    uint8 private constant MAX_FEED_DECIMALS = 36;
 
     /// @notice The token burned to mint credits.
     GroundworkToken public immutable token;
@@ -32,6 +35,8 @@ contract ServiceCredits is AccessControl, WindowedCircuitBreaker {
     IAggregatorV3 public priceFeed;
     /// @notice A price older than this many seconds is refused.
     uint256 public maxPriceAge;
+    /// @notice The feed's decimals, read once when the feed is set.
+    uint8 public priceFeedDecimals;
 
     /// @notice Credits held by each account.
     mapping(address account => uint256) public balanceOf;
@@ -67,6 +72,7 @@ contract ServiceCredits is AccessControl, WindowedCircuitBreaker {
     error InsufficientCredits(address account, uint256 balance, uint256 needed);
     error InsufficientSpendAllowance(address account, address spender, uint256 allowance, uint256 needed);
     error InvalidMaxPriceAge(uint256 maxPriceAge);
+    error InvalidFeedDecimals(uint8 decimals);
 
     /// @param token_ The token burned for credits.
     /// @param admin Holder of DEFAULT_ADMIN_ROLE (the timelock).
@@ -124,8 +130,10 @@ contract ServiceCredits is AccessControl, WindowedCircuitBreaker {
     /// @notice Token needed now to mint at least `credits` (rounded up).
     function quoteTokens(uint256 credits) external view returns (uint256) {
         int256 price = _price();
+        // forge-lint: disable-next-line(unsafe-typecast) price is in (0, MAX_PRICE], checked by _price
+        uint256 usdPerToken = uint256(price);
         return Math.mulDiv(
-            credits, TOKEN_UNIT * 10 ** priceFeed.decimals(), uint256(price) * CREDITS_PER_USD, Math.Rounding.Ceil
+            credits, TOKEN_UNIT * 10 ** priceFeedDecimals, usdPerToken * CREDITS_PER_USD, Math.Rounding.Ceil
         );
     }
 
@@ -169,22 +177,28 @@ contract ServiceCredits is AccessControl, WindowedCircuitBreaker {
     function _setPriceFeed(IAggregatorV3 feed, uint256 maxPriceAge_) private {
         if (address(feed) == address(0)) revert ZeroAddress("feed");
         if (maxPriceAge_ == 0) revert InvalidMaxPriceAge(maxPriceAge_);
+        uint8 feedDecimals = feed.decimals();
+        if (feedDecimals > MAX_FEED_DECIMALS) revert InvalidFeedDecimals(feedDecimals);
         priceFeed = feed;
+        priceFeedDecimals = feedDecimals;
         maxPriceAge = maxPriceAge_;
         emit PriceFeedSet(address(feed), maxPriceAge_);
     }
 
-    /// @dev The feed's latest price, refusing stale and non-positive answers.
+    /// @dev The feed's latest price, refusing stale, non-positive and absurdly large answers.
     function _price() private view returns (int256 answer) {
         uint256 updatedAt;
         (, answer,, updatedAt,) = priceFeed.latestRoundData();
-        if (answer <= 0) revert InvalidPrice(answer);
+        // forge-lint: disable-next-line(unsafe-typecast) answer > 0 is checked first
+        if (answer <= 0 || uint256(answer) > MAX_PRICE) revert InvalidPrice(answer);
         if (updatedAt > block.timestamp || block.timestamp - updatedAt > maxPriceAge) {
             revert StalePrice(updatedAt, maxPriceAge, block.timestamp);
         }
     }
 
     function _creditsFor(uint256 tokenAmount, int256 price) private view returns (uint256) {
-        return Math.mulDiv(tokenAmount, uint256(price) * CREDITS_PER_USD, TOKEN_UNIT * 10 ** priceFeed.decimals());
+        // forge-lint: disable-next-line(unsafe-typecast) price is in (0, MAX_PRICE], checked by _price
+        uint256 usdPerToken = uint256(price);
+        return Math.mulDiv(tokenAmount, usdPerToken * CREDITS_PER_USD, TOKEN_UNIT * 10 ** priceFeedDecimals);
     }
 }

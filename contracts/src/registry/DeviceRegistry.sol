@@ -203,9 +203,11 @@ contract DeviceRegistry is ERC721, AccessControl, EIP712 {
         if (amount == 0) revert ZeroAmount("amount");
         Device storage d = _devices[deviceId];
         if (amount > d.stake) revert InsufficientStake(deviceId, d.stake, amount);
+        // forge-lint: disable-next-line(unsafe-typecast) amount <= d.stake (a uint128) is checked above
         d.stake -= uint128(amount);
         d.unstaking = SafeCast.toUint128(d.unstaking + amount);
         uint256 readyAt = block.timestamp + unstakeDelay;
+        // forge-lint: disable-next-line(unsafe-typecast) a timestamp plus at most 365 days
         d.unstakeReadyAt = uint64(readyAt);
         emit UnstakeRequested(deviceId, amount, d.unstaking, readyAt);
     }
@@ -237,7 +239,9 @@ contract DeviceRegistry is ERC721, AccessControl, EIP712 {
         uint256 fromUnstaking = rest < d.unstaking ? rest : d.unstaking;
         uint256 slashed = fromStake + fromUnstaking;
         if (slashed == 0) revert NothingToSlash(deviceId);
+        // forge-lint: disable-next-line(unsafe-typecast) fromStake <= d.stake
         d.stake -= uint128(fromStake);
+        // forge-lint: disable-next-line(unsafe-typecast) fromUnstaking <= d.unstaking
         d.unstaking -= uint128(fromUnstaking);
         emit DeviceSlashed(deviceId, msg.sender, amount, slashed, evidenceHash);
         token.burn(slashed);

@@ -181,6 +181,7 @@ contract RewardDistributor is AccessControl, EIP712 {
 
         uint256 activeAt = block.timestamp + challengeWindow;
         _previous = latest;
+        // forge-lint: disable-next-line(unsafe-typecast) total <= uint128 max is checked above; activeAt is a timestamp
         _latest = Root(root, uint128(total), epoch, uint64(activeAt));
         emit RootPosted(epoch, root, total, artifactHash, activeAt);
     }
@@ -296,6 +297,7 @@ contract RewardDistributor is AccessControl, EIP712 {
             isOracle[oracles_[i]] = true;
         }
         _oracles = oracles_;
+        // forge-lint: disable-next-line(unsafe-typecast) quorum_ <= n <= MAX_ORACLES (16)
         quorum = uint8(quorum_);
         emit OracleSetChanged(oracles_, quorum_);
     }

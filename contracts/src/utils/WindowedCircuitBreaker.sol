@@ -47,6 +47,7 @@ abstract contract WindowedCircuitBreaker {
         }
         // Settle the level under the old rate before the new one applies.
         _breakerState = BreakerState(uint192(_currentLevel()), uint64(block.timestamp));
+        // forge-lint: disable-next-line(unsafe-typecast) both bounds are checked above
         _breakerConfig = BreakerConfig(uint128(limit), uint64(window));
         emit CircuitBreakerConfigured(limit, window);
     }
@@ -59,6 +60,7 @@ abstract contract WindowedCircuitBreaker {
         if (amount > limit || level > limit - amount) {
             revert CircuitBreakerTripped(amount, level >= limit ? 0 : limit - level, limit);
         }
+        // forge-lint: disable-next-line(unsafe-typecast) level + amount <= limit (a uint128)
         _breakerState = BreakerState(uint192(level + amount), uint64(block.timestamp));
     }
 
