@@ -33,10 +33,10 @@ contract ServiceCredits is AccessControl, WindowedCircuitBreaker {
     GroundworkToken public immutable token;
     /// @notice USD price of one whole token, AggregatorV3-shaped.
     IAggregatorV3 public priceFeed;
+    /// @notice The feed's decimals, read once when the feed is set (packed with `priceFeed`).
+    uint8 public priceFeedDecimals;
     /// @notice A price older than this many seconds is refused.
     uint256 public maxPriceAge;
-    /// @notice The feed's decimals, read once when the feed is set.
-    uint8 public priceFeedDecimals;
 
     /// @notice Credits held by each account.
     mapping(address account => uint256) public balanceOf;
