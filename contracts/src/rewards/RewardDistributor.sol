@@ -125,6 +125,11 @@ contract RewardDistributor is AccessControl, EIP712 {
         if (guardian != address(0)) _grantRole(GUARDIAN_ROLE, guardian);
         _setOracles(oracles_, quorum_);
         _setChallengeWindow(challengeWindow_);
+        // Pre-fill the second word of both root slots (a zero root with activeAt 1 means "none"),
+        // so the first two posts overwrite a non-zero word (5k gas) instead of filling an empty
+        // one (22.1k): every post then costs under 100k gas, not only the later ones.
+        _latest.activeAt = 1;
+        _previous.activeAt = 1;
     }
 
     // ------------------------------------------------------------------ views
