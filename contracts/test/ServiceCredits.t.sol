@@ -134,6 +134,9 @@ contract ServiceCreditsTest is Base {
     function test_CircuitBreakerTripsAndRecoversLinearly() public {
         vm.prank(address(timelock));
         credits.setBreaker(1_000_000, 1000); // 1M credits per 1000 s
+        (uint256 limit, uint256 window) = credits.breakerConfig();
+        assertEq(limit, 1_000_000);
+        assertEq(window, 1000);
         _mintAs(alice, 5 ether); // 1M credits: the whole window
         assertEq(credits.breakerAvailable(), 0);
         _fund(bob, 1 ether);
