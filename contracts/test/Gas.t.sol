@@ -109,22 +109,9 @@ contract GasTest is Base {
     }
 
     function test_Gas_RegisterAndCredits() public {
-        uint256 pk = 0xD1CE;
-        _fund(alice, MIN_STAKE);
-        feed.setPrice(PRICE);
-        uint256 tokens = credits.quoteTokens(ONBOARDING_FEE);
-        _fund(alice, tokens);
-        vm.startPrank(alice);
-        token.approve(address(credits), tokens);
-        credits.mint(alice, tokens, ONBOARDING_FEE);
+        _buyCredits(alice, ONBOARDING_FEE);
         vm.snapshotGasLastCall("credits.mint tx");
-        token.approve(address(registry), MIN_STAKE);
-        credits.approveSpender(address(registry), type(uint256).max);
-        vm.stopPrank();
-        (bytes32 x, bytes32 y) = _deviceKey(pk);
-        (bytes32 r, bytes32 s) = _signRegistration(pk, alice, UPTIME, 0);
-        vm.prank(alice);
-        registry.register(UPTIME, x, y, 0, MIN_STAKE, r, s);
+        _register(0xD1CE, bob, UPTIME, 0);
         vm.snapshotGasLastCall("registry.register tx (P-256 in Solidity, no precompile)");
     }
 }
