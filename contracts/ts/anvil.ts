@@ -76,9 +76,16 @@ export async function startAnvil(params: StartAnvilParameters = {}): Promise<Anv
   child.stdout!.resume();
   child.stderr!.resume();
 
+  // Never leave an orphaned chain holding the port when this process exits.
+  const killOnExit = () => child.exitCode === null && child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null) resolve();
-    else child.once('exit', () => resolve());
+    else
+      child.once('exit', () => {
+        process.off('exit', killOnExit);
+        resolve();
+      });
   });
   return {
     rpcUrl: `http://${host}:${port}`,
