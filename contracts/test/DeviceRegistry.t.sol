@@ -118,6 +118,8 @@ contract DeviceRegistryTest is Base {
         vm.startPrank(alice);
         vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.StakeBelowMinimum.selector, MIN_STAKE - 1, MIN_STAKE));
         registry.register(UPTIME, x, y, 0, MIN_STAKE - 1, r, s);
+        vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.ZeroAmount.selector, "stake"));
+        registry.register(UPTIME, x, y, 0, 0, r, s);
         vm.expectRevert(abi.encodeWithSelector(DeviceRegistry.InvalidLocation.selector, uint64(12345)));
         registry.register(UPTIME, x, y, 12345, MIN_STAKE, r, s);
         vm.stopPrank();

@@ -153,7 +153,8 @@ contract DeviceRegistry is ERC721, AccessControl, EIP712 {
         uint256 nonce = nonces[deviceId];
         bytes32 h = sha256(abi.encodePacked(registrationDigest(msg.sender, network, nonce)));
         if (!P256.verify(h, r, s, keyX, keyY)) revert InvalidDeviceSignature(deviceId, msg.sender, nonce);
-        if (stake < minStake || stake == 0) revert StakeBelowMinimum(stake, minStake);
+        if (stake == 0) revert ZeroAmount("stake");
+        if (stake < minStake) revert StakeBelowMinimum(stake, minStake);
         if (location != 0 && !location.isValidCell()) revert InvalidLocation(location);
 
         nonces[deviceId] = nonce + 1;
