@@ -6,15 +6,10 @@ import {Base} from "../utils/Base.t.sol";
 import {RewardDistributor} from "../../src/rewards/RewardDistributor.sol";
 import {Emissions} from "../../src/emissions/Emissions.sol";
 import {GroundworkToken} from "../../src/token/GroundworkToken.sol";
-
-interface IMerkleHelper {
-    function merkleRoot(bytes32[] memory leaves) external pure returns (bytes32);
-    function merkleProof(bytes32[] memory leaves, uint256 index) external pure returns (bytes32[] memory);
-}
+import {TestMerkle} from "../utils/TestLib.sol";
 
 /// @dev Drives epochs, releases, root posts (honest and revoked), and claims (right, stale, repeated).
 contract RewardsHandler is Test {
-    IMerkleHelper internal immutable base;
     Emissions internal immutable emissions;
     RewardDistributor internal immutable distributor;
     GroundworkToken internal immutable token;
@@ -31,8 +26,7 @@ contract RewardsHandler is Test {
     uint256 public revokes;
     uint256 public claims;
 
-    constructor(IMerkleHelper base_, Emissions e, RewardDistributor d, GroundworkToken t, address guardian_, uint256[] memory k) {
-        base = base_;
+    constructor(Emissions e, RewardDistributor d, GroundworkToken t, address guardian_, uint256[] memory k) {
         emissions = e;
         distributor = d;
         token = t;
@@ -46,7 +40,7 @@ contract RewardsHandler is Test {
     function _leaves(uint256[4] memory amounts) internal view returns (bytes32[] memory leaves) {
         leaves = new bytes32[](4);
         for (uint256 i; i < 4; ++i) {
-            leaves[i] = keccak256(bytes.concat(keccak256(abi.encode(accounts[i], amounts[i]))));
+            leaves[i] = TestMerkle.leaf(accounts[i], amounts[i]);
         }
     }
 
@@ -81,7 +75,7 @@ contract RewardsHandler is Test {
         }
         if (total > room) return;
         bytes32[] memory leaves = _leaves(next);
-        bytes32 root = base.merkleRoot(leaves);
+        bytes32 root = TestMerkle.root(leaves);
         bytes32 artifact = keccak256(abi.encode(epoch, root));
         bytes32 digest = distributor.rootDigest(epoch, root, total, artifact);
         bytes memory sigs;
@@ -110,7 +104,7 @@ contract RewardsHandler is Test {
         // sometimes try to claim more than the leaf says: must always fail
         bool cheat = skew % 4 == 0;
         if (cheat) amount += 1 + skew % 1000;
-        bytes32[] memory proof = base.merkleProof(_leaves(cumulative), i);
+        bytes32[] memory proof = TestMerkle.proof(_leaves(cumulative), i);
         uint256 before = token.balanceOf(accounts[i]);
         try distributor.claim(accounts[i], amount, claimable.root, proof) returns (uint256 got) {
             assertFalse(cheat, "an inflated claim was paid");
@@ -127,27 +121,19 @@ contract RewardsHandler is Test {
         RewardDistributor.Root memory claimable = distributor.claimableRoot();
         if (claimable.root != lastRoot || claimable.root == bytes32(0)) return;
         if (distributor.claimed(accounts[i]) != cumulative[i]) return;
-        bytes32[] memory proof = base.merkleProof(_leaves(cumulative), i);
+        bytes32[] memory proof = TestMerkle.proof(_leaves(cumulative), i);
         vm.expectRevert();
         distributor.claim(accounts[i], cumulative[i], claimable.root, proof);
     }
 }
 
-contract RewardsInvariantTest is Base, IMerkleHelper {
+contract RewardsInvariantTest is Base {
     RewardsHandler internal handler;
 
     function setUp() public override {
         super.setUp();
-        handler = new RewardsHandler(IMerkleHelper(address(this)), emissions, distributor, token, guardian, oracleKeys);
+        handler = new RewardsHandler( emissions, distributor, token, guardian, oracleKeys);
         targetContract(address(handler));
-    }
-
-    function merkleRoot(bytes32[] memory leaves) external pure returns (bytes32) {
-        return _root(leaves);
-    }
-
-    function merkleProof(bytes32[] memory leaves, uint256 index) external pure returns (bytes32[] memory) {
-        return _proof(leaves, index);
     }
 
     /// The run must have exercised posting, revoking and claiming, or the invariants prove little.

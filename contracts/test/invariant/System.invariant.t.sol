@@ -10,18 +10,11 @@ import {DeviceRegistry} from "../../src/registry/DeviceRegistry.sol";
 import {RewardDistributor} from "../../src/rewards/RewardDistributor.sol";
 import {Emissions} from "../../src/emissions/Emissions.sol";
 import {GroundworkToken} from "../../src/token/GroundworkToken.sol";
-
-interface IRegistrationSigner {
-    function signRegistration(uint256 pk, address owner, bytes32 network, uint256 nonce)
-        external
-        view
-        returns (bytes32 r, bytes32 s);
-}
+import {TestDeviceKeys} from "../utils/TestLib.sol";
 
 /// @dev Random actors mint, approve, spend and register devices, and anyone tries every
 /// governance setter.
 contract SystemHandler is Test {
-    uint256 internal constant P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551;
     bytes32 internal constant UPTIME = keccak256("uptime");
 
     ServiceCredits internal immutable credits;
@@ -30,7 +23,6 @@ contract SystemHandler is Test {
     Emissions internal immutable emissions;
     GroundworkToken internal immutable token;
     SettablePriceFeed internal immutable feed;
-    IRegistrationSigner internal immutable signer;
     address internal immutable treasury;
     address internal immutable spender;
     address internal immutable timelock;
@@ -51,7 +43,6 @@ contract SystemHandler is Test {
         Emissions e,
         GroundworkToken t,
         SettablePriceFeed f,
-        IRegistrationSigner s,
         address treasury_,
         address spender_,
         address timelock_
@@ -62,7 +53,6 @@ contract SystemHandler is Test {
         emissions = e;
         token = t;
         feed = f;
-        signer = s;
         treasury = treasury_;
         spender = spender_;
         timelock = timelock_;
@@ -114,12 +104,13 @@ contract SystemHandler is Test {
 
     /// Registers a device whose key is `devicePk`, signed by `signingPk` (the same key, or not).
     function register(uint256 ownerSeed, uint256 devicePk, uint256 signingPk, bool honest) external {
-        devicePk = bound(devicePk, 1, P256_N - 1);
-        signingPk = honest ? devicePk : bound(signingPk, 1, P256_N - 1);
+        devicePk = bound(devicePk, 1, TestDeviceKeys.P256_N - 1);
+        signingPk = honest ? devicePk : bound(signingPk, 1, TestDeviceKeys.P256_N - 1);
         address owner = _actor(ownerSeed);
-        (uint256 px, uint256 py) = vm.publicKeyP256(devicePk);
-        uint256 id = registry.deviceIdOf(bytes32(px), bytes32(py));
-        (bytes32 r, bytes32 s) = signer.signRegistration(signingPk, owner, UPTIME, registry.nonces(id));
+        (bytes32 px, bytes32 py) = TestDeviceKeys.publicKey(devicePk);
+        uint256 id = registry.deviceIdOf(px, py);
+        (bytes32 r, bytes32 s) =
+            TestDeviceKeys.signRegistration(registry, signingPk, owner, UPTIME, registry.nonces(id));
         vm.prank(treasury);
         token.transfer(owner, 100 ether);
         feed.setPrice(2e8);
@@ -132,7 +123,7 @@ contract SystemHandler is Test {
         mintedTo[owner] += credits.mint(owner, tokens, fee);
         token.approve(address(registry), 100 ether);
         credits.approveSpender(address(registry), fee);
-        try registry.register(UPTIME, bytes32(px), bytes32(py), 0, 100 ether, r, s) returns (uint256 got) {
+        try registry.register(UPTIME, px, py, 0, 100 ether, r, s) returns (uint256 got) {
             registrations++;
             registered.push(got);
             keyOf[got] = devicePk;
@@ -180,7 +171,7 @@ contract SystemHandler is Test {
     }
 }
 
-contract SystemInvariantTest is Base, IRegistrationSigner {
+contract SystemInvariantTest is Base {
     SystemHandler internal handler;
     address internal spender = makeAddr("spender");
 
@@ -192,19 +183,11 @@ contract SystemInvariantTest is Base, IRegistrationSigner {
         vm.prank(address(timelock));
         credits.grantRole(role, spender);
         handler = new SystemHandler(
-            credits, registry, distributor, emissions, token, feed, this, treasury, spender, address(timelock)
+            credits, registry, distributor, emissions, token, feed, treasury, spender, address(timelock)
         );
         feed.transferOwnership(address(handler));
         targetContract(address(handler));
         feeHash = _parameters();
-    }
-
-    function signRegistration(uint256 pk, address owner, bytes32 network, uint256 nonce)
-        external
-        view
-        returns (bytes32, bytes32)
-    {
-        return _signRegistration(pk, owner, network, nonce);
     }
 
     function _parameters() internal view returns (bytes32) {

@@ -11,11 +11,12 @@ import {IAggregatorV3} from "../../src/interfaces/IAggregatorV3.sol";
 import {DeviceRegistry} from "../../src/registry/DeviceRegistry.sol";
 import {RewardDistributor} from "../../src/rewards/RewardDistributor.sol";
 import {GroundworkGovernor} from "../../src/governance/GroundworkGovernor.sol";
+import {TestMerkle, TestDeviceKeys} from "./TestLib.sol";
 
 /// @dev Deploys the whole system the way the TypeScript deploy module does, with every admin role
 /// held by the timelock, and offers helpers for device keys, oracle signatures and Merkle trees.
 abstract contract Base is Test {
-    uint256 internal constant P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551;
+    uint256 internal constant P256_N = TestDeviceKeys.P256_N;
     bytes32 internal constant UPTIME = keccak256("uptime");
     bytes32 internal constant STORAGE = keccak256("storage");
 
@@ -157,8 +158,7 @@ abstract contract Base is Test {
     // ------------------------------------------------------------------ devices
 
     function _deviceKey(uint256 pk) internal pure returns (bytes32 x, bytes32 y) {
-        (uint256 px, uint256 py) = vm.publicKeyP256(pk);
-        return (bytes32(px), bytes32(py));
+        return TestDeviceKeys.publicKey(pk);
     }
 
     /// @dev The device's low-s P-256 signature over sha256(registration digest).
@@ -167,9 +167,7 @@ abstract contract Base is Test {
         view
         returns (bytes32 r, bytes32 s)
     {
-        bytes32 h = sha256(abi.encodePacked(registry.registrationDigest(owner, network, nonce)));
-        (r, s) = vm.signP256(pk, h);
-        if (uint256(s) > P256_N / 2) s = bytes32(P256_N - uint256(s));
+        return TestDeviceKeys.signRegistration(registry, pk, owner, network, nonce);
     }
 
     /// @dev Funds `owner` and registers device key `pk` on `network` with the minimum stake.
@@ -224,42 +222,18 @@ abstract contract Base is Test {
     }
 
     function _leaf(address account, uint256 amount) internal pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
+        return TestMerkle.leaf(account, amount);
     }
 
     function _hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
-        return a < b ? keccak256(abi.encode(a, b)) : keccak256(abi.encode(b, a));
+        return TestMerkle.hashPair(a, b);
     }
 
-    /// @dev Root of a tree with sorted-pair hashing; an odd node is carried up unchanged.
     function _root(bytes32[] memory leaves) internal pure returns (bytes32) {
-        bytes32[] memory level = leaves;
-        while (level.length > 1) {
-            level = _up(level);
-        }
-        return level[0];
+        return TestMerkle.root(leaves);
     }
 
-    function _proof(bytes32[] memory leaves, uint256 index) internal pure returns (bytes32[] memory proof) {
-        bytes32[] memory tmp = new bytes32[](64);
-        uint256 n;
-        bytes32[] memory level = leaves;
-        while (level.length > 1) {
-            uint256 sib = index ^ 1;
-            if (sib < level.length) tmp[n++] = level[sib];
-            level = _up(level);
-            index /= 2;
-        }
-        proof = new bytes32[](n);
-        for (uint256 i; i < n; ++i) {
-            proof[i] = tmp[i];
-        }
-    }
-
-    function _up(bytes32[] memory level) private pure returns (bytes32[] memory next) {
-        next = new bytes32[]((level.length + 1) / 2);
-        for (uint256 i; i < next.length; ++i) {
-            next[i] = 2 * i + 1 < level.length ? _hashPair(level[2 * i], level[2 * i + 1]) : level[2 * i];
-        }
+    function _proof(bytes32[] memory leaves, uint256 index) internal pure returns (bytes32[] memory) {
+        return TestMerkle.proof(leaves, index);
     }
 }
