@@ -1,0 +1,125 @@
+// What a provider (or consumer) does on chain: buy credits, register a device with its stake and
+// fee, read rewards from the oracle and claim them. Each is a plain function of (client, params).
+import type { KeyObject } from 'node:crypto';
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  type Abi,
+  type Address,
+  type Hex,
+  type PublicClient,
+  type WalletClient,
+} from 'viem';
+import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
+import {
+  DeviceRegistryAbi,
+  GroundworkTokenAbi,
+  RewardDistributorAbi,
+  ServiceCreditsAbi,
+  networkId,
+  type Deployment,
+} from '@groundwork/contracts';
+import { deviceIdHex, deviceIdOf, devicePublicKey, signP256 } from '@groundwork/protocol';
+
+export type ChainSession = { deployment: Deployment; client: PublicClient; wallet: WalletClient; account: PrivateKeyAccount };
+
+/** Public and wallet clients for `privateKey` on the deployment's chain. */
+export function chainSession(rpcUrl: string, deployment: Deployment, privateKey: Hex): ChainSession {
+  const account = privateKeyToAccount(privateKey);
+  const client = createPublicClient({ transport: http(rpcUrl) }) as PublicClient;
+  const wallet = createWalletClient({ account, transport: http(rpcUrl) });
+  return { deployment, client, wallet, account };
+}
+
+async function send(s: ChainSession, address: Address, abi: Abi, functionName: string, args: readonly unknown[]): Promise<Hex> {
+  // Simulated against the pending block: chains that mine on demand date it now.
+  const { request } = await s.client.simulateContract({ account: s.account, address, abi, functionName, args, blockTag: 'pending' } as never);
+  const hash = await s.wallet.writeContract({ ...(request as object), gas: 1_000_000n } as never);
+  const receipt = await s.client.waitForTransactionReceipt({ hash });
+  if (receipt.status !== 'success') throw new Error(`${functionName} reverted in ${hash}`);
+  return hash;
+}
+
+/**
+ * Burns token for at least `credits` service credits (rounded up to whole tokens' worth), allowing
+ * 1% slippage. Returns the credits minted.
+ */
+export async function buyCredits(s: ChainSession, credits: bigint, to: Address = s.account.address): Promise<{ tokens: bigint; credits: bigint; tx: Hex }> {
+  if (credits <= 0n) throw new RangeError('credits must be positive');
+  const a = s.deployment.addresses;
+  const tokens = (await s.client.readContract({ address: a.credits, abi: ServiceCreditsAbi, functionName: 'quoteTokens', args: [credits] })) as bigint;
+  const balance = (await s.client.readContract({ address: a.token, abi: GroundworkTokenAbi, functionName: 'balanceOf', args: [s.account.address] })) as bigint;
+  if (balance < tokens) throw new Error(`buying ${credits} credits needs ${tokens} token units; ${s.account.address} has ${balance}`);
+  await send(s, a.token, GroundworkTokenAbi, 'approve', [a.credits, tokens]);
+  const before = (await s.client.readContract({ address: a.credits, abi: ServiceCreditsAbi, functionName: 'balanceOf', args: [to] })) as bigint;
+  const tx = await send(s, a.credits, ServiceCreditsAbi, 'mint', [to, tokens, (credits * 99n) / 100n]);
+  const after = (await s.client.readContract({ address: a.credits, abi: ServiceCreditsAbi, functionName: 'balanceOf', args: [to] })) as bigint;
+  return { tokens, credits: after - before, tx };
+}
+
+export type RegisterResult = { device: Hex; deviceId: bigint; tx: Hex; fee: bigint; stake: bigint; creditsBought: bigint };
+
+/**
+ * Registers the device key under the session's account: buys the onboarding (and location) fee in
+ * credits if the balance is short, approves the registry to spend them and to take the stake, and
+ * sends `register` with the device's P-256 signature over the EIP-712 registration digest.
+ */
+export async function registerDevice(
+  s: ChainSession,
+  p: { key: KeyObject; network: string; stake?: bigint; location?: bigint },
+): Promise<RegisterResult> {
+  const a = s.deployment.addresses;
+  const read = (address: Address, abi: Abi, functionName: string, args: readonly unknown[] = []) => s.client.readContract({ address, abi, functionName, args } as never) as Promise<any>;
+  const pub = devicePublicKey(p.key);
+  const deviceId = deviceIdOf(pub);
+  const net = networkId(p.network);
+  const owner = await read(a.registry, DeviceRegistryAbi as Abi, 'ownerOf', [deviceId]).catch(() => null);
+  if (owner) throw new Error(`device ${deviceIdHex(deviceId)} is already registered to ${owner}`);
+  const [onboardingFee, locationFee, minStake] = (await Promise.all([
+    read(a.registry, DeviceRegistryAbi as Abi, 'onboardingFee'),
+    read(a.registry, DeviceRegistryAbi as Abi, 'locationFee'),
+    read(a.registry, DeviceRegistryAbi as Abi, 'minStake'),
+  ])) as bigint[];
+  const stake = p.stake ?? minStake!;
+  const fee = onboardingFee! + (p.location ? locationFee! : 0n);
+  let creditsBought = 0n;
+  const balance = (await read(a.credits, ServiceCreditsAbi as Abi, 'balanceOf', [s.account.address])) as bigint;
+  if (balance < fee) creditsBought = (await buyCredits(s, fee - balance)).credits;
+  if (fee > 0n) await send(s, a.credits, ServiceCreditsAbi as Abi, 'approveSpender', [a.registry, fee]);
+  await send(s, a.token, GroundworkTokenAbi as Abi, 'approve', [a.registry, stake]);
+  const nonce = (await read(a.registry, DeviceRegistryAbi as Abi, 'nonces', [deviceId])) as bigint;
+  const digest = (await read(a.registry, DeviceRegistryAbi as Abi, 'registrationDigest', [s.account.address, net, nonce])) as Hex;
+  const sig = signP256(p.key, digest);
+  const tx = await send(s, a.registry, DeviceRegistryAbi as Abi, 'register', [net, pub.x, pub.y, p.location ?? 0n, stake, sig.r, sig.s]);
+  return { device: deviceIdHex(deviceId), deviceId, tx, fee, stake, creditsBought };
+}
+
+export type RewardsView = {
+  account: Address;
+  latestEpoch: number | null;
+  latestCumulative: string;
+  claimed: string;
+  claim: { epoch: number; root: Hex; cumulativeAmount: string; proof: Hex[]; claimable: string } | null;
+};
+
+/** The oracle's view of an account's rewards, with a proof against the claimable root. */
+export async function fetchRewards(oracleUrl: string, account: Address): Promise<RewardsView> {
+  const res = await fetch(`${oracleUrl}/v1/rewards/${account}`);
+  const body = (await res.json()) as RewardsView & { error?: string; detail?: string };
+  if (!res.ok) throw new Error(`oracle: ${body.error}: ${body.detail}`);
+  return body;
+}
+
+/** Claims what the claimable root owes the session's account; null if nothing is due. */
+export async function claimRewards(s: ChainSession, oracleUrl: string): Promise<{ amount: bigint; tx: Hex; epoch: number } | null> {
+  const view = await fetchRewards(oracleUrl, s.account.address);
+  if (!view.claim || BigInt(view.claim.claimable) === 0n) return null;
+  const tx = await send(s, s.deployment.addresses.distributor, RewardDistributorAbi as Abi, 'claim', [
+    s.account.address,
+    BigInt(view.claim.cumulativeAmount),
+    view.claim.root,
+    view.claim.proof,
+  ]);
+  return { amount: BigInt(view.claim.claimable), tx, epoch: view.claim.epoch };
+}

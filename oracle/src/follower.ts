@@ -1,0 +1,179 @@
+// The chain follower: mirrors the registry (registrations, transfers, stakes, slashes, locations),
+// credit spends, posted roots and claims into the database. Each batch of blocks and the cursor
+// move in one transaction, so a restart resumes exactly where the last batch ended; RPC errors
+// are retried with backoff and never lose or double an event.
+import { parseEventLogs, type Address, type Hex, type PublicClient } from 'viem';
+import { DeviceRegistryAbi, RewardDistributorAbi, ServiceCreditsAbi, type Deployment } from '@groundwork/contracts';
+import { deviceIdHex } from '@groundwork/protocol';
+import type { Database, Queryable } from './db/database.ts';
+
+const EVENTS_ABI = [...DeviceRegistryAbi, ...ServiceCreditsAbi, ...RewardDistributorAbi];
+const DEVICE_EVENTS = new Set(['DeviceRegistered', 'LocationAsserted', 'StakeAdded', 'UnstakeRequested', 'UnstakeWithdrawn', 'DeviceSlashed']);
+
+export type FollowerOptions = {
+  /** Blocks per getLogs call. */
+  batchBlocks?: number;
+  pollMs?: number;
+  /** Called after a batch that registered or changed devices (in the batch's order). */
+  onDevicesChanged?: (devices: Hex[]) => void;
+  log?: (line: string) => void;
+};
+
+export class ChainFollower {
+  private readonly kinds: Map<string, string>;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  /** Last block fully mirrored. */
+  cursor = -1n;
+  headTime = 0;
+  lastError: string | null = null;
+  consecutiveErrors = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly client: PublicClient,
+    private readonly deployment: Deployment,
+    private readonly opts: FollowerOptions = {},
+  ) {
+    this.kinds = new Map(deployment.networks.map((n) => [n.id.toLowerCase(), n.kind]));
+  }
+
+  async init(): Promise<void> {
+    const rows = await this.db.query<{ block: string }>("select block from chain_cursor where name = 'follower'");
+    this.cursor = rows[0] ? BigInt(rows[0].block) : this.deployment.startBlock - 1n;
+  }
+
+  /** Polls until `stop`; errors back off exponentially up to 10 s. */
+  start(): void {
+    const loop = async () => {
+      if (this.stopped) return;
+      let delay = this.opts.pollMs ?? 500;
+      try {
+        await this.syncToHead();
+      } catch {
+        delay = Math.min(10_000, 250 * 2 ** Math.min(this.consecutiveErrors, 6));
+      }
+      if (!this.stopped) this.timer = setTimeout(loop, delay);
+    };
+    void loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running?.catch(() => {});
+  }
+
+  /** Mirrors every block up to the current head; concurrent callers share one run. */
+  syncToHead(): Promise<void> {
+    if (!this.running) {
+      this.running = this.syncInner().finally(() => {
+        this.running = null;
+      });
+    }
+    return this.running;
+  }
+
+  private async syncInner(): Promise<void> {
+    try {
+      const head = await this.client.getBlock({ blockTag: 'latest' });
+      this.headTime = Number(head.timestamp);
+      while (this.cursor < head.number) {
+        const from = this.cursor + 1n;
+        const to = head.number < from + BigInt(this.opts.batchBlocks ?? 2000) - 1n ? head.number : from + BigInt(this.opts.batchBlocks ?? 2000) - 1n;
+        await this.syncRange(from, to);
+      }
+      this.lastError = null;
+      this.consecutiveErrors = 0;
+    } catch (err) {
+      this.lastError = (err as Error).message.split('\n')[0] ?? 'unknown error';
+      this.consecutiveErrors++;
+      this.opts.log?.(`follower: ${this.lastError} (retrying)`);
+      throw err;
+    }
+  }
+
+  private async syncRange(from: bigint, to: bigint): Promise<void> {
+    const a = this.deployment.addresses;
+    const raw = await this.client.getLogs({ address: [a.registry, a.credits, a.distributor], fromBlock: from, toBlock: to });
+    const logs = parseEventLogs({ abi: EVENTS_ABI, logs: raw, strict: false });
+    const times = new Map<bigint, number>();
+    const blockTime = async (n: bigint) => {
+      if (!times.has(n)) times.set(n, Number((await this.client.getBlock({ blockNumber: n })).timestamp));
+      return times.get(n)!;
+    };
+    // Device state is read from the chain at `to`, so the mirror holds what the contract holds.
+    const touched = new Set<bigint>();
+    for (const log of logs) if (DEVICE_EVENTS.has(log.eventName) && log.address.toLowerCase() === a.registry.toLowerCase()) touched.add((log.args as { deviceId: bigint }).deviceId);
+    const states = new Map<bigint, DeviceState>();
+    for (const id of touched) states.set(id, await this.readDevice(id, to));
+    const registeredTimes = new Map<bigint, number>();
+    for (const log of logs) if (log.eventName === 'DeviceRegistered' || log.eventName === 'CreditsSpent') registeredTimes.set(log.blockNumber!, await blockTime(log.blockNumber!));
+
+    const changed: Hex[] = [];
+    await this.db.transaction(async (tx) => {
+      for (const log of logs) {
+        const at = log.address.toLowerCase();
+        const block = log.blockNumber!;
+        const index = log.logIndex!;
+        const args = log.args as Record<string, any>;
+        if (at === a.registry.toLowerCase()) {
+          if (log.eventName === 'Transfer') {
+            const device = deviceIdHex(args.tokenId as bigint);
+            await tx.query('insert into device_transfers (block, log_index, device, from_addr, to_addr) values ($1,$2,$3,$4,$5) on conflict do nothing', [
+              block.toString(), index, device, (args.from as string).toLowerCase(), (args.to as string).toLowerCase(),
+            ]);
+            await tx.query('update devices set owner = $2 where device = $1', [device, (args.to as string).toLowerCase()]);
+            changed.push(device);
+          } else if (DEVICE_EVENTS.has(log.eventName)) {
+            await this.applyDeviceEvent(tx, log.eventName, args, block, index, registeredTimes.get(block) ?? 0, states.get(args.deviceId as bigint)!);
+            changed.push(deviceIdHex(args.deviceId as bigint));
+          }
+        } else if (at === a.credits.toLowerCase() && log.eventName === 'CreditsSpent') {
+          await tx.query(
+            'insert into credit_spends (block, log_index, block_time, account, spender, network, device, credits) values ($1,$2,$3,$4,$5,$6,$7,$8) on conflict do nothing',
+            [block.toString(), index, ((registeredTimes.get(block) ?? 0) * 1000).toString(), (args.account as string).toLowerCase(), (args.spender as string).toLowerCase(), this.kinds.get((args.network as string).toLowerCase()) ?? args.network, deviceIdHex(args.deviceId as bigint), (args.credits as bigint).toString()],
+          );
+        } else if (at === a.distributor.toLowerCase()) {
+          if (log.eventName === 'RootPosted') {
+            await tx.query('insert into posted_roots (epoch, root, total, artifact_hash, block, tx_hash) values ($1,$2,$3,$4,$5,$6) on conflict do nothing', [
+              Number(args.epoch), args.root, (args.total as bigint).toString(), args.artifactHash, block.toString(), log.transactionHash,
+            ]);
+          } else if (log.eventName === 'Claimed') {
+            await tx.query('insert into claims (block, log_index, account, amount, cumulative, root) values ($1,$2,$3,$4,$5,$6) on conflict do nothing', [
+              block.toString(), index, (args.account as string).toLowerCase(), (args.amount as bigint).toString(), (args.cumulativeAmount as bigint).toString(), args.root,
+            ]);
+          }
+        }
+      }
+      await tx.query("insert into chain_cursor (name, block) values ('follower', $1) on conflict (name) do update set block = excluded.block", [to.toString()]);
+    });
+    this.cursor = to;
+    if (changed.length) this.opts.onDevicesChanged?.([...new Set(changed)]);
+  }
+
+  private async applyDeviceEvent(tx: Queryable, name: string, args: Record<string, any>, block: bigint, index: number, time: number, state: DeviceState) {
+    const device = deviceIdHex(args.deviceId as bigint);
+    const data = Object.fromEntries(Object.entries(args).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]));
+    await tx.query('insert into device_events (block, log_index, device, kind, data) values ($1,$2,$3,$4,$5) on conflict do nothing', [block.toString(), index, device, name, JSON.stringify(data)]);
+    if (name === 'DeviceRegistered') {
+      await tx.query(
+        `insert into devices (device, network, key_x, key_y, owner, stake, registered_at, registered_block)
+         values ($1,$2,$3,$4,$5,$6,$7,$8) on conflict (device) do nothing`,
+        [device, this.kinds.get((args.network as string).toLowerCase()) ?? args.network, (args.keyX as string).toLowerCase(), (args.keyY as string).toLowerCase(), (args.owner as string).toLowerCase(), (args.stake as bigint).toString(), (time * 1000).toString(), block.toString()],
+      );
+    }
+    if (name === 'DeviceSlashed') await tx.query('update devices set slashed = slashed + $2 where device = $1', [device, (args.slashed as bigint).toString()]);
+    await tx.query('update devices set stake = $2, unstaking = $3, location = $4 where device = $1', [device, state.stake.toString(), state.unstaking.toString(), state.location === 0n ? null : state.location.toString(16)]);
+  }
+
+  private async readDevice(id: bigint, block: bigint): Promise<DeviceState> {
+    const d = (await this.client.readContract({ address: this.deployment.addresses.registry, abi: DeviceRegistryAbi, functionName: 'device', args: [id], blockNumber: block })) as unknown as DeviceState;
+    return { stake: BigInt(d.stake), unstaking: BigInt(d.unstaking), location: BigInt(d.location) };
+  }
+}
+
+type DeviceState = { stake: bigint; unstaking: bigint; location: bigint };
+
+export type { Address };

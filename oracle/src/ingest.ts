@@ -1,0 +1,183 @@
+// Ingest: schema check, domain check, signature check against the registry, epoch window, then a
+// durable write, and only then the ack. A batch is all or nothing. Anything refused gets a status
+// and a reason, and no accepted-report row is written for it.
+import type { Hex } from 'viem';
+import {
+  EpochClock,
+  LIMITS,
+  canonicalBytes,
+  describeZodError,
+  reportDigest,
+  reportSchema,
+  verifyReport,
+  type Domain,
+  type NetworkPlugin,
+  type Report,
+} from '@groundwork/protocol';
+import type { Database, Queryable } from './db/database.ts';
+import type { DeviceCache } from './devices.ts';
+import type { OracleMetrics } from './metrics.ts';
+
+export type Refusal = { ok: false; status: number; reason: string; detail: string; digest?: Hex; index?: number };
+export type Accepted = { ok: true; digest: Hex; status: 'stored' | 'duplicate' };
+export type IngestResult = Accepted | Refusal;
+
+type Checked = { ok: true; report: Report; digest: Hex; receivedAt: number };
+
+/** At most this many refusals are kept per device and epoch ("why was I not paid?"). */
+export const MAX_REJECTIONS_PER_DEVICE_EPOCH = 32;
+
+export type IngestOptions = {
+  db: Database;
+  devices: DeviceCache;
+  domain: Domain;
+  plugins: Readonly<Record<string, NetworkPlugin<any>>>;
+  clock: EpochClock;
+  /** How long after an epoch's end its reports are still taken (ms). */
+  graceMs: number;
+  metrics: OracleMetrics;
+  now?: () => number;
+  /** Epochs whose close has begun: their inputs are frozen. */
+  isClosing: (epoch: number) => boolean;
+};
+
+export class Ingest {
+  private readonly now: () => number;
+
+  constructor(private readonly o: IngestOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Checks one report (already JSON-parsed) without writing anything. */
+  check(raw: unknown, receivedAt = this.now()): Checked | Refusal {
+    const parsed = reportSchema.safeParse(raw);
+    if (!parsed.success) return refuse(400, 'malformed', describeZodError(parsed.error));
+    const report = parsed.data;
+    if (report.chainId !== this.o.domain.chainId || report.registry.toLowerCase() !== this.o.domain.registry.toLowerCase()) {
+      return refuse(403, 'wrong-domain', `this oracle serves chain ${this.o.domain.chainId}, registry ${this.o.domain.registry}`);
+    }
+    const plugin = this.o.plugins[report.network];
+    if (!plugin) return refuse(400, 'unknown-network', `no network "${report.network}" here (known: ${Object.keys(this.o.plugins).join(', ')})`);
+    const bodySchema = plugin.reportTypes[report.type];
+    if (!bodySchema) return refuse(400, 'unknown-type', `network ${report.network} takes ${Object.keys(plugin.reportTypes).join(', ')}, not ${report.type}`);
+    if (canonicalBytes(report.body).length > LIMITS.maxReportBodyBytes) return refuse(413, 'body-too-large', `a report body may be at most ${LIMITS.maxReportBodyBytes} bytes`);
+    const body = bodySchema.safeParse(report.body);
+    if (!body.success) return refuse(400, 'bad-body', describeZodError(body.error));
+
+    const device = this.o.devices.get(report.device);
+    if (!device) return refuse(403, 'unregistered-device', `device ${report.device} is not registered (or the oracle has not seen its registration yet)`);
+    const digest = reportDigest(report);
+    if (device.network !== report.network) {
+      return refuse(403, 'wrong-network', `device is registered for ${device.network}, not ${report.network}`, digest);
+    }
+    if (!verifyReport(report, device.key)) return refuse(401, 'bad-signature', "the signature does not verify against the device's registered key", digest);
+
+    const current = this.o.clock.epochAtMs(receivedAt);
+    if (report.epoch > current) return refuse(409, 'future-epoch', `epoch ${report.epoch} has not started (current ${current})`, digest);
+    const cutoff = this.o.clock.end(report.epoch) * 1000 + this.o.graceMs;
+    if (receivedAt >= cutoff || this.o.isClosing(report.epoch)) {
+      return refuse(409, 'epoch-closed', `epoch ${report.epoch} took reports until ${new Date(cutoff).toISOString()}`, digest);
+    }
+    return { ok: true, report, digest, receivedAt };
+  }
+
+  /** Checks and stores one report; resolves after the row is durable. */
+  async submit(raw: unknown): Promise<IngestResult> {
+    const [result] = await this.submitMany([raw], false);
+    return result!;
+  }
+
+  /** Checks every report; stores all of them in one transaction, or none if any is refused. */
+  async submitBatch(raws: readonly unknown[]): Promise<{ ok: true; results: Accepted[] } | { ok: false; status: number; refusals: Refusal[] }> {
+    const results = await this.submitMany(raws, true);
+    const refusals = results.filter((r): r is Refusal => !r.ok);
+    if (refusals.length) return { ok: false, status: refusals[0]!.status, refusals };
+    return { ok: true, results: results as Accepted[] };
+  }
+
+  private async submitMany(raws: readonly unknown[], atomic: boolean): Promise<IngestResult[]> {
+    const started = performance.now();
+    const receivedAt = this.now();
+    const checked = raws.map((raw, index) => {
+      const c = this.check(raw, receivedAt);
+      return c.ok ? c : { ...c, index };
+    });
+    const refusals = checked.filter((c): c is Refusal & { index: number } => !c.ok);
+    if (refusals.length) {
+      await this.recordRefusals(raws, refusals);
+      if (atomic || raws.length === 1) {
+        for (const r of refusals) this.o.metrics.reportsRefused.inc({ reason: r.reason });
+        return checked.map((c) => (c.ok ? { ok: false, status: 409, reason: 'batch-refused', detail: 'another report in the batch was refused; nothing was stored' } : c)) as IngestResult[];
+      }
+    }
+    const good = checked.filter((c): c is Checked => c.ok);
+    let stored: Set<string>;
+    try {
+      stored = await this.store(good);
+    } catch (err) {
+      if (!(err instanceof EpochClosedError)) throw err;
+      this.o.metrics.reportsRefused.inc({ reason: 'epoch-closed' });
+      return checked.map(() => ({ ok: false, status: 409, reason: 'epoch-closed', detail: err.message }));
+    }
+    this.o.metrics.reportsAccepted.inc({ status: 'stored' }, stored.size);
+    this.o.metrics.reportsAccepted.inc({ status: 'duplicate' }, good.length - stored.size);
+    this.o.metrics.ingestSeconds.observe((performance.now() - started) / 1000);
+    return checked.map((c) => (c.ok ? { ok: true, digest: c.digest, status: stored.has(c.digest) ? 'stored' : 'duplicate' } : c)) as IngestResult[];
+  }
+
+  /** Writes the reports in one transaction; returns the digests that were new. */
+  private async store(reports: readonly Checked[]): Promise<Set<string>> {
+    if (!reports.length) return new Set();
+    const cols = 7;
+    const params: unknown[] = [];
+    const values = reports.map((r, i) => {
+      params.push(r.digest, r.report.network, r.report.device, r.report.epoch, r.report.type, JSON.stringify(r.report), r.receivedAt);
+      return `(${Array.from({ length: cols }, (_, j) => `$${i * cols + j + 1}`).join(',')})`;
+    });
+    const rows = await this.o.db.transaction(async (tx) => {
+      // Refuse at write time too, in case a close began while the batch was being checked.
+      const epochs = [...new Set(reports.map((r) => r.report.epoch))];
+      const closing = await tx.query('select epoch from epochs where epoch = any($1)', [epochs]);
+      if (closing.length) throw new EpochClosedError(closing[0]!.epoch);
+      return tx.query<{ digest: string }>(
+        `insert into reports (digest, network, device, epoch, type, report, received_at) values ${values.join(',')} on conflict (digest) do nothing returning digest`,
+        params,
+      );
+    });
+    return new Set(rows.map((r) => r.digest));
+  }
+
+  /** Keeps the reason for refusals that name a registered device, so its owner can see them. */
+  private async recordRefusals(raws: readonly unknown[], refusals: readonly (Refusal & { index: number })[]): Promise<void> {
+    const rows: unknown[][] = [];
+    for (const r of refusals) {
+      if (!r.digest) continue; // only refusals after the device was identified carry a digest
+      const report = raws[r.index] as Report;
+      rows.push([report.network, report.device, report.epoch, r.digest, r.reason, r.detail, this.now()]);
+    }
+    if (!rows.length) return;
+    await this.o.db.transaction(async (tx) => {
+      for (const row of rows) await recordRejection(tx, row);
+    });
+  }
+}
+
+async function recordRejection(tx: Queryable, row: unknown[]): Promise<void> {
+  await tx.query(
+    `insert into ingest_rejections (network, device, epoch, digest, reason, detail, at)
+     select $1, $2, $3, $4, $5, $6, $7
+     where (select count(*) from ingest_rejections where device = $2 and epoch = $3) < ${MAX_REJECTIONS_PER_DEVICE_EPOCH}`,
+    row,
+  );
+}
+
+export class EpochClosedError extends Error {
+  override name = 'EpochClosedError';
+  constructor(readonly epoch: number) {
+    super(`epoch ${epoch} is closing: its inputs are frozen`);
+  }
+}
+
+function refuse(status: number, reason: string, detail: string, digest?: Hex): Refusal {
+  return digest ? { ok: false, status, reason, detail, digest } : { ok: false, status, reason, detail };
+}

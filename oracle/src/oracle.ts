@@ -1,0 +1,181 @@
+// The oracle (layer 2) in one call: database, chain follower, ingest over HTTP and WebSocket,
+// challenger, epoch closer and public API.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { RewardDistributorAbi, type Deployment } from '@groundwork/contracts';
+import { EpochClock, type NetworkPlugin } from '@groundwork/protocol';
+import { uptimeNetwork } from '@groundwork/network-uptime';
+import { createHandler } from './api.ts';
+import { Challenger } from './challenger.ts';
+import { EpochCloser, type CloseStep } from './closer.ts';
+import { openDatabase, type Database } from './db/database.ts';
+import { DeviceCache } from './devices.ts';
+import { ChainFollower } from './follower.ts';
+import { Ingest } from './ingest.ts';
+import { createMetrics } from './metrics.ts';
+import { SocketHub } from './sockets.ts';
+
+/** Every network this oracle build knows; a deployment's networks pick from these. */
+export const NETWORK_PLUGINS: Readonly<Record<string, NetworkPlugin<any>>> = { [uptimeNetwork.kind]: uptimeNetwork };
+
+export type OracleConfig = {
+  deployment: Deployment;
+  rpcUrl: string;
+  /** Oracle quorum keys held by this process (secp256k1); the first `quorum` sign each root. */
+  signerKeys: Hex[];
+  quorum: number;
+  /** Key that sends release/postRoot transactions (defaults to the first signer). */
+  senderKey?: Hex;
+  /** PGlite and artifact files live here. */
+  dataDir?: string;
+  /** PostgreSQL instead of PGlite. */
+  databaseUrl?: string;
+  host?: string;
+  port?: number;
+  /** Network parameters by kind (defaults from each plug-in). */
+  parameters?: Record<string, unknown>;
+  /** How long after an epoch's end its reports are still taken (ms, default 2000). */
+  graceMs?: number;
+  crashAfter?: CloseStep;
+  log?: (line: string) => void;
+  onEpochClosed?: (epoch: number, state: CloseStep) => void;
+  /** Background loops (follower, challenger, closer); tests may drive them by hand. */
+  autoRun?: boolean;
+};
+
+export type Oracle = {
+  url: string;
+  wsUrl: string;
+  db: Database;
+  closer: EpochCloser;
+  follower: ChainFollower;
+  ingest: Ingest;
+  hub: SocketHub;
+  clock: EpochClock;
+  parameters: Record<string, unknown>;
+  stop(): Promise<void>;
+};
+
+export class OracleConfigError extends Error {
+  override name = 'OracleConfigError';
+}
+
+export async function startOracle(config: OracleConfig): Promise<Oracle> {
+  const { deployment } = config;
+  const plugins: Record<string, NetworkPlugin<any>> = {};
+  const parameters: Record<string, unknown> = {};
+  for (const net of deployment.networks) {
+    const plugin = NETWORK_PLUGINS[net.kind];
+    if (!plugin) throw new OracleConfigError(`deployment has network "${net.kind}" but this oracle has no plug-in for it`);
+    const parsed = plugin.parameters.schema.safeParse(config.parameters?.[net.kind] ?? plugin.parameters.defaults);
+    if (!parsed.success) throw new OracleConfigError(`parameters for ${net.kind}: ${parsed.error.message}`);
+    plugins[net.kind] = plugin;
+    parameters[net.kind] = parsed.data;
+  }
+  if (config.signerKeys.length < config.quorum || config.quorum < 1) {
+    throw new OracleConfigError(`need at least quorum (${config.quorum}) signer keys, got ${config.signerKeys.length}`);
+  }
+  const log = config.log ?? (() => {});
+  const signers = config.signerKeys.map((k) => privateKeyToAccount(k));
+  const client = createPublicClient({ transport: http(config.rpcUrl, { retryCount: 2 }) }) as PublicClient;
+  const wallet = createWalletClient({ account: privateKeyToAccount(config.senderKey ?? config.signerKeys[0]!), transport: http(config.rpcUrl) });
+  const clock = new EpochClock(deployment.parameters.schedule);
+  const domain = { chainId: deployment.chainId, registry: deployment.addresses.registry };
+  const graceMs = config.graceMs ?? 2000;
+
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir ? path.join(config.dataDir, 'pglite') : undefined });
+  const metrics = createMetrics({ defaultMetrics: true });
+  const devices = new DeviceCache();
+  await devices.load(db);
+
+  let challenger: Challenger | null = null;
+  const follower = new ChainFollower(db, client, deployment, {
+    log,
+    onDevicesChanged: (changed) => {
+      void devices.load(db, changed).then((added) => challenger?.addDevices(added));
+    },
+  });
+  await follower.init();
+
+  const closer = new EpochCloser({
+    db, deployment, client, wallet, signers, quorum: config.quorum, follower, clock, plugins, parameters, metrics, graceMs,
+    artifactDir: config.dataDir ? path.join(config.dataDir, 'artifacts') : undefined,
+    crashAfter: config.crashAfter,
+    log,
+    onClosed: config.onEpochClosed,
+  });
+  await closer.init();
+
+  const ingest = new Ingest({ db, devices, domain, plugins, clock, graceMs, metrics, isClosing: (e) => closer.isClosing(e) });
+  const hub = new SocketHub({ devices, domain, ingest, metrics, currentEpoch: () => clock.epochAtMs(Date.now()) });
+  challenger = new Challenger({ db, devices, hub, clock, plugins, parameters, metrics });
+
+  const handler = createHandler({
+    db,
+    ingest,
+    metrics,
+    isConnected: (d) => hub.isConnected(d),
+    status: async () => {
+      const [epochs] = await db.query("select max(epoch) filter (where state in ('posted','empty')) as closed, max(epoch) filter (where state = 'posted') as posted, count(*)::int as n from epochs");
+      return {
+        chainId: deployment.chainId,
+        addresses: deployment.addresses,
+        networks: deployment.networks.map((n) => ({ kind: n.kind, id: n.id, weight: n.weight.toString(), parameters: parameters[n.kind] })),
+        epoch: { current: clock.epochAtMs(Date.now()), duration: clock.duration, genesisTime: clock.genesisTime, lastClosed: epochs?.closed ?? null, lastPosted: epochs?.posted ?? null },
+        devices: { registered: devices.size, connected: hub.connected },
+        follower: { block: follower.cursor.toString(), lastError: follower.lastError },
+        closer: { lastError: closer.lastError },
+        quorum: { signers: signers.map((s) => s.address), quorum: config.quorum },
+        database: db.kind,
+      };
+    },
+    claimableRoot: async () => {
+      const r = (await client.readContract({ address: deployment.addresses.distributor, abi: RewardDistributorAbi, functionName: 'claimableRoot', blockTag: 'pending' }).catch(() => null)) as { root: Hex; epoch: bigint } | null;
+      return r && r.root !== `0x${'00'.repeat(32)}` ? { epoch: Number(r.epoch), root: r.root } : null;
+    },
+    claimedOnChain: async (account) => (await client.readContract({ address: deployment.addresses.distributor, abi: RewardDistributorAbi, functionName: 'claimed', args: [account] })) as bigint,
+  });
+  const server: Server = createServer((req, res) => void handler(req, res));
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  hub.attach(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new OracleConfigError(`cannot listen on ${config.host ?? '127.0.0.1'}:${config.port ?? 0}: ${err.message}`)));
+    server.listen(config.port ?? 0, config.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host ?? '127.0.0.1';
+
+  if (config.autoRun !== false) {
+    await follower.syncToHead().catch(() => {});
+    await devices.load(db);
+    follower.start();
+    challenger.start();
+    closer.start();
+  }
+  log(`oracle: http://${host}:${port} (${db.kind}), ${devices.size} devices, quorum ${config.quorum}-of-${signers.length}`);
+
+  return {
+    url: `http://${host}:${port}`,
+    wsUrl: `ws://${host}:${port}/v1/connect`,
+    db,
+    closer,
+    follower,
+    ingest,
+    hub,
+    clock,
+    parameters,
+    async stop() {
+      challenger?.stop();
+      await closer.stop();
+      await follower.stop();
+      await hub.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,83 @@
+// The shape every resource network plugs in with (DESIGN.md: verifier, worker, client, challenger,
+// parameters). The oracle and `epoch verify` only ever see this interface.
+import type { KeyObject } from 'node:crypto';
+import type { Address, Hex } from 'viem';
+import type { z } from 'zod';
+import type { Challenge, Domain, Report } from './schemas.ts';
+
+/** A report that passed ingest, with the oracle's receive time (unix ms). */
+export type AcceptedReport = { report: Report; digest: Hex; receivedAt: number };
+
+/** A registered device as the chain had it at the epoch's snapshot block. */
+export type DeviceSnapshot = {
+  device: Hex;
+  owner: Address;
+  network: string;
+  keyX: Hex;
+  keyY: Hex;
+  stake: string;
+  registeredAt: number;
+};
+
+/** Why an input earned nothing. `digest` is null when the input is an unanswered challenge. */
+export type Rejection = { device: Hex | null; digest: Hex | null; reason: string; detail: string };
+
+export type DeviceScore = { device: Hex; score: bigint; detail: Record<string, number | string> };
+
+export type VerifierInput<P> = {
+  epoch: number;
+  /** Unix seconds. */
+  start: number;
+  end: number;
+  parameters: P;
+  devices: readonly DeviceSnapshot[];
+  reports: readonly AcceptedReport[];
+  /** What the oracle itself contributed (for `uptime`: the challenges it issued). */
+  oracleInputs: readonly unknown[];
+};
+
+export type VerifierOutput = { scores: DeviceScore[]; rejections: Rejection[] };
+
+/** Oracle side: when to test each device, and how long it has to answer. */
+export type Challenger<P> = {
+  /** Issue times (unix ms, within [start, end) of the epoch) for one device. */
+  plan(args: { epoch: number; startMs: number; endMs: number; parameters: P; random: () => number }): number[];
+  /** Milliseconds a device has to answer. */
+  deadlineMs(parameters: P): number;
+};
+
+/** Agent side: what runs on the provider's hardware. */
+export type WorkerContext = {
+  device: Hex;
+  domain: Domain;
+  key: KeyObject;
+  /** Current epoch by the agent's clock. */
+  epoch(): number;
+  log(line: string): void;
+};
+
+export type Worker = {
+  /** Builds the signed answer to a challenge, or null to ignore it. */
+  onChallenge?(challenge: Challenge, ctx: WorkerContext): Promise<Report | null> | Report | null;
+  /** Reports the device sends on its own, each epoch (none for `uptime`). */
+  periodic?(ctx: WorkerContext): Promise<Report[]> | Report[];
+};
+
+export type NetworkPlugin<P = unknown> = {
+  kind: string;
+  description: string;
+  parameters: {
+    schema: z.ZodType<P>;
+    defaults: P;
+    /** Where each default comes from in the field (FIELD.md). */
+    references: Record<string, string>;
+  };
+  /** Body schema for each report type this network accepts at ingest. */
+  reportTypes: Record<string, z.ZodType>;
+  /** Pure: the epoch's accepted inputs → per-device scores and the reason for every rejection. */
+  verify(input: VerifierInput<P>): VerifierOutput;
+  /** Share of the network's budget paid for usage, in basis points. */
+  usageShareBps(parameters: P): number;
+  challenger?: Challenger<P>;
+  worker: Worker;
+};
