@@ -15,7 +15,16 @@ import {
   type WorkerContext,
 } from '@groundwork/protocol';
 
-export type AgentStats = { connects: number; challenges: number; answers: number; acked: number; rejected: number; lastRejection: string | null };
+export type AgentStats = {
+  connects: number;
+  challenges: number;
+  answers: number;
+  acked: number;
+  rejected: number;
+  lastRejection: string | null;
+  /** Digests the oracle acked as durably stored (the last 1,000). */
+  ackedDigests: Hex[];
+};
 
 export type AgentOptions = {
   /** ws://host:port/v1/connect */
@@ -42,7 +51,7 @@ export type Agent = {
 };
 
 export function startAgent(o: AgentOptions): Agent {
-  const stats: AgentStats = { connects: 0, challenges: 0, answers: 0, acked: 0, rejected: 0, lastRejection: null };
+  const stats: AgentStats = { connects: 0, challenges: 0, answers: 0, acked: 0, rejected: 0, lastRejection: null, ackedDigests: [] };
   const log = o.log ?? (() => {});
   const ctx: WorkerContext = { device: o.device, domain: o.domain, key: o.key, epoch: () => o.clock.epochAtMs(Date.now()), log };
   let ws: WebSocket | null = null;
@@ -80,6 +89,8 @@ export function startAgent(o: AgentOptions): Agent {
           break;
         case 'ack':
           stats.acked++;
+          stats.ackedDigests.push(msg.digest);
+          if (stats.ackedDigests.length > 1000) stats.ackedDigests.shift();
           break;
         case 'rejected':
           stats.rejected++;

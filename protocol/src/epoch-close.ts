@@ -183,7 +183,8 @@ export function encodeArtifact(artifact: EpochArtifact): { bytes: Uint8Array; ha
 export function diffResults(expected: unknown, actual: unknown, path = 'result', out: string[] = [], limit = 20): string[] {
   if (out.length >= limit) return out;
   if (typeof expected !== 'object' || expected === null || typeof actual !== 'object' || actual === null) {
-    if (canonicalJson(expected) !== canonicalJson(actual)) out.push(`${path}: artifact says ${canonicalJson(expected)}, recomputed ${canonicalJson(actual)}`);
+    const show = (v: unknown) => (v === undefined ? '(missing)' : canonicalJson(v));
+    if (show(expected) !== show(actual)) out.push(`${path}: artifact says ${show(expected)}, recomputed ${show(actual)}`);
     return out;
   }
   const keys = new Set([...Object.keys(expected), ...Object.keys(actual)]);

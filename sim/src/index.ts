@@ -1,1 +1,2 @@
 export * from './testnet.ts';
+export * from './devnet.ts';

@@ -68,8 +68,8 @@ export type Testnet = {
   plugins: Readonly<Record<string, NetworkPlugin<any>>>;
   /** Starts the oracle (again) in this process, e.g. after a test stopped or killed one. */
   startOracle(overrides?: Partial<OracleConfig>): Promise<Oracle>;
-  /** Starts agents for every provider that is not offline (again after a restart). */
-  startAgents(): Promise<void>;
+  /** Starts agents for every provider that is not offline (again after a restart); `wsUrl` defaults to the in-process oracle. */
+  startAgents(wsUrl?: string): Promise<void>;
   /** Resolves when the chain has a posted root for `epoch` (or the oracle closed it empty). */
   waitForEpoch(epoch: number, timeoutMs?: number): Promise<void>;
   tokenBalance(account: Address): Promise<bigint>;
@@ -174,13 +174,14 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
       net.oracle = await startOracle({ ...oracleConfig, ...overrides });
       return net.oracle;
     },
-    async startAgents() {
-      if (!net.oracle) throw new Error('start the oracle first');
+    async startAgents(wsUrl = net.oracle?.wsUrl) {
+      if (!wsUrl) throw new Error('start the oracle first, or name its socket URL');
       for (const p of providers) {
         if (p.behaviour === 'offline') continue;
         await p.agent?.stop();
         p.agent = startAgent({
-          wsUrl: net.oracle.wsUrl,
+          wsUrl,
+          maxBackoffMs: 1000,
           device: p.device,
           key: p.key,
           domain,

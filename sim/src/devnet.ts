@@ -1,0 +1,196 @@
+// `groundwork devnet` (and `npm start`): a whole local network on embedded defaults. Anvil, the
+// contracts, the oracle with a 2-of-3 quorum and a fleet of simulated providers; epochs run, the
+// providers claim, every epoch is verified, and a live summary is printed. State lives in the data
+// directory, so a restart resumes.
+import path from 'node:path';
+import type { Address, Hex } from 'viem';
+import { GroundworkTokenAbi, RewardDistributorAbi } from '@groundwork/contracts';
+import { claimRewards, verifyEpoch, type VerifyResult } from '@groundwork/agent';
+import type { EpochResult } from '@groundwork/protocol';
+import { startTestnet, type Behaviour, type Testnet } from './testnet.ts';
+
+export type DevnetOptions = {
+  dataDir: string;
+  devices?: number;
+  epochSeconds?: number;
+  /** Exit after this many epochs have closed (default: run until stopped). */
+  epochs?: number;
+  /** Anvil's RPC port (0 = any free port). */
+  rpcPort?: number;
+  /** The oracle's HTTP port (0 = any free port). */
+  oraclePort?: number;
+  databaseUrl?: string;
+  behaviour?: (i: number) => Behaviour;
+  /** Where progress lines go (stderr when printing JSON). */
+  log?: (line: string) => void;
+  /** Called after each epoch's claims and verification. */
+  onEpoch?: (summary: DevnetEpochSummary) => void;
+  /** Aborts the run (Ctrl-C). */
+  signal?: AbortSignal;
+};
+
+export type DevnetEpochSummary = {
+  epoch: number;
+  state: string;
+  root: Hex | null;
+  total: string;
+  paid: string;
+  artifactHash: Hex | null;
+  devices: number;
+  connected: number;
+  meanScore: number;
+  claimedThisEpoch: string;
+  supply: string;
+  verify: boolean;
+};
+
+export type DevnetSummary = {
+  chainId: number;
+  rpcUrl: string;
+  oracleUrl: string;
+  addresses: Record<string, Address>;
+  epochs: DevnetEpochSummary[];
+  /** Cumulative rewards per owner after the last epoch (from its artifact). */
+  rewards: Record<string, string>;
+  /** What each owner has claimed on chain. */
+  claimed: Record<string, string>;
+  verify: { epoch: number; pass: boolean; failed: string[] }[];
+  secondsToFirstClaim: number | null;
+};
+
+export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
+  const started = performance.now();
+  const log = o.log ?? (() => {});
+  const net = await startTestnet({
+    devices: o.devices ?? 20,
+    epochSeconds: o.epochSeconds ?? 30,
+    dataDir: o.dataDir,
+    databaseUrl: o.databaseUrl,
+    port: o.rpcPort ?? 8545,
+    oracle: { port: o.oraclePort ?? 8787, dataDir: path.join(o.dataDir, 'oracle') },
+    behaviour: o.behaviour,
+    log,
+  });
+  const oracle = net.oracle!;
+  log(`chain ${net.rpcUrl} · oracle ${oracle.url} · ${net.providers.length} providers · ${net.clock.duration} s epochs`);
+
+  const summary: DevnetSummary = {
+    chainId: net.deployment.chainId,
+    rpcUrl: net.rpcUrl,
+    oracleUrl: oracle.url,
+    addresses: { ...net.deployment.addresses },
+    epochs: [],
+    rewards: {},
+    claimed: {},
+    verify: [],
+    secondsToFirstClaim: null,
+  };
+  try {
+    let next = await firstOpenEpoch(net);
+    let closed = 0;
+    while (!o.signal?.aborted && (o.epochs === undefined || closed < o.epochs)) {
+      await waitForEpoch(net, next, o.signal);
+      if (o.signal?.aborted) break;
+      const epochSummary = await settleEpoch(net, next, summary, started);
+      summary.epochs.push(epochSummary);
+      o.onEpoch?.(epochSummary);
+      log(formatEpoch(epochSummary));
+      closed++;
+      next++;
+    }
+    await fillBalances(net, summary);
+    return summary;
+  } finally {
+    await net.stop();
+  }
+}
+
+async function firstOpenEpoch(net: Testnet): Promise<number> {
+  const rows = await net.oracle!.db.query<{ epoch: number | null }>("select max(epoch) as epoch from epochs where state in ('posted','empty')");
+  return rows[0]?.epoch == null ? net.oracle!.closer.firstEpoch : rows[0].epoch + 1;
+}
+
+async function waitForEpoch(net: Testnet, epoch: number, signal?: AbortSignal): Promise<void> {
+  while (!signal?.aborted) {
+    try {
+      await net.waitForEpoch(epoch, 1000);
+      return;
+    } catch {
+      // not yet
+    }
+  }
+}
+
+/** Claims for every provider once the epoch's root is claimable, then verifies the epoch. */
+async function settleEpoch(net: Testnet, epoch: number, summary: DevnetSummary, started: number): Promise<DevnetEpochSummary> {
+  const oracle = net.oracle!;
+  const [row] = await oracle.db.query('select state, root, total::text as total, artifact_hash, result from epochs where epoch = $1', [epoch]);
+  const result = JSON.parse(row!.result) as EpochResult;
+  let claimed = 0n;
+  if (row!.state === 'posted') {
+    await waitUntilClaimable(net, epoch);
+    for (const p of net.providers) {
+      const c = await claimRewards(p.session, oracle.url).catch(() => null);
+      if (c) {
+        claimed += c.amount;
+        summary.secondsToFirstClaim ??= Math.round((performance.now() - started) / 100) / 10;
+      }
+    }
+  }
+  const v: VerifyResult = await verifyEpoch({ epoch, deployment: net.deployment, rpcUrl: net.rpcUrl, plugins: net.plugins, oracleUrl: oracle.url });
+  summary.verify.push({ epoch, pass: v.pass, failed: v.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`) });
+  const scores = result.networks.flatMap((n) => n.scores.map((s) => Number(s.score) / 1e6));
+  const supply = (await net.client.readContract({ address: net.deployment.addresses.token, abi: GroundworkTokenAbi, functionName: 'totalSupply' })) as bigint;
+  return {
+    epoch,
+    state: row!.state,
+    root: row!.root,
+    total: row!.total ?? '0',
+    paid: result.paid,
+    artifactHash: row!.artifact_hash,
+    devices: scores.length,
+    connected: net.providers.filter((p) => p.agent?.connected).length,
+    meanScore: scores.length ? Math.round((scores.reduce((s, x) => s + x, 0) / scores.length) * 1000) / 1000 : 0,
+    claimedThisEpoch: claimed.toString(),
+    supply: supply.toString(),
+    verify: v.pass,
+  };
+}
+
+async function waitUntilClaimable(net: Testnet, epoch: number): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const r = (await net.client.readContract({ address: net.deployment.addresses.distributor, abi: RewardDistributorAbi, functionName: 'claimableRoot', blockTag: 'pending' })) as { epoch: bigint; root: Hex };
+    if (Number(r.epoch) >= epoch && r.root !== `0x${'00'.repeat(32)}`) return;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}
+
+async function fillBalances(net: Testnet, summary: DevnetSummary): Promise<void> {
+  const rows = await net.oracle!.db.query<{ result: string }>("select result from epochs where result is not null order by epoch desc limit 1");
+  const last = rows[0] ? (JSON.parse(rows[0].result) as EpochResult) : null;
+  for (const c of last?.cumulative ?? []) summary.rewards[c.account] = c.amount;
+  for (const p of net.providers) {
+    const claimed = (await net.client.readContract({ address: net.deployment.addresses.distributor, abi: RewardDistributorAbi, functionName: 'claimed', args: [p.owner] })) as bigint;
+    summary.claimed[p.owner.toLowerCase()] = claimed.toString();
+  }
+}
+
+const TOKEN = 10n ** 18n;
+function tokens(units: string): string {
+  const n = BigInt(units);
+  return `${n / TOKEN}.${((n % TOKEN) * 100n / TOKEN).toString().padStart(2, '0')}`;
+}
+
+export function formatEpoch(e: DevnetEpochSummary): string {
+  return [
+    `epoch ${e.epoch}`.padEnd(10),
+    `${e.state}`.padEnd(7),
+    `devices ${e.connected}/${e.devices}`,
+    `mean score ${e.meanScore.toFixed(3)}`,
+    `paid ${tokens(e.paid)} GWK`,
+    `claimed ${tokens(e.claimedThisEpoch)} GWK`,
+    `supply ${tokens(e.supply)} GWK`,
+    `root ${e.root ? `${e.root.slice(0, 10)}…` : '(none)'}`,
+    `verify ${e.verify ? 'PASS' : 'FAIL'}`,
+  ].join(' · ');
+}
