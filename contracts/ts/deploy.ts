@@ -37,8 +37,10 @@ import { networkId } from './networks.ts';
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address') as z.ZodType<Address>;
 const nonZeroAddress = address.refine((a) => a.toLowerCase() !== zeroAddress, 'must not be the zero address');
-const uint = z.bigint().nonnegative('must not be negative');
-const positive = z.bigint().positive('must be positive');
+// Bigints, or the decimal strings a deployment file stores them as.
+const bigintLike = z.union([z.bigint(), z.string().regex(/^(0|[1-9][0-9]*)$/, 'must be a decimal integer').transform((v) => BigInt(v))]);
+const uint = bigintLike.pipe(z.bigint().nonnegative('must not be negative'));
+const positive = bigintLike.pipe(z.bigint().positive('must be positive'));
 
 /** Everything a deployment needs; see `devnetParameters` for defaults and their sources. */
 export const deployParametersSchema = z
@@ -71,7 +73,7 @@ export const deployParametersSchema = z
       votingDelay: uint,
       votingPeriod: positive,
       proposalThreshold: uint,
-      quorumPercent: z.bigint().min(0n).max(100n),
+      quorumPercent: bigintLike.pipe(z.bigint().min(0n).max(100n)),
       timelockDelay: uint,
     }),
     slashers: z.array(nonZeroAddress),
@@ -438,14 +440,13 @@ const deploymentFileSchema = z.object({
     governor: address,
   }),
   networks: z.array(z.object({ kind: z.string(), id: z.string() as z.ZodType<Hex>, weight: z.coerce.bigint() })),
-  parameters: z.unknown(),
+  parameters: deployParametersSchema,
 });
 
 /**
  * Reads and checks a deployment file. Throws an error naming the file and the bad field.
- * `parameters` are returned as stored (bigints as decimal strings).
  */
-export function readDeploymentFile(file: string): Omit<Deployment, 'parameters'> & { parameters: unknown } {
+export function readDeploymentFile(file: string): Deployment {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));

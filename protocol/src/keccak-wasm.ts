@@ -4,7 +4,8 @@
  *
  * Why WebAssembly: a reward tree of n leaves costs 3n Keccak-f[1600] permutations. A permutation
  * in WebAssembly keeps the 25 lanes in 64-bit locals with a native rotate; JavaScript has to
- * split every lane into two 32-bit halves, which makes it 10-30 times slower. The loops over
+ * split every lane into two 32-bit halves (on the 2-core dev machine, @noble/hashes manages about
+ * 0.1 M hashes/s, this kernel about 2.6 M permutations/s). The loops over
  * leaves and nodes also live in WebAssembly so that one call hashes a million leaves instead of
  * a million calls crossing the JavaScript boundary.
  *

@@ -15,7 +15,7 @@
  * the nodes live in one flat byte array (32 bytes each) and leaves are ordered by a radix sort
  * on their first four bytes. Hex strings are only made for what a caller asks for.
  */
-import { createKernel, KERNEL_RESERVED_BYTES, keccak256Bytes, scratch, SCRATCH } from './keccak-wasm.ts';
+import { createKernel, KERNEL_RESERVED_BYTES, keccak256Bytes, scratch, SCRATCH, type Kernel } from './keccak-wasm.ts';
 
 export { keccak256Bytes } from './keccak-wasm.ts';
 
@@ -26,10 +26,8 @@ export class RewardTreeError extends Error {
   override name = 'RewardTreeError';
 }
 
-const RECORD_BYTES = 52; // a leaf as stored: 20-byte account, then the amount as 32 bytes big-endian
-const RECORD_WORDS = RECORD_BYTES / 4;
+const RECORD_BYTES = 52; // a leaf as the kernel reads it: 20-byte account, then the amount as 32 bytes big-endian
 const NODE_BYTES = 32;
-const MAX_UINT64 = (1n << 64n) - 1n;
 const MAX_UINT256 = (1n << 256n) - 1n;
 
 // ---------------------------------------------------------------------------------------------
@@ -68,12 +66,12 @@ function writeHex(text: unknown, length: number, bytes: Uint8Array, at: number):
   return invalid >= 0;
 }
 
-/** Writes a uint256 big-endian into 32 bytes at `at` that are already zero. */
+/**
+ * Writes a uint256 big-endian into 32 bytes at `at` that are already zero. setBigUint64 takes
+ * its value modulo 2^64, so each limb costs one shift and no masking.
+ */
 function writeUint256(view: DataView, at: number, value: bigint): void {
-  if (value <= MAX_UINT64) return view.setBigUint64(at + 24, value); // the usual case: one limb
-  for (let limb = at + 24; value !== 0n; limb -= 8, value >>= 64n) {
-    view.setBigUint64(limb, BigInt.asUintN(64, value));
-  }
+  for (let limb = at + 24; value !== 0n; limb -= 8, value >>= 64n) view.setBigUint64(limb, value);
 }
 
 function describe(value: unknown): string {
@@ -121,18 +119,19 @@ function checksumAddress(bytes: Uint8Array, at: number): `0x${string}` {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Open-addressing hash set over the accounts in the records (read as 32-bit words): finds
- * duplicate accounts while building and answers {@link RewardTree.proofFor} without a Map of
- * a million strings.
+ * Open-addressing hash set over the leaves' 20-byte accounts (5 words each, leaf i at word 5i):
+ * finds duplicate accounts while building and answers {@link RewardTree.proofFor} without a
+ * Map of a million strings.
  */
 class AccountIndex {
+  /** Starts every hash, so that nobody can choose accounts that pile up in one run of slots. */
+  private static readonly seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
   private readonly slots: Uint32Array; // leaf index + 1; 0 is empty
   private readonly shift: number; // slot = top bits of the hash
   private free = 0; // the empty slot where the last lookup that found nothing stopped
 
   constructor(
     private readonly words: Uint32Array,
-    private readonly firstWord: number,
     leaves: number,
   ) {
     const bits = Math.max(1, Math.ceil(Math.log2(2 * leaves))); // at most half full
@@ -142,8 +141,7 @@ class AccountIndex {
 
   /** Adds leaf i; returns the index of an earlier leaf with the same account, or -1. */
   add(i: number): number {
-    const at = this.firstWord + i * RECORD_WORDS;
-    const found = this.lookup(this.words, at);
+    const found = this.find(this.words, 5 * i);
     if (found >= 0) return found;
     this.slots[this.free] = i + 1;
     return -1;
@@ -151,12 +149,8 @@ class AccountIndex {
 
   /** The leaf whose account is the 5 words at words[at..], or -1. */
   find(words: Uint32Array, at: number): number {
-    return this.lookup(words, at);
-  }
-
-  private lookup(words: Uint32Array, at: number): number {
     const mask = this.slots.length - 1;
-    let hash = 0;
+    let hash = AccountIndex.seed;
     for (let w = 0; w < 5; w++) hash = Math.imul(hash ^ words[at + w]!, 0x9e3779b1);
     for (let slot = hash >>> this.shift; ; slot = (slot + 1) & mask) {
       const held = this.slots[slot]!;
@@ -164,8 +158,7 @@ class AccountIndex {
         this.free = slot;
         return -1;
       }
-      const other = this.firstWord + (held - 1) * RECORD_WORDS;
-      if (sameAccount(words, at, this.words, other)) return held - 1;
+      if (sameAccount(words, at, this.words, 5 * (held - 1))) return held - 1;
     }
   }
 }
@@ -178,9 +171,10 @@ function sameAccount(a: Uint32Array, at: number, b: Uint32Array, bt: number): bo
 /**
  * Input indexes ordered by leaf hash, as OZ's `sortLeaves` orders them (ascending 256-bit
  * numbers). A radix sort on the first 32 bits does nearly all the work, since hashes are
- * uniform; runs that share those 32 bits are then ordered by the remaining 28 bytes.
+ * uniform; runs that share those 32 bits are then ordered by the remaining 28 bytes. Also
+ * hands back the keys' array, free once sorted, so the caller's next n-array costs no memory.
  */
-function sortByHash(hashes: Uint8Array, at: number, n: number): Uint32Array {
+function sortByHash(hashes: Uint8Array, at: number, n: number): { order: Uint32Array; spare: Uint32Array } {
   const keys = new Uint32Array(n);
   for (let i = 0, p = at; i < n; i++, p += NODE_BYTES) {
     keys[i] = ((hashes[p]! << 24) | (hashes[p + 1]! << 16) | (hashes[p + 2]! << 8) | hashes[p + 3]!) >>> 0;
@@ -195,7 +189,7 @@ function sortByHash(hashes: Uint8Array, at: number, n: number): Uint32Array {
     }
     start = end;
   }
-  return order;
+  return { order, spare: keys };
 }
 
 /** Stable LSD radix sort of the indexes 0..n-1 by a 32-bit key, in two 16-bit passes. */
@@ -241,13 +235,103 @@ function placeSorted(words: Uint32Array, hashedWord: number, leavesWord: number,
 }
 
 // ---------------------------------------------------------------------------------------------
+// Building the tree.
+// ---------------------------------------------------------------------------------------------
+
+/** Leaves encoded and hashed per call of the kernel: small enough to stay in cache. */
+const CHUNK_LEAVES = 16384;
+
+/**
+ * One build, step by step, in one kernel memory laid out as
+ *   [kernel's | records of one chunk | 32 spare bytes | the tree's 2n-1 nodes].
+ * The leaves are hashed in input order into the spare bytes plus the inner-node area (n slots
+ * that the inner nodes overwrite last), then copied in sorted order into the leaf area, so
+ * neither the records nor the unsorted hashes need memory of their own. The tree keeps a view
+ * of the node area; the rest of the memory is small.
+ */
+class TreeBuild {
+  readonly n: number;
+  readonly nodeCount: number;
+  /** What the tree keeps of each leaf: the account bytes (for lookups) and the amount. */
+  readonly accounts: Uint8Array;
+  readonly amounts: bigint[];
+  readonly index: AccountIndex;
+  private readonly kernel: Kernel;
+  private readonly bytes: Uint8Array;
+  private readonly words: Uint32Array;
+  private readonly chunkAt = KERNEL_RESERVED_BYTES;
+  private readonly hashedAt: number;
+  private readonly treeAt: number;
+
+  constructor(n: number) {
+    this.n = n;
+    this.nodeCount = 2 * n - 1;
+    this.hashedAt = this.chunkAt + Math.min(n, CHUNK_LEAVES) * RECORD_BYTES;
+    this.treeAt = this.hashedAt + NODE_BYTES;
+    this.kernel = createKernel(this.treeAt + this.nodeCount * NODE_BYTES);
+    this.bytes = new Uint8Array(this.kernel.memory.buffer);
+    this.words = new Uint32Array(this.kernel.memory.buffer);
+    this.accounts = new Uint8Array(20 * n);
+    this.amounts = new Array<bigint>(n);
+    this.index = new AccountIndex(new Uint32Array(this.accounts.buffer), n);
+  }
+
+  /** Validates, keeps and hashes the leaves, a chunk at a time. */
+  hashLeaves(leaves: readonly RewardLeaf[]): void {
+    for (let start = 0; start < this.n; start += CHUNK_LEAVES) {
+      const count = Math.min(CHUNK_LEAVES, this.n - start);
+      this.bytes.fill(0, this.chunkAt, this.chunkAt + count * RECORD_BYTES); // writeUint256 wants zeros
+      this.encodeChunk(leaves, start, count);
+      this.kernel.hashLeaves(this.chunkAt, this.hashedAt + start * NODE_BYTES, count);
+    }
+  }
+
+  private encodeChunk(leaves: readonly RewardLeaf[], start: number, count: number): void {
+    const view = new DataView(this.bytes.buffer);
+    const accountWords = new Uint32Array(this.accounts.buffer);
+    for (let i = start, at = this.chunkAt; i < start + count; i++, at += RECORD_BYTES) {
+      const leaf = leaves[i]!;
+      if (!encodeRecord(leaf, this.bytes, view, at)) {
+        throw new RewardTreeError(`RewardTree.of: leaves[${i}]${leafProblem(leaf)}`);
+      }
+      for (let w = 0; w < 5; w++) accountWords[5 * i + w] = this.words[at / 4 + w]!;
+      this.amounts[i] = leaf.amount;
+      const earlier = this.index.add(i);
+      if (earlier >= 0) {
+        throw new RewardTreeError(
+          `RewardTree.of: leaves[${i}].account ${leaf.account} is already leaves[${earlier}]; ` +
+            'the reward tree has one leaf per account (amounts are cumulative per account)',
+        );
+      }
+    }
+  }
+
+  /** Puts the leaf hashes in OZ's sorted order; returns each input leaf's node index. */
+  sortLeaves(): Uint32Array {
+    const { n, nodeCount } = this;
+    const { order, spare: treeIndex } = sortByHash(this.bytes, this.hashedAt, n);
+    const leavesAt = this.treeAt + (n - 1) * NODE_BYTES; // node n-1, the first leaf slot
+    placeSorted(this.words, this.hashedAt / 4, leavesAt / 4, order);
+    for (let k = 0; k < n; k++) treeIndex[order[k]!] = nodeCount - 1 - k;
+    return treeIndex;
+  }
+
+  /** Hashes the inner nodes; returns all nodes. */
+  hashInnerNodes(): Uint8Array {
+    this.kernel.buildTree(this.treeAt, this.n);
+    return new Uint8Array(this.bytes.buffer, this.treeAt, this.nodeCount * NODE_BYTES);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The tree.
 // ---------------------------------------------------------------------------------------------
 
 /**
  * A reward Merkle tree with the same root and proofs as OpenZeppelin's
  * `StandardMerkleTree.of(leaves.map((l) => [l.account, l.amount]), ['address', 'uint256'])`.
- * Building is synchronous; a million leaves take about two seconds and 200 MB.
+ * Building is synchronous: a million leaves take about 2 s and 120 MB on a small 2-core
+ * machine, where the library takes minutes and over a gigabyte.
  *
  * @example
  * import { RewardTree } from '@groundwork/protocol'
@@ -267,9 +351,10 @@ export class RewardTree {
 
   private constructor(
     private readonly nodes: Uint8Array, // 2n-1 nodes, 32 bytes each, OZ's array layout
-    private readonly records: Uint8Array, // n records of 52 bytes, input order
+    private readonly accounts: Uint8Array, // 20 bytes per leaf, input order
+    private readonly amounts: readonly bigint[], // input order
     private readonly treeIndex: Uint32Array, // input index -> node index
-    private readonly accounts: AccountIndex,
+    private readonly index: AccountIndex,
   ) {
     this.length = treeIndex.length;
     this.root = toHex(nodes, 0, NODE_BYTES);
@@ -288,37 +373,12 @@ export class RewardTree {
    */
   static of(leaves: readonly RewardLeaf[]): RewardTree {
     if (!Array.isArray(leaves)) throw new RewardTreeError('RewardTree.of: expected an array of leaves');
-    const n = leaves.length;
-    if (n === 0) throw new RewardTreeError('RewardTree.of: expected at least one leaf, got none');
-
-    // One memory for the kernel: [reserved | records | 32 spare bytes | tree]; the tree keeps
-    // views into it. The leaves are first hashed, in input order, into the spare bytes and the
-    // inner-node area (n slots that buildTree overwrites later), then copied to their sorted
-    // places, so sorting needs no memory of its own.
-    const recordsAt = KERNEL_RESERVED_BYTES;
-    const hashedAt = recordsAt + Math.ceil((n * RECORD_BYTES) / 8) * 8;
-    const treeAt = hashedAt + NODE_BYTES;
-    const nodeCount = 2 * n - 1;
-    const kernel = createKernel(treeAt + nodeCount * NODE_BYTES);
-    const buffer = kernel.memory.buffer;
-    const bytes = new Uint8Array(buffer);
-    const words = new Uint32Array(buffer);
-
-    const accounts = encodeLeaves(leaves, bytes, recordsAt, new AccountIndex(words, recordsAt / 4, n));
-    const leavesAt = treeAt + (n - 1) * NODE_BYTES; // leaf slot 0 = node n-1, just after hashed
-    kernel.hashLeaves(recordsAt, hashedAt, n);
-    const order = sortByHash(bytes, hashedAt, n);
-    placeSorted(words, hashedAt / 4, leavesAt / 4, order);
-    const treeIndex = new Uint32Array(n);
-    for (let k = 0; k < n; k++) treeIndex[order[k]!] = nodeCount - 1 - k;
-    kernel.buildTree(treeAt, n);
-
-    return new RewardTree(
-      new Uint8Array(buffer, treeAt, nodeCount * NODE_BYTES),
-      new Uint8Array(buffer, recordsAt, n * RECORD_BYTES),
-      treeIndex,
-      accounts,
-    );
+    if (leaves.length === 0) throw new RewardTreeError('RewardTree.of: expected at least one leaf, got none');
+    const build = new TreeBuild(leaves.length);
+    build.hashLeaves(leaves);
+    const treeIndex = build.sortLeaves();
+    const nodes = build.hashInnerNodes();
+    return new RewardTree(nodes, build.accounts, build.amounts, treeIndex, build.index);
   }
 
   /**
@@ -329,11 +389,8 @@ export class RewardTree {
    * // { account: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8', amount: 7n }
    */
   leaf(i: number): RewardLeaf {
-    const at = this.recordAt(i);
-    return {
-      account: checksumAddress(this.records, at),
-      amount: BigInt(toHex(this.records, at + 20, 32)),
-    };
+    this.checkIndex(i);
+    return { account: checksumAddress(this.accounts, 20 * i), amount: this.amounts[i]! };
   }
 
   /**
@@ -345,7 +402,7 @@ export class RewardTree {
    * verifyRewardProof(tree.root, tree.leaf(3), proof) // true
    */
   proof(i: number): `0x${string}`[] {
-    this.recordAt(i);
+    this.checkIndex(i);
     const proof: `0x${string}`[] = [];
     for (let node = this.treeIndex[i]!; node > 0; node = (node - 1) >> 1) {
       const sibling = node % 2 === 1 ? node + 1 : node - 1;
@@ -359,17 +416,16 @@ export class RewardTree {
    * has no leaf. Throws if `account` is not an address.
    *
    * @example
-   * const claim = tree.proofFor('0x70997970c51812dc3a010c7d01b50e0d17dc79c8')
-   * if (claim) await distributor.write.claim([epoch, account, claim.amount, claim.proof])
+   * const claim = tree.proofFor(account)
+   * if (claim) await distributor.write.claim([account, claim.amount, tree.root, claim.proof])
    */
   proofFor(account: `0x${string}`): { amount: bigint; proof: `0x${string}`[] } | undefined {
-    const { u8 } = scratch();
-    if (!writeHex(account, 20, u8, SCRATCH.record)) {
+    const query = new Uint8Array(20);
+    if (!writeHex(account, 20, query, 0)) {
       throw new RewardTreeError(`proofFor: not an address (0x and 40 hex digits): ${describe(account)}`);
     }
-    const i = this.accounts.find(new Uint32Array(u8.buffer, SCRATCH.record, 5), 0);
-    if (i < 0) return undefined;
-    return { amount: this.leaf(i).amount, proof: this.proof(i) };
+    const i = this.index.find(new Uint32Array(query.buffer), 0);
+    return i < 0 ? undefined : { amount: this.amounts[i]!, proof: this.proof(i) };
   }
 
   /**
@@ -379,34 +435,15 @@ export class RewardTree {
    * tree.leafHash(0) === rewardLeafHash(tree.leaf(0)) // true
    */
   leafHash(i: number): `0x${string}` {
-    this.recordAt(i);
+    this.checkIndex(i);
     return toHex(this.nodes, this.treeIndex[i]! * NODE_BYTES, NODE_BYTES);
   }
 
-  private recordAt(i: number): number {
+  private checkIndex(i: number): void {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) {
       throw new RangeError(`RewardTree: leaf index ${i} is out of range (0 to ${this.length - 1})`);
     }
-    return i * RECORD_BYTES;
   }
-}
-
-/** Encodes every leaf into the records, refusing bad and duplicate ones; returns the account index. */
-function encodeLeaves(leaves: readonly RewardLeaf[], bytes: Uint8Array, at: number, index: AccountIndex): AccountIndex {
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < leaves.length; i++, at += RECORD_BYTES) {
-    if (!encodeRecord(leaves[i]!, bytes, view, at)) {
-      throw new RewardTreeError(`RewardTree.of: leaves[${i}]${leafProblem(leaves[i])}`);
-    }
-    const earlier = index.add(i);
-    if (earlier >= 0) {
-      throw new RewardTreeError(
-        `RewardTree.of: leaves[${i}].account ${leaves[i]!.account} is already leaves[${earlier}]; ` +
-          'the reward tree has one leaf per account (amounts are cumulative per account)',
-      );
-    }
-  }
-  return index;
 }
 
 /** Writes a single leaf's record into the scratch kernel and hashes it there. */

@@ -1,0 +1,129 @@
+// `groundwork devnet` (what `npm start` runs): a whole local network on embedded defaults: anvil,
+// the contracts, the oracle with a 2-of-3 quorum and simulated providers. Every epoch is claimed
+// and verified; one line per epoch is printed. State lives in the data directory (a restart resumes).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { DevnetSummary } from '@groundwork/sim';
+import { flag, integer, loadDeployment, optional, parseFlags, port, url } from '../args.ts';
+import { helpFlag, type Command } from '../command.ts';
+import { envOf, line, printJson, stopSignal, type Io } from '../io.ts';
+import { tokens } from './provider.ts';
+
+const DEVNET_USAGE = `usage: groundwork devnet [options]
+
+Boots a whole local Groundwork network: anvil, every contract, the oracle (2-of-3 quorum) and
+simulated providers. Each epoch is closed, its root posted, every provider claims, and the epoch
+is verified; one line per epoch is printed. Runs until Ctrl-C (or --epochs). State lives in the
+data directory, so a restart resumes the same deployment. Exit code 1 if any epoch failed to verify.
+
+options:
+  --data-dir <dir>        chain state, deployment, keys, oracle database (default .data/devnet)
+  --devices <n>           simulated providers, one device each (default 20)
+  --epoch-seconds <n>     epoch length for a new deployment (default 30)
+  --epochs <n>            stop after this many epochs have closed (default: run until Ctrl-C)
+  --rpc-port <n>          anvil's RPC port (default 8545; 0 picks a free one)
+  --oracle-port <n>       the oracle's HTTP port (default 8787; 0 picks a free one)
+  --database-url <url>    PostgreSQL for the oracle instead of PGlite (default $DATABASE_URL)
+  --verbose               also print the oracle's and the providers' log lines
+  --json                  progress on stderr; at the end one JSON summary on stdout
+${helpFlag(24)}`;
+
+export type DevnetCliOptions = {
+  dataDir: string;
+  devices: number;
+  epochSeconds: number;
+  epochs?: number;
+  rpcPort: number;
+  oraclePort: number;
+  databaseUrl?: string;
+  verbose: boolean;
+  json: boolean;
+};
+
+export function parseDevnet(argv: string[], env: Record<string, string | undefined> = {}): DevnetCliOptions {
+  const f = parseFlags(argv, {
+    'data-dir': { type: 'string' },
+    devices: { type: 'string' },
+    'epoch-seconds': { type: 'string' },
+    epochs: { type: 'string' },
+    'rpc-port': { type: 'string' },
+    'oracle-port': { type: 'string' },
+    'database-url': { type: 'string' },
+    verbose: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  const epochs = optional(f, 'epochs');
+  const databaseUrl = optional(f, 'database-url') ?? (env.DATABASE_URL || undefined);
+  if (databaseUrl !== undefined) url(optional(f, 'database-url') !== undefined ? 'database-url' : 'database-url (from DATABASE_URL)', databaseUrl, ['postgres:', 'postgresql:']);
+  return {
+    dataDir: optional(f, 'data-dir') ?? path.join('.data', 'devnet'),
+    devices: integer('devices', optional(f, 'devices') ?? '20', { min: 1, max: 1000 }),
+    // Epochs shorter than a few seconds leave no room for the challenge window and the claims.
+    epochSeconds: integer('epoch-seconds', optional(f, 'epoch-seconds') ?? '30', { min: 4 }),
+    epochs: epochs === undefined ? undefined : integer('epochs', epochs, { min: 1 }),
+    rpcPort: port('rpc-port', optional(f, 'rpc-port') ?? '8545'),
+    oraclePort: port('oracle-port', optional(f, 'oracle-port') ?? '8787'),
+    databaseUrl,
+    verbose: flag(f, 'verbose'),
+    json: flag(f, 'json'),
+  };
+}
+
+/** The lines worth showing without --verbose: set-up milestones, the header and one per epoch. */
+export function isSummaryLine(text: string): boolean {
+  return /^(deployed Groundwork|\d+ providers registered|chain \S+ · oracle |epoch \d+\s+· )/.test(text);
+}
+
+export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<number> {
+  const { runDevnet } = await import('@groundwork/sim');
+  const out = o.json ? io.stderr : io.stdout;
+  const dataDir = path.resolve(o.dataDir);
+  const deploymentFile = path.join(dataDir, 'deployment.json');
+  const log = (text: string) => {
+    if (!o.verbose && !isSummaryLine(text)) return;
+    line(out, text);
+    if (/^chain \S+ · oracle /.test(text) && existsSync(deploymentFile)) {
+      // The header: where the chain and oracle are, and the contracts' addresses.
+      try {
+        const d = loadDeployment('data-dir', deploymentFile);
+        line(out, `chain id ${d.chainId} · deployment file ${deploymentFile}`);
+        for (const [name, at] of Object.entries(d.addresses)) line(out, `  ${name.padEnd(12)} ${at}`);
+        line(out, 'Ctrl-C to stop');
+      } catch {
+        // the summary at the end has the addresses too
+      }
+    }
+  };
+  const { signal, dispose } = stopSignal(io);
+  let summary: DevnetSummary;
+  try {
+    line(out, `starting the devnet in ${dataDir} (${o.devices} providers, ${o.epochSeconds} s epochs)`);
+    summary = await runDevnet({
+      dataDir,
+      devices: o.devices,
+      epochSeconds: o.epochSeconds,
+      epochs: o.epochs,
+      rpcPort: o.rpcPort,
+      oraclePort: o.oraclePort,
+      databaseUrl: o.databaseUrl,
+      log,
+      signal,
+    });
+  } finally {
+    dispose();
+  }
+  const failed = summary.verify.filter((v) => !v.pass);
+  if (o.json) {
+    printJson(io, summary);
+  } else {
+    line(out);
+    line(out, `${summary.epochs.length} epoch(s) · verify ${failed.length ? `FAIL in epoch ${failed.map((f) => f.epoch).join(', ')}` : 'PASS'}${summary.secondsToFirstClaim !== null ? ` · first claim ${summary.secondsToFirstClaim} s after start` : ''}`);
+    for (const f of failed) for (const r of f.failed) line(out, `  epoch ${f.epoch} ✗ ${r}`);
+    const owners = Object.keys(summary.claimed);
+    const total = (r: Record<string, string>) => Object.values(r).reduce((s, x) => s + BigInt(x), 0n);
+    if (owners.length) line(out, `${owners.length} owners earned ${tokens(total(summary.rewards))}, claimed ${tokens(total(summary.claimed))}`);
+  }
+  return failed.length ? 1 : 0;
+}
+
+export const devnetCommands: Command[] = [{ name: 'devnet', summary: 'run a whole local network', usage: DEVNET_USAGE, run: (argv, io) => runDevnetCommand(parseDevnet(argv, envOf(io)), io) }];

@@ -1,0 +1,128 @@
+// Crash safety: the oracle runs in its own process and kills itself (SIGKILL) right after each step
+// of one epoch's close in turn: scored, artifact, signed, posted. After every restart the epoch's
+// root is the one first computed, the chain has it exactly once, and no acked report is lost.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { RewardDistributorAbi, writeDeploymentFile } from '@groundwork/contracts';
+import { startTestnet, type Testnet } from '@groundwork/sim';
+import { openPglite } from '../src/index.ts';
+
+const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'oracle-process.ts');
+const STEPS = ['scored', 'artifact', 'signed', 'posted'] as const;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('oracle crash at each step of epoch close', () => {
+  let net: Testnet;
+  let dir: string;
+  let config: string;
+  let child: ChildProcess | null = null;
+  const acked = new Set<string>();
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'gw-crash-'));
+    net = await startTestnet({ devices: 2, epochSeconds: 6, startOracle: false });
+    const deploymentFile = path.join(dir, 'deployment.json');
+    writeDeploymentFile(deploymentFile, net.deployment);
+    config = JSON.stringify({ ...net.oracleConfig, deployment: undefined, log: undefined, deploymentFile, dataDir: path.join(dir, 'oracle'), port: await freePort() });
+  });
+  after(async () => {
+    child?.kill('SIGKILL');
+    await net?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Starts the oracle process; resolves with its exit (signal) once it dies or is stopped. */
+  function runOracle(crashAfter?: string): { ready: Promise<string>; exited: Promise<NodeJS.Signals | number | null> } {
+    // The log goes to a file: a killed oracle's helper processes (tsx's esbuild) may hold an
+    // inherited stderr open for a while, and a pipe would keep this test process waiting.
+    const logFile = path.join(dir, `oracle-${crashAfter ?? 'clean'}.log`);
+    const logFd = openSync(logFile, 'a');
+    child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, config], {
+      env: { ...process.env, GROUNDWORK_CRASH_AFTER: crashAfter ?? '' },
+      stdio: ['ignore', 'pipe', logFd],
+    });
+    closeSync(logFd);
+    const ready = new Promise<string>((resolve, reject) => {
+      child!.stdout!.on('data', (d) => {
+        const m = /ready (\S+)/.exec(String(d));
+        if (m) {
+          child!.stdout!.destroy();
+          resolve(m[1]!);
+        }
+      });
+      child!.once('exit', () => reject(new Error(`oracle exited before it was ready:\n${readFileSync(logFile, 'utf8')}`)));
+    });
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child!.once('exit', (code, signal) => resolve(signal ?? code)));
+    return { ready, exited };
+  }
+
+  async function readState(): Promise<{ root: string | null; state: string | null; epoch: number | null; digests: Set<string> }> {
+    const db = await openPglite(path.join(dir, 'oracle', 'pglite'));
+    try {
+      const rows = await db.query("select epoch, state, root from epochs where root is not null order by epoch limit 1");
+      const digests = new Set((await db.query<{ digest: string }>('select digest from reports')).map((r) => r.digest));
+      return { root: rows[0]?.root ?? null, state: rows[0]?.state ?? null, epoch: rows[0]?.epoch ?? null, digests };
+    } finally {
+      await db.close();
+    }
+  }
+
+  const rememberAcks = () => {
+    for (const p of net.providers) for (const d of p.agent?.stats.ackedDigests ?? []) acked.add(d);
+  };
+
+  test('kill after each step, restart, and the same root is posted once', async () => {
+    let firstRoot: string | null = null;
+    let epoch: number | null = null;
+    for (const step of STEPS) {
+      const run = runOracle(step);
+      const url = await run.ready;
+      if (step === 'scored') await net.startAgents(url.replace('http', 'ws') + '/v1/connect');
+      let timer: NodeJS.Timeout | undefined;
+      const signal = await Promise.race([run.exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 60_000)))]);
+      clearTimeout(timer);
+      assert.equal(signal, 'SIGKILL', `the oracle killed itself after "${step}"`);
+      rememberAcks();
+      const s = await readState();
+      assert.equal(s.state, step, `the epoch's persisted state after the crash is "${step}"`);
+      firstRoot ??= s.root;
+      epoch ??= s.epoch;
+      assert.equal(s.root, firstRoot, `root unchanged after the crash at "${step}"`);
+      assert.equal(s.epoch, epoch);
+      for (const d of acked) assert.ok(s.digests.has(d), `acked report ${d} survived the crash at "${step}"`);
+    }
+    assert.ok(acked.size > 0, 'agents had reports acked');
+
+    // A clean restart finishes the close: it finds the root on chain and does not post again.
+    const run = runOracle();
+    const url = await run.ready;
+    for (let i = 0; i < 100; i++) {
+      const res = await fetch(`${url}/v1/epochs/${epoch}`);
+      if (res.ok && ((await res.json()) as { state: string }).state === 'posted') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const posted = await net.client.getContractEvents({ address: net.deployment.addresses.distributor, abi: RewardDistributorAbi, eventName: 'RootPosted', args: { epoch: BigInt(epoch!) }, fromBlock: 0n });
+    assert.equal(posted.length, 1, 'posted exactly once');
+    assert.equal((posted[0]!.args as { root: string }).root, firstRoot);
+    child!.kill('SIGTERM');
+    await run.exited;
+    rememberAcks();
+    const s = await readState();
+    assert.equal(s.state, 'posted');
+    for (const d of acked) assert.ok(s.digests.has(d), `acked report ${d} survived`);
+  });
+});
