@@ -4,7 +4,8 @@
 // directory, so a restart resumes.
 import path from 'node:path';
 import type { Address, Hex } from 'viem';
-import { GroundworkTokenAbi, RewardDistributorAbi } from '@groundwork/contracts';
+import { GroundworkTokenAbi, RewardDistributorAbi, SettablePriceFeedAbi, devnetAccounts } from '@groundwork/contracts';
+import { chainSession } from '@groundwork/agent';
 import { claimRewards, verifyEpoch, type VerifyResult } from '@groundwork/agent';
 import type { EpochResult } from '@groundwork/protocol';
 import { startTestnet, type Behaviour, type Testnet } from './testnet.ts';
@@ -89,6 +90,7 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
     let next = await firstOpenEpoch(net);
     let closed = 0;
     while (!o.signal?.aborted && (o.epochs === undefined || closed < o.epochs)) {
+      await keepPriceFresh(net);
       await waitForEpoch(net, next, o.signal);
       if (o.signal?.aborted) break;
       const epochSummary = await settleEpoch(net, next, summary, started);
@@ -103,6 +105,20 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
   } finally {
     await net.stop();
   }
+}
+
+/**
+ * The devnet's price feed is set by hand; credits refuse a price older than maxPriceAge (600 s,
+ * Helium's 10 minutes), so the devnet re-posts the same price well before it goes stale.
+ */
+async function keepPriceFresh(net: Testnet): Promise<void> {
+  const feed = net.deployment.addresses.priceFeed;
+  const [, answer, , updatedAt] = (await net.client.readContract({ address: feed, abi: SettablePriceFeedAbi, functionName: 'latestRoundData' })) as readonly [bigint, bigint, bigint, bigint, bigint];
+  const maxAge = BigInt(net.deployment.parameters.maxPriceAge);
+  if (BigInt(Math.floor(Date.now() / 1000)) - updatedAt < maxAge / 2n) return;
+  const s = chainSession(net.rpcUrl, net.deployment, devnetAccounts(0).privateKey);
+  const { request } = await s.client.simulateContract({ account: s.account, address: feed, abi: SettablePriceFeedAbi, functionName: 'setPrice', args: [answer], blockTag: 'pending' });
+  await s.client.waitForTransactionReceipt({ hash: await s.wallet.writeContract(request) });
 }
 
 async function firstOpenEpoch(net: Testnet): Promise<number> {
