@@ -97,16 +97,23 @@ export function computeEpoch(
     const parameters = parsed.data;
 
     const rejections: Rejection[] = [...net.ingestRejections];
-    const reports = checkSignatures ? filterBySignature(net.reports, net.devices, rejections) : net.reports;
-    const out = plugin.verify({
-      epoch: inputs.epoch,
-      start: inputs.start,
-      end: inputs.end,
-      parameters,
-      devices: net.devices,
-      reports,
-      oracleInputs: net.oracleInputs,
-    });
+    // Receive order, ties by digest: the result cannot depend on how the inputs were listed.
+    const ordered = [...net.reports].sort((a, b) => a.receivedAt - b.receivedAt || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+    const reports = checkSignatures ? filterBySignature(ordered, net.devices, rejections) : ordered;
+    let out;
+    try {
+      out = plugin.verify({
+        epoch: inputs.epoch,
+        start: inputs.start,
+        end: inputs.end,
+        parameters,
+        devices: net.devices,
+        reports,
+        oracleInputs: net.oracleInputs,
+      });
+    } catch (err) {
+      throw new EpochInputError(`network ${net.kind}: the verifier refused its inputs: ${(err as Error).message}`);
+    }
     rejections.push(...out.rejections);
 
     const usage = new Map(net.usage.map((u) => [u.device, BigInt(u.credits)]));

@@ -51,7 +51,9 @@ export function verifyUptime(input: VerifierInput<UptimeParameters>): VerifierOu
   const issued = new Map<string, number>();
   for (const raw of input.oracleInputs) {
     const c = issuedChallengeSchema.parse(raw);
-    challenges.set(`${c.device}:${c.nonce}`, c);
+    const key = `${c.device}:${c.nonce}`;
+    if (challenges.has(key)) continue; // a challenge listed twice is still one challenge
+    challenges.set(key, c);
     issued.set(c.device, (issued.get(c.device) ?? 0) + 1);
   }
 
