@@ -114,7 +114,7 @@ export function computeEpoch(
     } catch (err) {
       throw new EpochInputError(`network ${net.kind}: the verifier refused its inputs: ${(err as Error).message}`);
     }
-    rejections.push(...out.rejections);
+    for (const r of out.rejections) rejections.push(r); // a spread overflows the stack past ~125k
 
     const usage = new Map(net.usage.map((u) => [u.device, BigInt(u.credits)]));
     const scores = new Map(out.scores.map((s) => [s.device, s.score]));

@@ -85,7 +85,15 @@ export function splitPools(budget: bigint, usageShareBps: number, hasUsage: bool
 export function computeRewards(networks: readonly NetworkRewardInput[], prior: ReadonlyMap<string, bigint>): EpochRewards {
   const devices: DeviceReward[] = [];
   const summaries: NetworkRewardSummary[] = [];
-  const perOwner = new Map<string, bigint>();
+  // Cumulative per owner, keyed by lowercase address; `earned` marks who earned this epoch.
+  const cumulative = new Map<string, bigint>();
+  const earned = new Map<string, bigint>();
+  const lower = new Map<string, Address>(); // owners repeat: lowercase each address once
+
+  for (const [account, amount] of prior) {
+    if (amount < 0n) throw new RewardInputError(`prior cumulative of ${account} is negative`);
+    cumulative.set(account.toLowerCase(), amount);
+  }
 
   for (const net of networks) {
     if (net.budget < 0n) throw new RewardInputError(`network ${net.kind}: negative budget`);
@@ -100,30 +108,34 @@ export function computeRewards(networks: readonly NetworkRewardInput[], prior: R
     const { usagePool, proofPool } = splitPools(net.budget, net.usageShareBps, usageSum > 0n, scoreSum > 0n);
     let paid = 0n;
     for (const d of net.devices) {
-      const proof = scoreSum > 0n ? (proofPool * d.score) / scoreSum : 0n;
-      const usage = usageSum > 0n ? (usagePool * d.usage) / usageSum : 0n;
+      const proof = d.score > 0n ? (proofPool * d.score) / scoreSum : 0n;
+      const usage = d.usage > 0n ? (usagePool * d.usage) / usageSum : 0n;
       const total = proof + usage;
       if (total === 0n) continue;
-      const owner = d.owner.toLowerCase() as Address;
+      let owner = lower.get(d.owner);
+      if (owner === undefined) lower.set(d.owner, (owner = d.owner.toLowerCase() as Address));
       devices.push({ network: net.kind, device: d.device, owner, proof, usage, total });
-      perOwner.set(owner, (perOwner.get(owner) ?? 0n) + total);
+      earned.set(owner, (earned.get(owner) ?? 0n) + total);
+      cumulative.set(owner, (cumulative.get(owner) ?? 0n) + total);
       paid += total;
     }
     summaries.push({ kind: net.kind, budget: net.budget, usagePool, proofPool, paid, undistributed: net.budget - paid });
   }
 
-  const cumulativeMap = new Map<string, bigint>();
-  for (const [account, amount] of prior) {
-    if (amount < 0n) throw new RewardInputError(`prior cumulative of ${account} is negative`);
-    cumulativeMap.set(account.toLowerCase(), amount);
+  // One sort of every account; this epoch's owners are a subset, taken in the same order.
+  const accounts = [...cumulative.keys()].sort();
+  const owners: EpochRewards['owners'] = [];
+  const leaves: EpochRewards['cumulative'] = new Array(accounts.length);
+  let total = 0n;
+  for (let i = 0; i < accounts.length; i++) {
+    const account = accounts[i] as Address;
+    const amount = cumulative.get(account)!;
+    leaves[i] = { account, amount };
+    total += amount;
+    const e = earned.get(account);
+    if (e !== undefined) owners.push({ account, amount: e });
   }
-  for (const [owner, amount] of perOwner) cumulativeMap.set(owner, (cumulativeMap.get(owner) ?? 0n) + amount);
-
-  const byAccount = (a: { account: string }, b: { account: string }) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0);
-  const owners = [...perOwner].map(([account, amount]) => ({ account: account as Address, amount })).sort(byAccount);
-  const cumulative = [...cumulativeMap].map(([account, amount]) => ({ account: account as Address, amount })).sort(byAccount);
-  const total = cumulative.reduce((s, c) => s + c.amount, 0n);
   const paid = summaries.reduce((s, n) => s + n.paid, 0n);
   const undistributed = summaries.reduce((s, n) => s + n.undistributed, 0n);
-  return { devices, networks: summaries, owners, cumulative, total, paid, undistributed };
+  return { devices, networks: summaries, owners, cumulative: leaves, total, paid, undistributed };
 }
