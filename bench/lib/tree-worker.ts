@@ -12,6 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { RewardLeaf } from '../../protocol/src/merkle.ts';
+import { seededRandom } from './random.ts';
 
 export type WorkerResult = {
   mode: 'fast' | 'oz';
@@ -22,18 +23,6 @@ export type WorkerResult = {
   baselineRssKiB: number;
   proofsChecked: number;
 };
-
-/** mulberry32: a small, fast, seedable PRNG; quality is irrelevant, determinism is the point. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /**
  * A random lowercase address as one flat string. (A template literal would leave a rope of
@@ -50,7 +39,7 @@ function randomAccount(next: () => number, ascii: Buffer): `0x${string}` {
  * 50th amount zero and the first one 2^256 - 1 to exercise the full width.
  */
 export function generateLeaves(n: number, seed: number): RewardLeaf[] {
-  const next = prng(seed);
+  const next = seededRandom(seed);
   const ascii = Buffer.from('0x'.padEnd(42, '0'), 'latin1');
   const leaves: RewardLeaf[] = new Array(n);
   for (let i = 0; i < n; i++) {
@@ -63,7 +52,7 @@ export function generateLeaves(n: number, seed: number): RewardLeaf[] {
 
 /** The leaf indexes whose proofs are fetched, chosen before the clock starts. */
 function proofIndexes(n: number, count: number, seed: number): number[] {
-  const next = prng(seed ^ 0x5eed);
+  const next = seededRandom(seed ^ 0x5eed);
   return Array.from({ length: count }, () => next() % n);
 }
 

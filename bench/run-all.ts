@@ -1,0 +1,162 @@
+/**
+ * Runs every benchmark, one after the other, each in its own process (`npm run bench`):
+ *
+ *   node --import tsx bench/run-all.ts [--quick] [--skip ingest,epoch-close,devnet]
+ *
+ * 1. bench/ingest.ts (when it exists): signed reports/s through HTTP ingest against raw P-256
+ *    verification on one core;
+ * 2. bench/epoch-close.ts: the epoch close at 1,000,000 devices from the verifier's scores to
+ *    proofs ready, against @openzeppelin/merkle-tree's StandardMerkleTree.of on the same leaves
+ *    (several minutes: the baseline alone takes about two), then, informational, the whole
+ *    computeEpoch with the uptime verifier;
+ * 3. bench/devnet.ts: a fresh devnet's seconds from start to the first claimed reward.
+ *
+ * Each runs with --json: its progress (stderr) is forwarded as it comes, its JSON result is
+ * echoed, and at the end one summary of the ratios is printed. --quick runs small sizes (for
+ * trying the harness, not for figures: the targets are only checked at full size). Exits 1 if
+ * any benchmark failed (exited non-zero, or printed no JSON result) or if any benchmark's JSON
+ * says a checked target was missed: epoch-close's speedupMet / memoryMet where targetsChecked,
+ * ingest's ratio below its target (ingest.ts itself exits 1 only on lost or refused reports).
+ * Missed targets are marked MISSED in the summary and listed at its end. Under --quick no target
+ * is checked. epoch-close's informational section (computeEpoch with the verifier) is
+ * summarised but never fails the run.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const bench = (file: string) => fileURLToPath(new URL(`./${file}`, import.meta.url));
+
+type Outcome = { name: string; code: number | null; seconds: number; result: Record<string, any> | null };
+
+function runBench(name: string, file: string, args: string[]): Promise<Outcome> {
+  console.log(`\n=== ${name}: node --import tsx bench/${file} ${args.join(' ')}`);
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', bench(file), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      process.stdout.write(chunk);
+    });
+    const done = (code: number | null) => {
+      const seconds = Math.round((performance.now() - started) / 100) / 10;
+      const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+      let result: Record<string, any> | null = null;
+      try {
+        result = line ? (JSON.parse(line) as Record<string, any>) : null;
+      } catch {
+        result = null;
+      }
+      console.log(`=== ${name}: exit ${code}, ${seconds} s`);
+      resolve({ name, code, seconds, result });
+    };
+    child.on('error', (err) => {
+      console.error(`${name}: ${err.message}`);
+      done(null);
+    });
+    child.on('close', (code) => done(code));
+  });
+}
+
+const fixed = (value: unknown, digits: number) => (typeof value === 'number' ? value.toFixed(digits) : 'n/a');
+
+/** A benchmark's summary lines and the targets its JSON says it checked and missed. */
+type Summary = { lines: string[]; missed: string[] };
+
+/**
+ * One line per benchmark: its ratio against its baseline, and the target where it has one,
+ * with the targets its JSON says were checked and missed. Under --quick nothing is checked.
+ */
+function summarise(o: Outcome, quick: boolean): Summary {
+  const r = o.result;
+  const status = o.code === 0 && r ? 'ok' : 'FAILED';
+  const name = o.name.padEnd(12);
+  const indent = ''.padEnd(12);
+  if (!r) return { lines: [`${name} ${status}: no JSON result (exit ${o.code})`], missed: [] };
+  if (o.name === 'ingest') {
+    const rate = (side: unknown) => (side && typeof side === 'object' && 'perSecond' in side ? Number((side as { perSecond: number }).perSecond).toLocaleString('en-US') : 'n/a');
+    const target = typeof r.target === 'number' ? r.target : 0.7;
+    const miss = typeof r.ratio === 'number' && r.ratio < target;
+    const met = typeof r.ratio !== 'number' ? 'n/a' : !miss ? 'ok' : quick ? 'missed, not checked under --quick' : 'MISSED';
+    return {
+      lines: [`${name} ${status}: ingest/raw = ${fixed(r.ratio, 3)} (target >= ${target}: ${met}); ingest ${rate(r.ingest)} reports/s, raw P-256 verify ${rate(r.raw)} reports/s`],
+      missed: miss && !quick ? [`ingest: ingest/raw ${fixed(r.ratio, 3)} < ${target}`] : [],
+    };
+  }
+  if (o.name === 'epoch-close') {
+    const lines: string[] = [];
+    const missed: string[] = [];
+    const n = Number(r.devices).toLocaleString('en-US');
+    const t = r.target ?? {};
+    const checked = r.targetsChecked === true && !quick;
+    const verdict = (met: unknown) => (typeof met !== 'boolean' ? 'n/a' : met ? 'ok' : checked ? 'MISSED' : 'missed, not checked');
+    if (r.fast?.error) lines.push(`${name} ${status}: scores → proofs failed at ${n} devices: ${r.fast.error}`);
+    else {
+      lines.push(
+        `${name} ${status}: ${n} devices, scores → rewards → tree → proofs: speedup ${fixed(r.speedup, 2)}x (target >= ${t.speedup}: ${verdict(r.speedupMet)}), ` +
+          `memory ${fixed(r.memory, 3)} of the baseline's peak (target <= ${t.memory}: ${verdict(r.memoryMet)}); roots ${r.rootsEqual ? 'equal' : r.rootsEqual === false ? 'DIFFER' : 'n/a'}`,
+      );
+      if (r.oz) lines.push(`${indent} computeRewards → RewardTree.of → proofs ${r.fast.ms} ms, StandardMerkleTree.of → proofs ${r.oz.ms} ms on ${Number(r.oz.leaves).toLocaleString('en-US')} leaves`);
+      if (checked && r.speedupMet === false) missed.push(`epoch-close: speedup ${fixed(r.speedup, 2)}x < ${t.speedup}`);
+      if (checked && r.memoryMet === false) missed.push(`epoch-close: memory ${fixed(r.memory, 3)} > ${t.memory}`);
+    }
+    const info = r.informational;
+    if (info?.full && !info.full.error) {
+      lines.push(`${indent} informational, computeEpoch with the uptime verifier: ${info.full.ms} ms, peak ${(info.full.maxRssKiB / 1024).toFixed(0)} MiB (not in the ratios)`);
+    }
+    for (const e of info?.errors ?? []) lines.push(`${indent} informational, failed (does not fail the run): ${e}`);
+    return { lines, missed };
+  }
+  if (o.name === 'devnet') {
+    return {
+      lines: [
+        `${name} ${status}: first claimed reward ${r.secondsToFirstClaim ?? 'never'} s after start with ${r.epochSeconds} s epochs = ` +
+          `${fixed(r.epochsToFirstClaim, 2)} epochs of waiting (the protocol's floor: ${fixed(r.floorEpochs, 2)}); ${r.devices} devices, wall ${r.wallSeconds} s`,
+      ],
+      missed: [],
+    };
+  }
+  return { lines: [`${name} ${status}`], missed: [] };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      skip: { type: 'string', default: '' },
+    },
+  });
+  const skip = new Set(values.skip!.split(',').filter(Boolean));
+  const quick = values.quick!;
+  const plan: { name: string; file: string; args: string[] }[] = [];
+  if (existsSync(bench('ingest.ts'))) plan.push({ name: 'ingest', file: 'ingest.ts', args: ['--json', ...(quick ? ['--reports', '5000'] : [])] });
+  else console.log('bench/ingest.ts does not exist: skipped');
+  plan.push({ name: 'epoch-close', file: 'epoch-close.ts', args: ['--json', ...(quick ? ['--devices', '100000', '--skip-full'] : [])] });
+  plan.push({ name: 'devnet', file: 'devnet.ts', args: ['--json', ...(quick ? ['--devices', '4', '--epoch-seconds', '10'] : [])] });
+
+  const outcomes: Outcome[] = [];
+  for (const b of plan) {
+    if (skip.has(b.name)) {
+      console.log(`\n=== ${b.name}: skipped (--skip)`);
+      continue;
+    }
+    outcomes.push(await runBench(b.name, b.file, b.args));
+  }
+
+  console.log(`\n=== summary${quick ? ' (--quick: small sizes, targets not checked)' : ''}`);
+  const missed: string[] = [];
+  for (const o of outcomes) {
+    const summary = summarise(o, quick);
+    for (const line of summary.lines) console.log(line);
+    missed.push(...summary.missed);
+  }
+  const failed = outcomes.filter((o) => o.code !== 0 || !o.result);
+  if (failed.length) console.log(`failed: ${failed.map((o) => o.name).join(', ')}`);
+  if (missed.length) console.log(`targets MISSED: ${missed.join('; ')}`);
+  if (failed.length || missed.length) process.exitCode = 1;
+}
+
+await main();
