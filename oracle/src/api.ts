@@ -35,7 +35,7 @@ type Handler = (ctx: ApiContext, req: IncomingMessage, params: Record<string, st
 type Reply = { status?: number; json?: unknown; body?: string | Uint8Array; type?: string; headers?: Record<string, string> };
 
 const DEVICE = '(0x[0-9a-f]{64})';
-const routes: { method: string; pattern: RegExp; name: string; handler: Handler }[] = [];
+export const routes: { method: string; pattern: RegExp; name: string; handler: Handler }[] = [];
 function route(method: string, pattern: string, name: string, handler: Handler) {
   routes.push({ method, pattern: new RegExp(`^${pattern}$`), name, handler });
 }
@@ -143,18 +143,21 @@ route('GET', '/v1/rewards/(0x[0-9a-fA-F]{40})', 'rewards', async (ctx, _req, p) 
   const claimed = await ctx.claimedOnChain(account);
   let claim = null;
   if (claimable) {
-    const tree = await treeFor(ctx.db, claimable.epoch);
+    const tree = await treeFor(ctx, claimable.epoch);
     const found = tree && tree.root === claimable.root ? tree.proofFor(account) : undefined;
     if (found) claim = { epoch: claimable.epoch, root: claimable.root, cumulativeAmount: found.amount.toString(), proof: found.proof, claimable: (found.amount > claimed ? found.amount - claimed : 0n).toString() };
   }
   return { json: { account, latestEpoch: latest[0]?.epoch ?? null, latestCumulative: latestCumulative.toString(), claimed: claimed.toString(), claim } };
 });
 
-const trees = new Map<string, RewardTree | null>();
-async function treeFor(db: Database, epoch: number): Promise<RewardTree | null> {
-  const key = `${epoch}`;
+/** Reward trees of recent epochs, per oracle (rebuilt from the stored result on first use). */
+const treeCaches = new WeakMap<Database, Map<number, RewardTree | null>>();
+async function treeFor(ctx: ApiContext, epoch: number): Promise<RewardTree | null> {
+  let trees = treeCaches.get(ctx.db);
+  if (!trees) treeCaches.set(ctx.db, (trees = new Map()));
+  const key = epoch;
   if (!trees.has(key)) {
-    const rows = await db.query<{ result: string }>('select result from epochs where epoch = $1', [epoch]);
+    const rows = await ctx.db.query<{ result: string }>('select result from epochs where epoch = $1', [epoch]);
     const result = rows[0] ? (JSON.parse(rows[0].result) as EpochResult) : null;
     trees.set(key, result && result.cumulative.length ? RewardTree.of(result.cumulative.map((c) => ({ account: c.account, amount: BigInt(c.amount) }))) : null);
     if (trees.size > 8) trees.delete(trees.keys().next().value!);
@@ -204,15 +207,37 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'unsupported-media-type', 'send Content-Type: application/json');
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > LIMITS.maxRequestBytes) throw new HttpError(413, 'too-large', `bodies may be at most ${LIMITS.maxRequestBytes} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > LIMITS.maxRequestBytes) throw new HttpError(413, 'too-large', `bodies may be at most ${LIMITS.maxRequestBytes} bytes`);
-    chunks.push(chunk as Buffer);
-  }
+  // Not `for await`: leaving that loop early destroys the request and with it the keep-alive
+  // socket, so the client's next request on it would fail. Past the limit, the rest is drained.
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= LIMITS.maxRequestBytes) return void chunks.push(chunk);
+      done();
+      req.resume();
+      reject(new HttpError(413, 'too-large', `bodies may be at most ${LIMITS.maxRequestBytes} bytes`));
+    };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(new HttpError(400, 'malformed', `the body could not be read: ${err.message}`));
+    };
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch (err) {
     throw new HttpError(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
   }

@@ -1,15 +1,16 @@
 // Ingest: schema check, domain check, signature check against the registry, epoch window, then a
 // durable write, and only then the ack. A batch is all or nothing. Anything refused gets a status
 // and a reason, and no accepted-report row is written for it.
+import { verify, type KeyObject } from 'node:crypto';
 import type { Hex } from 'viem';
 import {
   EpochClock,
   LIMITS,
-  canonicalBytes,
+  P256_N,
+  canonicalJson,
   describeZodError,
-  reportDigest,
   reportSchema,
-  verifyReport,
+  sha256Hex,
   type Domain,
   type NetworkPlugin,
   type Report,
@@ -22,10 +23,11 @@ export type Refusal = { ok: false; status: number; reason: string; detail: strin
 export type Accepted = { ok: true; digest: Hex; status: 'stored' | 'duplicate' };
 export type IngestResult = Accepted | Refusal;
 
-type Checked = { ok: true; report: Report; digest: Hex; receivedAt: number };
+type Checked = { ok: true; report: Report; digest: Hex; receivedAt: number; /** canonical JSON of the report (its digest's preimage) */ json: string };
 
 /** At most this many refusals are kept per device and epoch ("why was I not paid?"). */
 export const MAX_REJECTIONS_PER_DEVICE_EPOCH = 32;
+
 
 export type IngestOptions = {
   db: Database;
@@ -48,8 +50,11 @@ export class Ingest {
     this.now = o.now ?? Date.now;
   }
 
-  /** Checks one report (already JSON-parsed) without writing anything. */
-  check(raw: unknown, receivedAt = this.now()): Checked | Refusal {
+  /**
+   * Checks one report (already JSON-parsed) without writing anything. The signature is checked on
+   * libuv's thread pool, so a batch's signatures are verified in parallel, off the event loop.
+   */
+  async check(raw: unknown, receivedAt = this.now()): Promise<Checked | Refusal> {
     const parsed = reportSchema.safeParse(raw);
     if (!parsed.success) return refuse(400, 'malformed', describeZodError(parsed.error));
     const report = parsed.data;
@@ -60,17 +65,26 @@ export class Ingest {
     if (!plugin) return refuse(400, 'unknown-network', `no network "${report.network}" here (known: ${Object.keys(this.o.plugins).join(', ')})`);
     const bodySchema = plugin.reportTypes[report.type];
     if (!bodySchema) return refuse(400, 'unknown-type', `network ${report.network} takes ${Object.keys(plugin.reportTypes).join(', ')}, not ${report.type}`);
-    if (canonicalBytes(report.body).length > LIMITS.maxReportBodyBytes) return refuse(413, 'body-too-large', `a report body may be at most ${LIMITS.maxReportBodyBytes} bytes`);
+    let encoded: EncodedReport;
+    try {
+      encoded = encodeReport(report);
+    } catch (err) {
+      // JSON numbers that are not safe integers (1.5, 1e300), or nesting too deep to encode.
+      return refuse(400, 'bad-body', `the body has no canonical encoding: ${(err as Error).message}`);
+    }
+    if (encoded.bodyBytes > LIMITS.maxReportBodyBytes) return refuse(413, 'body-too-large', `a report body may be at most ${LIMITS.maxReportBodyBytes} bytes`);
     const body = bodySchema.safeParse(report.body);
     if (!body.success) return refuse(400, 'bad-body', describeZodError(body.error));
 
     const device = this.o.devices.get(report.device);
     if (!device) return refuse(403, 'unregistered-device', `device ${report.device} is not registered (or the oracle has not seen its registration yet)`);
-    const digest = reportDigest(report);
+    const digest = sha256Hex(utf8.encode(encoded.json)); // = reportDigest(report)
     if (device.network !== report.network) {
       return refuse(403, 'wrong-network', `device is registered for ${device.network}, not ${report.network}`, digest);
     }
-    if (!verifyReport(report, device.key)) return refuse(401, 'bad-signature', "the signature does not verify against the device's registered key", digest);
+    if (!(await verifyOffThread(device.key, encoded.signingBytes, report.sig))) {
+      return refuse(401, 'bad-signature', "the signature does not verify against the device's registered key", digest);
+    }
 
     const current = this.o.clock.epochAtMs(receivedAt);
     if (report.epoch > current) return refuse(409, 'future-epoch', `epoch ${report.epoch} has not started (current ${current})`, digest);
@@ -78,7 +92,7 @@ export class Ingest {
     if (receivedAt >= cutoff || this.o.isClosing(report.epoch)) {
       return refuse(409, 'epoch-closed', `epoch ${report.epoch} took reports until ${new Date(cutoff).toISOString()}`, digest);
     }
-    return { ok: true, report, digest, receivedAt };
+    return { ok: true, report, digest, receivedAt, json: encoded.json };
   }
 
   /** Checks and stores one report; resolves after the row is durable. */
@@ -98,10 +112,12 @@ export class Ingest {
   private async submitMany(raws: readonly unknown[], atomic: boolean): Promise<IngestResult[]> {
     const started = performance.now();
     const receivedAt = this.now();
-    const checked = raws.map((raw, index) => {
-      const c = this.check(raw, receivedAt);
-      return c.ok ? c : { ...c, index };
-    });
+    const checked = await Promise.all(
+      raws.map(async (raw, index) => {
+        const c = await this.check(raw, receivedAt);
+        return c.ok ? c : { ...c, index };
+      }),
+    );
     const refusals = checked.filter((c): c is Refusal & { index: number } => !c.ok);
     if (refusals.length) {
       await this.recordRefusals(raws, refusals);
@@ -131,7 +147,7 @@ export class Ingest {
     const cols = 7;
     const params: unknown[] = [];
     const values = reports.map((r, i) => {
-      params.push(r.digest, r.report.network, r.report.device, r.report.epoch, r.report.type, JSON.stringify(r.report), r.receivedAt);
+      params.push(r.digest, r.report.network, r.report.device, r.report.epoch, r.report.type, r.json, r.receivedAt);
       return `(${Array.from({ length: cols }, (_, j) => `$${i * cols + j + 1}`).join(',')})`;
     });
     const rows = await this.o.db.transaction(async (tx) => {
@@ -150,9 +166,13 @@ export class Ingest {
   /** Keeps the reason for refusals that name a registered device, so its owner can see them. */
   private async recordRefusals(raws: readonly unknown[], refusals: readonly (Refusal & { index: number })[]): Promise<void> {
     const rows: unknown[][] = [];
+    const current = this.o.clock.epochAtMs(this.now());
     for (const r of refusals) {
       if (!r.digest) continue; // only refusals after the device was identified carry a digest
       const report = raws[r.index] as Report;
+      // Only refusals for the epochs ingest is taking are kept: any other epoch number would let
+      // anyone add rows for a device without bound (and could overflow the int4 column).
+      if (report.epoch < current - 1 || report.epoch > current) continue;
       rows.push([report.network, report.device, report.epoch, r.digest, r.reason, r.detail, this.now()]);
     }
     if (!rows.length) return;
@@ -176,6 +196,52 @@ export class EpochClosedError extends Error {
   constructor(readonly epoch: number) {
     super(`epoch ${epoch} is closing: its inputs are frozen`);
   }
+}
+
+const utf8 = new TextEncoder();
+const HALF_N = P256_N / 2n;
+const SIGNING_PURPOSE = canonicalJson({ purpose: 'groundwork/report' }).slice(1, -1); // "purpose":"groundwork/report"
+
+type EncodedReport = { json: string; signingBytes: Uint8Array; bodyBytes: number };
+
+/**
+ * One encoding of each field gives all three things ingest needs: the canonical JSON of the report
+ * (what reportDigest hashes), the bytes its signature covers (reportSigningBytes: every field but
+ * `sig`, plus `purpose`), and the size of the canonical body. Same output as canonicalJson, which
+ * sorts keys the same way; throws as it does on a value with no canonical encoding.
+ */
+function encodeReport(report: Report): EncodedReport {
+  const fields: [string, string][] = [];
+  let bodyBytes = 0;
+  for (const key of Object.keys(report).sort()) {
+    const value = (report as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    // strings and safe integers encode as JSON.stringify does; objects (the body) as canonicalJson
+    const json = typeof value === 'string' || (typeof value === 'number' && Number.isSafeInteger(value)) ? JSON.stringify(value) : canonicalJson(value);
+    if (key === 'body') bodyBytes = Buffer.byteLength(json, 'utf8');
+    fields.push([key, `${JSON.stringify(key)}:${json}`]);
+  }
+  const json = `{${fields.map((f) => f[1]).join(',')}}`;
+  const signing = fields.filter((f) => f[0] !== 'sig');
+  const at = signing.findIndex((f) => f[0] > 'purpose');
+  signing.splice(at < 0 ? signing.length : at, 0, ['purpose', SIGNING_PURPOSE]);
+  return { json, signingBytes: utf8.encode(`{${signing.map((f) => f[1]).join(',')}}`), bodyBytes };
+}
+
+/**
+ * verifyMessage (protocol/src/device-key.ts) on libuv's thread pool: a 64-byte low-s r||s P-256
+ * signature over `message`; false, never a throw, on any mismatch.
+ */
+function verifyOffThread(publicKey: KeyObject, message: Uint8Array, signature: Hex): Promise<boolean> {
+  if (!/^0x[0-9a-fA-F]{128}$/.test(signature)) return Promise.resolve(false);
+  if (BigInt(`0x${signature.slice(66)}`) > HALF_N) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature.slice(2), 'hex'), (err, ok) => resolve(!err && ok));
+    } catch {
+      resolve(false);
+    }
+  });
 }
 
 function refuse(status: number, reason: string, detail: string, digest?: Hex): Refusal {
