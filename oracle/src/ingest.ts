@@ -1,12 +1,11 @@
 // Ingest: schema check, domain check, signature check against the registry, epoch window, then a
 // durable write, and only then the ack. A batch is all or nothing. Anything refused gets a status
 // and a reason, and no accepted-report row is written for it.
-import { verify, type KeyObject } from 'node:crypto';
 import type { Hex } from 'viem';
 import {
   EpochClock,
   LIMITS,
-  P256_N,
+  verifyMessageAsync,
   canonicalJson,
   describeZodError,
   reportSchema,
@@ -82,7 +81,7 @@ export class Ingest {
     if (device.network !== report.network) {
       return refuse(403, 'wrong-network', `device is registered for ${device.network}, not ${report.network}`, digest);
     }
-    if (!(await verifyOffThread(device.key, encoded.signingBytes, report.sig))) {
+    if (!(await verifyMessageAsync(device.key, encoded.signingBytes, report.sig))) {
       return refuse(401, 'bad-signature', "the signature does not verify against the device's registered key", digest);
     }
 
@@ -199,7 +198,6 @@ export class EpochClosedError extends Error {
 }
 
 const utf8 = new TextEncoder();
-const HALF_N = P256_N / 2n;
 const SIGNING_PURPOSE = canonicalJson({ purpose: 'groundwork/report' }).slice(1, -1); // "purpose":"groundwork/report"
 
 type EncodedReport = { json: string; signingBytes: Uint8Array; bodyBytes: number };
@@ -232,18 +230,6 @@ function encodeReport(report: Report): EncodedReport {
  * verifyMessage (protocol/src/device-key.ts) on libuv's thread pool: a 64-byte low-s r||s P-256
  * signature over `message`; false, never a throw, on any mismatch.
  */
-function verifyOffThread(publicKey: KeyObject, message: Uint8Array, signature: Hex): Promise<boolean> {
-  if (!/^0x[0-9a-fA-F]{128}$/.test(signature)) return Promise.resolve(false);
-  if (BigInt(`0x${signature.slice(66)}`) > HALF_N) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    try {
-      verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature.slice(2), 'hex'), (err, ok) => resolve(!err && ok));
-    } catch {
-      resolve(false);
-    }
-  });
-}
-
 function refuse(status: number, reason: string, detail: string, digest?: Hex): Refusal {
   return digest ? { ok: false, status, reason, detail, digest } : { ok: false, status, reason, detail };
 }

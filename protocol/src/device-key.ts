@@ -94,14 +94,36 @@ export function signMessage(privateKey: KeyObject, message: Uint8Array): Hex {
   return `0x${sig.subarray(0, 32).toString('hex')}${s.toString(16).padStart(64, '0')}`;
 }
 
+/** The signature's bytes if it is 64-byte low-s r‖s hex (the only form devices may use), else null. */
+function lowSSignature(signature: Hex): Buffer | null {
+  if (!/^0x[0-9a-fA-F]{128}$/.test(signature)) return null;
+  if (BigInt(`0x${signature.slice(66)}`) > HALF_N) return null;
+  return Buffer.from(signature.slice(2), 'hex');
+}
+
 /** Verifies a 64-byte low-s r‖s signature over `message`; false (never throws) on any mismatch. */
 export function verifyMessage(publicKey: KeyObject, message: Uint8Array, signature: Hex): boolean {
-  if (!/^0x[0-9a-fA-F]{128}$/.test(signature)) return false;
-  const raw = Buffer.from(signature.slice(2), 'hex');
-  if (BigInt(`0x${signature.slice(66)}`) > HALF_N) return false;
+  const raw = lowSSignature(signature);
+  if (!raw) return false;
   try {
     return verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, raw);
   } catch {
     return false;
   }
+}
+
+/**
+ * `verifyMessage` on libuv's thread pool: the event loop stays free and a batch's signatures are
+ * checked in parallel (what ingest uses).
+ */
+export function verifyMessageAsync(publicKey: KeyObject, message: Uint8Array, signature: Hex): Promise<boolean> {
+  const raw = lowSSignature(signature);
+  if (!raw) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, raw, (err, ok) => resolve(!err && ok));
+    } catch {
+      resolve(false);
+    }
+  });
 }
