@@ -27,7 +27,7 @@ for (const engine of engines) {
 
     test('migrations are recorded and applying them again does nothing', async () => {
       const rows = await db.query<{ version: string }>('select version from schema_migrations order by version');
-      assert.deepEqual(rows.map((r) => r.version), ['001_init.sql']);
+      assert.deepEqual(rows.map((r) => r.version), ['001_init.sql', '002_reports_as_text.sql']);
       assert.deepEqual(await migrate(db), []);
     });
 

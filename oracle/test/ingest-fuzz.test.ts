@@ -81,8 +81,8 @@ before(async () => {
   // (The first epoch may close before the agents connected, with nothing in it.)
   for (let epoch = net.clock.epochAtMs(Date.now()); ; epoch++) {
     await net.waitForEpoch(epoch, 60_000);
-    const rows = await net.oracle!.db.query<{ report: Report }>('select report from reports where epoch <= $1 order by digest', [epoch]);
-    closedReplays = rows.map((r) => r.report);
+    const rows = await net.oracle!.db.query<{ report: string }>('select report from reports where epoch <= $1 order by digest', [epoch]);
+    closedReplays = rows.map((r) => JSON.parse(r.report) as Report);
     if (closedReplays.length) break;
     assert.ok(epoch < 20, 'the honest agents had reports accepted before the fuzz');
   }
@@ -564,14 +564,14 @@ async function checkTables(): Promise<void> {
   const strays = await db.query(
     `select r.digest, r.device, r.type from reports r
       where not (r.device = any($1)) or r.type <> 'uptime.answer'
-         or not exists (select 1 from challenges c where c.device = r.device and c.nonce = r.report->'body'->>'nonce')`,
+         or not exists (select 1 from challenges c where c.device = r.device and c.nonce = (r.report::jsonb)->'body'->>'nonce')`,
     [honestDevices],
   );
   assert.deepEqual(strays, [], 'only honest answers are stored');
   const [total] = await db.query<{ n: number }>('select count(*)::int as n from reports');
   assert.ok(total!.n > 0);
   // Each row's digest is the protocol's digest of its report (what the epoch close re-checks).
-  for (const row of await db.query<{ digest: string; report: Report }>('select digest, report from reports')) assert.equal(reportDigest(row.report), row.digest);
+  for (const row of await db.query<{ digest: string; report: string }>('select digest, report from reports')) assert.equal(reportDigest(JSON.parse(row.report) as Report), row.digest);
 
   // The refusal log stays capped per (device, epoch), and the fuzz did reach the cap.
   const counts = await db.query<{ device: string; epoch: number; n: number }>('select device, epoch, count(*)::int as n from ingest_rejections group by device, epoch order by n desc');
