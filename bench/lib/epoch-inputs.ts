@@ -41,7 +41,7 @@ import { keccak256Bytes } from '../../protocol/src/merkle.ts';
 import { SCORE_SCALE, type DeviceActivity, type NetworkRewardInput } from '../../protocol/src/rewards.ts';
 import type { EpochInputs } from '../../protocol/src/epoch-close.ts';
 import type { AcceptedReport, DeviceSnapshot } from '../../protocol/src/network.ts';
-import { seededRandom } from './random.ts';
+import { seededRandom } from '@groundwork/protocol';
 
 export const EPOCH_SECONDS = 3600;
 export const CHALLENGES_PER_DEVICE = 3;

@@ -12,7 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { RewardLeaf } from '../../protocol/src/merkle.ts';
-import { seededRandom } from './random.ts';
+import { seededRandom } from '@groundwork/protocol';
 
 export type WorkerResult = {
   mode: 'fast' | 'oz';

@@ -19,6 +19,7 @@ import {
   generateDeviceKey,
   reportDigest,
   reportSchema,
+  seededUnit,
   signReport,
   signSocketAuth,
   type Report,
@@ -31,16 +32,9 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20240607);
 const HTTP_REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_500);
 const IN_FLIGHT = 32;
 
-/** mulberry32: small, fast, good enough to pick fuzz cases reproducibly. */
+/** Fuzz-case picking on the shared seeded generator, so a seed reproduces its cases. */
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededUnit(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)); // inclusive
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
   const hex = (bytes: number) => Array.from({ length: bytes * 2 }, () => '0123456789abcdef'[int(0, 15)]).join('');

@@ -9,3 +9,4 @@ export * from './merkle.ts';
 export * from './network.ts';
 export * from './epoch-close.ts';
 export * from './root-signature.ts';
+export * from './random.ts';

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import { bytesToHex, getAddress, keccak256 } from 'viem';
+import { seededRandom } from './random.ts';
 import {
   keccak256Bytes,
   RewardTree,
@@ -14,17 +15,6 @@ import {
 const ENCODING = ['address', 'uint256'];
 const MAX_UINT256 = (1n << 256n) - 1n;
 
-/** Seeded so a failure reproduces. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function randomBytes(next: () => number, length: number): Uint8Array {
   return Uint8Array.from({ length }, () => next() & 0xff);
@@ -32,7 +22,7 @@ function randomBytes(next: () => number, length: number): Uint8Array {
 
 /** Random accounts, some checksummed; amounts include 0, 2^256 - 1 and every width between. */
 function randomLeaves(n: number, seed: number): RewardLeaf[] {
-  const next = prng(seed);
+  const next = seededRandom(seed);
   return Array.from({ length: n }, (_, i) => {
     const lower = bytesToHex(randomBytes(next, 20));
     const account = i % 4 === 1 ? getAddress(lower) : lower;
@@ -53,7 +43,7 @@ const ozVerify = (root: string, leaf: RewardLeaf, proof: string[]) =>
 
 describe('keccak256Bytes', () => {
   it('matches viem keccak256 for every length across three blocks', () => {
-    const next = prng(7);
+    const next = seededRandom(7);
     for (let length = 0; length <= 3 * 136 + 1; length++) {
       const data = randomBytes(next, length);
       assert.equal(bytesToHex(keccak256Bytes(data)), keccak256(data), `length ${length}`);

@@ -3,19 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Address, Hex } from 'viem';
+import { seededRandom } from '../src/random.ts';
 import { RewardInputError, SCORE_SCALE, computeRewards, splitPools, type DeviceActivity, type NetworkRewardInput } from '../src/rewards.ts';
 
-/** Seeded PRNG (mulberry32), so a failing case reproduces. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** A random bigint below 2^bits. */
 function randBig(next: () => number, bits: number): bigint {
@@ -190,7 +180,7 @@ describe('computeRewards properties (seeded random cases)', () => {
   const OWNERS = Array.from({ length: 6 }, (_, i) => `0x${(i + 10).toString(16).repeat(40)}` as Address);
 
   function randomCase(seed: number): { networks: NetworkRewardInput[]; prior: Map<string, bigint> } {
-    const next = prng(seed);
+    const next = seededRandom(seed);
     const networks: NetworkRewardInput[] = Array.from({ length: 1 + (next() % 3) }, (_, n) => {
       const zeroScores = next() % 5 === 0;
       const zeroUsage = next() % 3 === 0;
@@ -274,7 +264,7 @@ describe('computeRewards properties (seeded random cases)', () => {
   test('a cheater scored 0 with no usage changes nobody else’s amounts, present or absent', () => {
     for (let seed = 1000; seed < 1100; seed++) {
       const { networks, prior } = randomCase(seed);
-      const next = prng(seed ^ 0x5a5a);
+      const next = seededRandom(seed ^ 0x5a5a);
       const withCheater = networks.map((net, n) => {
         const devices = [...net.devices];
         const cheater = { device: dev(999_000 + n), owner: OWNERS[next() % OWNERS.length]!, score: 0n, usage: 0n };

@@ -20,6 +20,7 @@ import {
   type Report,
   type VerifierInput,
   type WorkerContext,
+  seededUnit,
 } from '@groundwork/protocol';
 import type { Hex } from 'viem';
 import uptimeDefault, {
@@ -239,22 +240,11 @@ describe('verifyUptime', () => {
   });
 });
 
-/** Seeded PRNG in [0, 1). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 describe('planChallenges', () => {
   test('count = challengesPerEpoch, within [startMs, endMs − deadlineMs − 500], one per slot', () => {
     for (let seed = 1; seed <= 50; seed++) {
-      const next = seeded(seed);
+      const next = seededUnit(seed);
       const parameters: UptimeParameters = {
         challengesPerEpoch: 1 + Math.floor(next() * 40),
         deadlineMs: 100 + Math.floor(next() * 5000),
@@ -262,7 +252,7 @@ describe('planChallenges', () => {
       };
       const startMs = START_MS + Math.floor(next() * 1e6);
       const endMs = startMs + parameters.deadlineMs + 501 + Math.floor(next() * 120_000);
-      const times = planChallenges({ startMs, endMs, parameters, random: seeded(seed * 7) });
+      const times = planChallenges({ startMs, endMs, parameters, random: seededUnit(seed * 7) });
       const latest = endMs - parameters.deadlineMs - 500;
       const slot = (latest - startMs) / parameters.challengesPerEpoch;
       assert.equal(times.length, parameters.challengesPerEpoch, `seed ${seed}`);
@@ -288,8 +278,8 @@ describe('planChallenges', () => {
 
   test('deterministic for a fixed random()', () => {
     const args = { startMs: START_MS, endMs: START_MS + 30_000, parameters: { ...DEFAULT_PARAMETERS, challengesPerEpoch: 10 } };
-    assert.deepEqual(planChallenges({ ...args, random: seeded(9) }), planChallenges({ ...args, random: seeded(9) }));
-    assert.notDeepEqual(planChallenges({ ...args, random: seeded(9) }), planChallenges({ ...args, random: seeded(10) }));
+    assert.deepEqual(planChallenges({ ...args, random: seededUnit(9) }), planChallenges({ ...args, random: seededUnit(9) }));
+    assert.notDeepEqual(planChallenges({ ...args, random: seededUnit(9) }), planChallenges({ ...args, random: seededUnit(10) }));
   });
 
   test('an epoch too short for the deadline gives one challenge at startMs', () => {
