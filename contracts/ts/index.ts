@@ -2,6 +2,5 @@
 export * from './generated/contracts.ts';
 export * from './anvil.ts';
 export * from './deploy.ts';
-export * from './device-key.ts';
 export * from './networks.ts';
 export { devnetAccounts, DEVNET_MNEMONIC } from './devnet-accounts.ts';

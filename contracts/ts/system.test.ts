@@ -24,7 +24,7 @@ import {
 import { mnemonicToAccount, type HDAccount } from 'viem/accounts';
 import { startAnvil, type Anvil } from './anvil.ts';
 import { deploySystem, devnetParameters, DeployParameterError, type Deployment } from './deploy.ts';
-import { deviceIdOf, devicePublicKey, generateDeviceKey, signP256 } from './device-key.ts';
+import { REWARD_ROOT_TYPES, deviceIdOf, devicePublicKey, generateDeviceKey, rewardRootDomain, signP256, signRewardRoot } from '@groundwork/protocol';
 import {
   DeviceRegistryAbi,
   EmissionsAbi,
@@ -213,26 +213,19 @@ describe('chain layer on anvil', () => {
     const released = (await pub.readContract({ address: a.emissions, abi: EmissionsAbi, functionName: 'releasedTo', args: [a.distributor] })) as bigint;
     assert.equal(released, deployment.parameters.schedule.initialEpochEmission);
 
-    const domain = { name: 'Groundwork RewardDistributor', version: '1', chainId, verifyingContract: a.distributor } as const;
-    const types = {
-      RewardRoot: [
-        { name: 'epoch', type: 'uint64' },
-        { name: 'root', type: 'bytes32' },
-        { name: 'total', type: 'uint256' },
-        { name: 'artifactHash', type: 'bytes32' },
-      ],
-    } as const;
+    // The oracle's own signing code (protocol) against the real contract.
+    const domain = rewardRootDomain(chainId, a.distributor);
+    const types = REWARD_ROOT_TYPES;
     async function post(epoch: bigint, values: [Address, bigint][], signers: HDAccount[]) {
       const tree = StandardMerkleTree.of(values.map(([acct, amt]) => [acct, amt.toString()]), ['address', 'uint256']);
       const total = values.reduce((s, [, v]) => s + v, 0n);
       const artifactHash = `0x${'ab'.repeat(32)}` as Hex;
       const message = { epoch, root: tree.root as Hex, total, artifactHash };
-      const sorted = [...signers].sort((x, y) => (BigInt(x.address) < BigInt(y.address) ? -1 : 1));
-      const sigs = await Promise.all(sorted.map((s) => s.signTypedData({ domain, types, primaryType: 'RewardRoot', message })));
+      const sigs = await signRewardRoot(signers, chainId, a.distributor, message);
       const digest = (await pub.readContract({ address: a.distributor, abi: RewardDistributorAbi, functionName: 'rootDigest', args: [epoch, message.root, total, artifactHash] })) as Hex;
       assert.match(digest, /^0x[0-9a-f]{64}$/);
-      const receipt = await send(consumer, a.distributor, RewardDistributorAbi, 'postRoot', [epoch, message.root, total, artifactHash, concat(sigs)]);
-      return { tree, receipt, total, sigs: concat(sigs), message };
+      const receipt = await send(consumer, a.distributor, RewardDistributorAbi, 'postRoot', [epoch, message.root, total, artifactHash, sigs]);
+      return { tree, receipt, total, sigs, message };
     }
     const proofOf = (tree: StandardMerkleTree<any[]>, acct: Address) => {
       for (const [i, v] of tree.entries()) if (v[0] === acct) return tree.getProof(i) as Hex[];

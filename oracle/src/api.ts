@@ -85,17 +85,18 @@ route('GET', `/v1/devices/${DEVICE}`, 'device', async (ctx, _req, p) => {
 route('GET', `/v1/devices/${DEVICE}/rejections`, 'rejections', async (ctx, _req, p, url) => {
   const epoch = url.searchParams.has('epoch') ? intParam(url, 'epoch', 0, 0, 2 ** 40) : null;
   const device = p[1]!;
-  const closed = await ctx.db.query<{ epoch: number; result: string }>(
-    epoch === null ? "select epoch, result from epochs where result is not null order by epoch desc limit 10" : 'select epoch, result from epochs where epoch = $1',
+  const closed = await ctx.db.query<{ epoch: number }>(
+    epoch === null ? 'select epoch from epochs where result is not null order by epoch desc limit 10' : 'select epoch from epochs where epoch = $1 and result is not null',
     epoch === null ? [] : [epoch],
   );
-  const epochs = closed.map((row) => {
-    const result = JSON.parse(row.result) as EpochResult;
+  const epochs = [];
+  for (const row of closed) {
+    const result = (await resultFor(ctx, row.epoch))!;
     const rejections = result.networks.flatMap((n) => n.rejections.filter((r) => r.device === device).map((r) => ({ network: n.kind, ...r })));
     const score = result.networks.flatMap((n) => n.scores.filter((s) => s.device === device))[0] ?? null;
     const reward = result.devices.find((d) => d.device === device) ?? null;
-    return { epoch: row.epoch, score, reward: reward?.total ?? '0', rejections };
-  });
+    epochs.push({ epoch: row.epoch, score, reward: reward?.total ?? '0', rejections });
+  }
   // Refusals for epochs not closed yet come straight from ingest's log.
   const pending = await ctx.db.query(
     'select epoch, network, digest, reason, detail, at::text as at from ingest_rejections where device = $1 and epoch not in (select epoch from epochs) order by id desc limit 100',
@@ -111,9 +112,9 @@ route('GET', '/v1/epochs', 'epochs', async (ctx, _req, _p, url) => {
 });
 
 route('GET', '/v1/epochs/(\\d{1,12})', 'epoch', async (ctx, _req, p) => {
-  const rows = await ctx.db.query('select epoch, state, root, total::text as total, artifact_hash, tx_hash, result from epochs where epoch = $1', [Number(p[1])]);
+  const rows = await ctx.db.query('select epoch, state, root, total::text as total, artifact_hash, tx_hash from epochs where epoch = $1', [Number(p[1])]);
   if (!rows[0]) throw new HttpError(404, 'not-found', `epoch ${p[1]} has not been closed`);
-  const result = rows[0].result ? (JSON.parse(rows[0].result) as EpochResult) : null;
+  const result = await resultFor(ctx, rows[0].epoch);
   return {
     json: {
       ...epochJson(rows[0]),
@@ -138,8 +139,8 @@ route('GET', '/v1/artifacts/(0x[0-9a-f]{64})', 'artifact', async (ctx, _req, p) 
 route('GET', '/v1/rewards/(0x[0-9a-fA-F]{40})', 'rewards', async (ctx, _req, p) => {
   const account = p[1]!.toLowerCase() as Address;
   const claimable = await ctx.claimableRoot();
-  const latest = await ctx.db.query<{ epoch: number; result: string }>("select epoch, result from epochs where state = 'posted' order by epoch desc limit 1");
-  const latestCumulative = latest[0] ? cumulativeOf(JSON.parse(latest[0].result) as EpochResult, account) : 0n;
+  const latest = await ctx.db.query<{ epoch: number }>("select epoch from epochs where state = 'posted' order by epoch desc limit 1");
+  const latestCumulative = latest[0] ? cumulativeOf((await resultFor(ctx, latest[0].epoch))!, account) : 0n;
   const claimed = await ctx.claimedOnChain(account);
   let claim = null;
   if (claimable) {
@@ -150,19 +151,41 @@ route('GET', '/v1/rewards/(0x[0-9a-fA-F]{40})', 'rewards', async (ctx, _req, p) 
   return { json: { account, latestEpoch: latest[0]?.epoch ?? null, latestCumulative: latestCumulative.toString(), claimed: claimed.toString(), claim } };
 });
 
-/** Reward trees of recent epochs, per oracle (rebuilt from the stored result on first use). */
-const treeCaches = new WeakMap<Database, Map<number, RewardTree | null>>();
+/**
+ * Parsed results and reward trees of recent epochs, per oracle. A stored result never changes
+ * (the closer never recomputes one), so each is read and parsed once, not on every request.
+ */
+const epochCaches = new WeakMap<Database, { results: Map<number, EpochResult | null>; trees: Map<number, RewardTree | null> }>();
+const CACHED_EPOCHS = 8;
+
+function cacheOf(ctx: ApiContext) {
+  let cache = epochCaches.get(ctx.db);
+  if (!cache) epochCaches.set(ctx.db, (cache = { results: new Map(), trees: new Map() }));
+  return cache;
+}
+
+function remember<T>(map: Map<number, T>, epoch: number, value: T): T {
+  map.set(epoch, value);
+  if (map.size > CACHED_EPOCHS) map.delete(map.keys().next().value!);
+  return value;
+}
+
+async function resultFor(ctx: ApiContext, epoch: number): Promise<EpochResult | null> {
+  const { results } = cacheOf(ctx);
+  if (results.has(epoch)) return results.get(epoch)!;
+  const rows = await ctx.db.query<{ result: string | null }>('select result from epochs where epoch = $1', [epoch]);
+  const result = rows[0]?.result ? (JSON.parse(rows[0].result) as EpochResult) : null;
+  // Only a stored result is final; a missing one may appear later.
+  return result ? remember(results, epoch, result) : null;
+}
+
 async function treeFor(ctx: ApiContext, epoch: number): Promise<RewardTree | null> {
-  let trees = treeCaches.get(ctx.db);
-  if (!trees) treeCaches.set(ctx.db, (trees = new Map()));
-  const key = epoch;
-  if (!trees.has(key)) {
-    const rows = await ctx.db.query<{ result: string }>('select result from epochs where epoch = $1', [epoch]);
-    const result = rows[0] ? (JSON.parse(rows[0].result) as EpochResult) : null;
-    trees.set(key, result && result.cumulative.length ? RewardTree.of(result.cumulative.map((c) => ({ account: c.account, amount: BigInt(c.amount) }))) : null);
-    if (trees.size > 8) trees.delete(trees.keys().next().value!);
-  }
-  return trees.get(key)!;
+  const { trees } = cacheOf(ctx);
+  if (trees.has(epoch)) return trees.get(epoch)!;
+  const result = await resultFor(ctx, epoch);
+  if (!result) return null;
+  const leaves = result.cumulative.map((c) => ({ account: c.account, amount: BigInt(c.amount) }));
+  return remember(trees, epoch, leaves.length ? RewardTree.of(leaves) : null);
 }
 
 function cumulativeOf(result: EpochResult, account: string): bigint {

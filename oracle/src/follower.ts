@@ -79,10 +79,11 @@ export class ChainFollower {
     try {
       const head = await this.client.getBlock({ blockTag: 'latest' });
       this.headTime = Number(head.timestamp);
+      const batch = BigInt(this.opts.batchBlocks ?? 2000);
       while (this.cursor < head.number) {
         const from = this.cursor + 1n;
-        const to = head.number < from + BigInt(this.opts.batchBlocks ?? 2000) - 1n ? head.number : from + BigInt(this.opts.batchBlocks ?? 2000) - 1n;
-        await this.syncRange(from, to);
+        const last = from + batch - 1n;
+        await this.syncRange(from, head.number < last ? head.number : last);
       }
       this.lastError = null;
       this.consecutiveErrors = 0;
@@ -108,8 +109,8 @@ export class ChainFollower {
     for (const log of logs) if (DEVICE_EVENTS.has(log.eventName) && log.address.toLowerCase() === a.registry.toLowerCase()) touched.add((log.args as { deviceId: bigint }).deviceId);
     const states = new Map<bigint, DeviceState>();
     for (const id of touched) states.set(id, await this.readDevice(id, to));
-    const registeredTimes = new Map<bigint, number>();
-    for (const log of logs) if (log.eventName === 'DeviceRegistered' || log.eventName === 'CreditsSpent') registeredTimes.set(log.blockNumber!, await blockTime(log.blockNumber!));
+    // Registrations and spends are stamped with their block's time (read before the transaction).
+    for (const log of logs) if (log.eventName === 'DeviceRegistered' || log.eventName === 'CreditsSpent') await blockTime(log.blockNumber!);
 
     const changed: Hex[] = [];
     await this.db.transaction(async (tx) => {
@@ -127,13 +128,13 @@ export class ChainFollower {
             await tx.query('update devices set owner = $2 where device = $1', [device, (args.to as string).toLowerCase()]);
             changed.push(device);
           } else if (DEVICE_EVENTS.has(log.eventName)) {
-            await this.applyDeviceEvent(tx, log.eventName, args, block, index, registeredTimes.get(block) ?? 0, states.get(args.deviceId as bigint)!);
+            await this.applyDeviceEvent(tx, log.eventName, args, block, index, times.get(block) ?? 0, states.get(args.deviceId as bigint)!);
             changed.push(deviceIdHex(args.deviceId as bigint));
           }
         } else if (at === a.credits.toLowerCase() && log.eventName === 'CreditsSpent') {
           await tx.query(
             'insert into credit_spends (block, log_index, block_time, account, spender, network, device, credits) values ($1,$2,$3,$4,$5,$6,$7,$8) on conflict do nothing',
-            [block.toString(), index, ((registeredTimes.get(block) ?? 0) * 1000).toString(), (args.account as string).toLowerCase(), (args.spender as string).toLowerCase(), this.kinds.get((args.network as string).toLowerCase()) ?? args.network, deviceIdHex(args.deviceId as bigint), (args.credits as bigint).toString()],
+            [block.toString(), index, ((times.get(block) ?? 0) * 1000).toString(), (args.account as string).toLowerCase(), (args.spender as string).toLowerCase(), this.kinds.get((args.network as string).toLowerCase()) ?? args.network, deviceIdHex(args.deviceId as bigint), (args.credits as bigint).toString()],
           );
         } else if (at === a.distributor.toLowerCase()) {
           if (log.eventName === 'RootPosted') {

@@ -6,7 +6,7 @@ import {
   EpochClock,
   LIMITS,
   verifyMessageAsync,
-  canonicalJson,
+  encodeReport,
   describeZodError,
   reportSchema,
   sha256Hex,
@@ -64,7 +64,7 @@ export class Ingest {
     if (!plugin) return refuse(400, 'unknown-network', `no network "${report.network}" here (known: ${Object.keys(this.o.plugins).join(', ')})`);
     const bodySchema = plugin.reportTypes[report.type];
     if (!bodySchema) return refuse(400, 'unknown-type', `network ${report.network} takes ${Object.keys(plugin.reportTypes).join(', ')}, not ${report.type}`);
-    let encoded: EncodedReport;
+    let encoded: ReturnType<typeof encodeReport>;
     try {
       encoded = encodeReport(report);
     } catch (err) {
@@ -77,7 +77,7 @@ export class Ingest {
 
     const device = this.o.devices.get(report.device);
     if (!device) return refuse(403, 'unregistered-device', `device ${report.device} is not registered (or the oracle has not seen its registration yet)`);
-    const digest = sha256Hex(utf8.encode(encoded.json)); // = reportDigest(report)
+    const digest = sha256Hex(encoded.bytes); // = reportDigest(report)
     if (device.network !== report.network) {
       return refuse(403, 'wrong-network', `device is registered for ${device.network}, not ${report.network}`, digest);
     }
@@ -96,19 +96,20 @@ export class Ingest {
 
   /** Checks and stores one report; resolves after the row is durable. */
   async submit(raw: unknown): Promise<IngestResult> {
-    const [result] = await this.submitMany([raw], false);
+    const [result] = await this.submitMany([raw]);
     return result!;
   }
 
   /** Checks every report; stores all of them in one transaction, or none if any is refused. */
   async submitBatch(raws: readonly unknown[]): Promise<{ ok: true; results: Accepted[] } | { ok: false; status: number; refusals: Refusal[] }> {
-    const results = await this.submitMany(raws, true);
+    const results = await this.submitMany(raws);
     const refusals = results.filter((r): r is Refusal => !r.ok);
     if (refusals.length) return { ok: false, status: refusals[0]!.status, refusals };
     return { ok: true, results: results as Accepted[] };
   }
 
-  private async submitMany(raws: readonly unknown[], atomic: boolean): Promise<IngestResult[]> {
+  /** All or nothing: one refusal refuses every report in the call. */
+  private async submitMany(raws: readonly unknown[]): Promise<IngestResult[]> {
     const started = performance.now();
     const receivedAt = this.now();
     const checked = await Promise.all(
@@ -120,10 +121,8 @@ export class Ingest {
     const refusals = checked.filter((c): c is Refusal & { index: number } => !c.ok);
     if (refusals.length) {
       await this.recordRefusals(raws, refusals);
-      if (atomic || raws.length === 1) {
-        for (const r of refusals) this.o.metrics.reportsRefused.inc({ reason: r.reason });
-        return checked.map((c) => (c.ok ? { ok: false, status: 409, reason: 'batch-refused', detail: 'another report in the batch was refused; nothing was stored' } : c)) as IngestResult[];
-      }
+      for (const r of refusals) this.o.metrics.reportsRefused.inc({ reason: r.reason });
+      return checked.map((c) => (c.ok ? { ok: false, status: 409, reason: 'batch-refused', detail: 'another report in the batch was refused; nothing was stored' } : c)) as IngestResult[];
     }
     const good = checked.filter((c): c is Checked => c.ok);
     let stored: Set<string>;
@@ -197,39 +196,6 @@ export class EpochClosedError extends Error {
   }
 }
 
-const utf8 = new TextEncoder();
-const SIGNING_PURPOSE = canonicalJson({ purpose: 'groundwork/report' }).slice(1, -1); // "purpose":"groundwork/report"
-
-type EncodedReport = { json: string; signingBytes: Uint8Array; bodyBytes: number };
-
-/**
- * One encoding of each field gives all three things ingest needs: the canonical JSON of the report
- * (what reportDigest hashes), the bytes its signature covers (reportSigningBytes: every field but
- * `sig`, plus `purpose`), and the size of the canonical body. Same output as canonicalJson, which
- * sorts keys the same way; throws as it does on a value with no canonical encoding.
- */
-function encodeReport(report: Report): EncodedReport {
-  const fields: [string, string][] = [];
-  let bodyBytes = 0;
-  for (const key of Object.keys(report).sort()) {
-    const value = (report as Record<string, unknown>)[key];
-    if (value === undefined) continue;
-    // strings and safe integers encode as JSON.stringify does; objects (the body) as canonicalJson
-    const json = typeof value === 'string' || (typeof value === 'number' && Number.isSafeInteger(value)) ? JSON.stringify(value) : canonicalJson(value);
-    if (key === 'body') bodyBytes = Buffer.byteLength(json, 'utf8');
-    fields.push([key, `${JSON.stringify(key)}:${json}`]);
-  }
-  const json = `{${fields.map((f) => f[1]).join(',')}}`;
-  const signing = fields.filter((f) => f[0] !== 'sig');
-  const at = signing.findIndex((f) => f[0] > 'purpose');
-  signing.splice(at < 0 ? signing.length : at, 0, ['purpose', SIGNING_PURPOSE]);
-  return { json, signingBytes: utf8.encode(`{${signing.map((f) => f[1]).join(',')}}`), bodyBytes };
-}
-
-/**
- * verifyMessage (protocol/src/device-key.ts) on libuv's thread pool: a 64-byte low-s r||s P-256
- * signature over `message`; false, never a throw, on any mismatch.
- */
 function refuse(status: number, reason: string, detail: string, digest?: Hex): Refusal {
   return digest ? { ok: false, status, reason, detail, digest } : { ok: false, status, reason, detail };
 }

@@ -150,8 +150,8 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
   const host = config.host ?? '127.0.0.1';
 
   if (config.autoRun !== false) {
+    // Devices the catch-up finds reach the cache and the challenger through onDevicesChanged.
     await follower.syncToHead().catch(() => {});
-    await devices.load(db);
     follower.start();
     challenger.start();
     closer.start();

@@ -2,6 +2,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Hex } from 'viem';
 import { signMessage, verifyMessage } from './device-key.ts';
+import { canonicalJson } from './encoding.ts';
 import { reportSigningBytes, socketAuthBytes, type Domain, type Report, type UnsignedReport } from './schemas.ts';
 
 /**
@@ -22,4 +23,40 @@ export function verifyReport(report: Report, publicKey: KeyObject): boolean {
 /** The device's answer to a socket's hello nonce. */
 export function signSocketAuth(domain: Domain, device: Hex, nonce: Hex, key: KeyObject): Hex {
   return signMessage(key, socketAuthBytes(domain, device, nonce));
+}
+
+const utf8 = new TextEncoder();
+const SIGNING_PURPOSE = canonicalJson({ purpose: 'groundwork/report' }).slice(1, -1); // "purpose":"groundwork/report"
+
+export type EncodedReport = {
+  /** Canonical JSON of the whole report: what `reportDigest` hashes and the oracle stores. */
+  json: string;
+  bytes: Uint8Array;
+  /** What the signature covers: every field but `sig`, plus `purpose` (= `reportSigningBytes`). */
+  signingBytes: Uint8Array;
+  /** Bytes of the canonical body (ingest's size limit). */
+  bodyBytes: number;
+};
+
+/**
+ * Encodes each field once and gives everything ingest needs from a report; the same output as
+ * `canonicalJson` and `reportSigningBytes`, which sort keys the same way. Throws as they do on a
+ * value with no canonical encoding.
+ */
+export function encodeReport(report: Report): EncodedReport {
+  const fields: [string, string][] = [];
+  let bodyBytes = 0;
+  for (const key of Object.keys(report).sort()) {
+    const value = (report as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    // strings and safe integers encode as JSON.stringify does; objects (the body) as canonicalJson
+    const json = typeof value === 'string' || (typeof value === 'number' && Number.isSafeInteger(value)) ? JSON.stringify(value) : canonicalJson(value);
+    if (key === 'body') bodyBytes = Buffer.byteLength(json, 'utf8');
+    fields.push([key, `${JSON.stringify(key)}:${json}`]);
+  }
+  const json = `{${fields.map((f) => f[1]).join(',')}}`;
+  const signing = fields.filter((f) => f[0] !== 'sig');
+  const at = signing.findIndex((f) => f[0] > 'purpose');
+  signing.splice(at < 0 ? signing.length : at, 0, ['purpose', SIGNING_PURPOSE]);
+  return { json, bytes: utf8.encode(json), signingBytes: utf8.encode(`{${signing.map((f) => f[1]).join(',')}}`), bodyBytes };
 }

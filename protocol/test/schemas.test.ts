@@ -4,7 +4,9 @@ import { inspect } from 'node:util';
 import { describe, test } from 'node:test';
 import type { Hex } from 'viem';
 import { deviceIdHex, deviceIdOf, devicePublicKey, generateDeviceKey, verifyMessage } from '../src/device-key.ts';
-import { signReport, signSocketAuth, verifyReport } from '../src/report.ts';
+import { encodeReport, signReport, signSocketAuth, verifyReport } from '../src/report.ts';
+import { canonicalBytes, canonicalJson, sha256Hex } from '../src/encoding.ts';
+import { reportDigest } from '../src/epoch-close.ts';
 import {
   LIMITS,
   batchSchema,
@@ -254,5 +256,19 @@ describe('other messages', () => {
     assert.ok(deviceMessageSchema.safeParse({ type: 'report', report: signed }).success);
     assert.equal(deviceMessageSchema.safeParse({ type: 'hello', nonce, serverTime: 0 }).success, false);
     assert.equal(deviceMessageSchema.safeParse({ type: 'auth', device, nonce, sig: signed.sig, extra: 1 }).success, false);
+  });
+});
+
+describe('encodeReport (ingest encodes each field once)', () => {
+  test('gives the canonical JSON, the digest preimage, the signing bytes and the body size', () => {
+    const e = encodeReport(signed);
+    assert.equal(e.json, canonicalJson(signed));
+    assert.deepEqual(e.bytes, canonicalBytes(signed));
+    assert.deepEqual(Buffer.from(e.signingBytes), Buffer.from(reportSigningBytes(signed)));
+    assert.equal(e.bodyBytes, Buffer.byteLength(canonicalJson(signed.body)));
+    assert.equal(reportDigest(signed), sha256Hex(e.bytes));
+  });
+  test('throws where canonicalJson throws', () => {
+    assert.throws(() => encodeReport({ ...signed, body: { x: 1.5 } }));
   });
 });
