@@ -38,6 +38,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { scratchDatabase } from '../oracle/test/postgres.ts';
 
 const TARGET_RATIO = 0.7;
 const SELF = fileURLToPath(import.meta.url);
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
   const { startTestnet } = await import('@groundwork/sim');
   const log = (line: string) => console.error(line);
 
-  const scratch = values['database-url'] ? await scratchDatabase(values['database-url']) : null;
+  const scratch = values['database-url'] ? await scratchDatabase(values['database-url'], 'groundwork_bench') : null;
   log(`booting a testnet with ${D} devices (anvil, contracts, oracle on ${scratch ? 'PostgreSQL' : 'PGlite'})...`);
   const t0 = performance.now();
   const net = await startTestnet({ devices: D, epochSeconds: 3600, ...(scratch ? { databaseUrl: scratch.url } : {}) }).catch(async (err) => {
@@ -241,27 +242,6 @@ async function main(): Promise<void> {
     await net.stop();
     await scratch?.drop();
   }
-}
-
-/** A fresh database on the server at `url`, for --database-url; dropped after the run. */
-async function scratchDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const pg = (await import('pg')).default;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  const name = `groundwork_bench_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const scratch = new URL(url);
-  scratch.pathname = `/${name}`;
-  return {
-    url: scratch.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
 }
 
 const round = (x: number) => Math.round(x * 10) / 10;
