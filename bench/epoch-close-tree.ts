@@ -15,7 +15,7 @@
  * checked target is missed. --skip-baseline runs only the fast side (no ratios, nothing to
  * compare); --json prints one JSON object instead of the table.
  */
-import { spawn } from 'node:child_process';
+import { runWorker } from './lib/child.ts';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { WorkerResult } from './lib/tree-worker.ts';
@@ -30,25 +30,7 @@ type Options = { leaves: number; seed: number; proofs: number };
 
 /** Runs one side in a fresh process and returns the JSON line it prints. */
 function runSide(mode: WorkerResult['mode'], options: Options): Promise<WorkerResult> {
-  const args = [
-    '--expose-gc', // lets the worker settle its input before taking the baseline
-    '--import',
-    'tsx',
-    WORKER,
-    ...['--mode', mode, '--leaves', String(options.leaves), '--seed', String(options.seed)],
-    ...['--proofs', String(options.proofs)],
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0 || !line.startsWith('{')) return reject(new Error(`${mode} side exited with ${code}: ${stdout}`));
-      resolve(JSON.parse(line) as WorkerResult);
-    });
-  });
+  return runWorker<WorkerResult>(WORKER, ['--mode', mode, '--leaves', String(options.leaves), '--seed', String(options.seed), '--proofs', String(options.proofs)], `${mode} side`, ROOT);
 }
 
 type Comparison = {

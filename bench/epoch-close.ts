@@ -40,7 +40,7 @@
  * Exits 1 if the headline's fast side fails, if the roots or the fetched proofs differ, if a
  * proof does not verify, or if a checked target is missed. --json prints one JSON object.
  */
-import { spawn } from 'node:child_process';
+import { runWorker } from './lib/child.ts';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { EpochWorkerResult, Mode, Phase } from './lib/epoch-worker.ts';
@@ -55,24 +55,7 @@ type Options = { devices: number; seed: number; proofs: number };
 
 /** Runs one mode in a fresh process and returns the JSON line it prints. */
 function runSide(mode: Mode, options: Options): Promise<EpochWorkerResult> {
-  const args = [
-    '--expose-gc', // lets the worker settle its input before taking the baseline
-    '--import',
-    'tsx',
-    WORKER,
-    ...['--mode', mode, '--devices', String(options.devices), '--seed', String(options.seed), '--proofs', String(options.proofs)],
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      const line = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0 || !line.startsWith('{')) return reject(new Error(`${mode} side exited with ${signal ?? code}: ${stdout.slice(-2000)}`));
-      resolve(JSON.parse(line) as EpochWorkerResult);
-    });
-  });
+  return runWorker<EpochWorkerResult>(WORKER, ['--mode', mode, '--devices', String(options.devices), '--seed', String(options.seed), '--proofs', String(options.proofs)], `${mode} side`, ROOT);
 }
 
 type Comparison = {

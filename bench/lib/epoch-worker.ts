@@ -132,6 +132,20 @@ function describeError(err: unknown, what: string, afterMs: number): string {
   return `${e.name}: ${e.message} (${what}, after ${afterMs} ms)${at ? ` ${at.trim()}` : ''}`;
 }
 
+/** The result of a side that threw: no root, no proofs, and the error (reported, not thrown). */
+function failedResult(
+  mode: Mode,
+  devices: number,
+  proofs: number,
+  base: ReturnType<typeof baseline>,
+  err: unknown,
+  what: string,
+  afterMs: number,
+  extra: Partial<EpochWorkerResult> = {},
+): EpochWorkerResult {
+  return { mode, devices, leaves: 0, ms: afterMs, root: null, maxRssKiB: maxRssKiB(), ...base, proofs, proofsChecked: 0, proofsDigest: '', ...extra, error: describeError(err, what, afterMs) };
+}
+
 /**
  * The headline's fast side: from the verifier's scores to proofs ready. The input is what
  * computeRewards takes (see rewardInputsFromPlan); the clock runs over computeRewards,
@@ -146,19 +160,7 @@ async function fast(plan: EpochPlan): Promise<EpochWorkerResult> {
   const zeroScores = networks[0]!.devices.reduce((z, d) => z + (d.score === 0n ? 1 : 0), 0);
   releasePlan(plan); // keep only what computeRewards is given
   const base = baseline();
-  const failed = (err: unknown, what: string, afterMs: number): EpochWorkerResult => ({
-    mode: 'fast',
-    devices,
-    leaves: 0,
-    ms: afterMs,
-    root: null,
-    maxRssKiB: maxRssKiB(),
-    ...base,
-    proofs: accounts.length,
-    proofsChecked: 0,
-    proofsDigest: '',
-    error: describeError(err, what, afterMs),
-  });
+  const failed = (err: unknown, what: string, afterMs: number) => failedResult('fast', devices, accounts.length, base, err, what, afterMs);
 
   const started = performance.now();
   let rewards: ReturnType<typeof computeRewards>;
@@ -273,20 +275,7 @@ async function full(plan: EpochPlan): Promise<EpochWorkerResult> {
   } catch (err) {
     // Reported, not thrown: the orchestrator prints it and goes on.
     const afterMs = Math.round(performance.now() - started);
-    return {
-      mode: 'full',
-      devices,
-      leaves: 0,
-      ms: afterMs,
-      root: null,
-      maxRssKiB: maxRssKiB(),
-      ...base,
-      proofs: accounts.length,
-      proofsChecked: 0,
-      proofsDigest: '',
-      epoch: shape,
-      error: describeError(err, 'computeEpoch', afterMs),
-    };
+    return failedResult('full', devices, accounts.length, base, err, 'computeEpoch', afterMs, { epoch: shape });
   }
   const { result, tree } = epoch;
   const fetched = accounts.map((account) => tree?.proofFor(account));
