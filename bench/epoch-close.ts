@@ -15,19 +15,25 @@
  * (bench/lib/epoch-inputs.ts), untimed, runs a GC, notes its resident memory as its baseline,
  * then starts the clock:
  *
- * - fast: input: one NetworkRewardInput of N DeviceActivity { device, owner, score, usage } (N/2
- *   owners whose address strings the devices share; scores as the uptime verifier gives them,
- *   answers in time / 3 challenges, a little over a quarter of them 0; usage on 10% of devices) and a
- *   prior cumulative Map of N/4 accounts. Timed: computeRewards([net], prior) →
- *   RewardTree.of(rewards.cumulative) → P (default 1,000) × tree.proofFor(account).
- * - baseline: the same cumulative leaves (computeRewards on the same input, before the clock) as
- *   [account, amount] tuples. Timed: StandardMerkleTree.of(values, ['address', 'uint256']) →
- *   getProof for the same P accounts (leaf indexes looked up before the clock).
+ * - fast: the code path computeEpoch runs. Input: the reward columns (N/2 owners as 20-byte
+ *   accounts; per device its owner index and its score, parts per million as the uptime
+ *   verifier gives them, answers in time / 3 challenges, a little over a quarter of them 0;
+ *   usage on 10% of devices) and the prior cumulative amounts of N/4 accounts as columns.
+ *   Timed: computeRewardColumns → RewardTree.fromColumns(cumulative) → P (default 1,000) ×
+ *   tree.proofFor(account).
+ * - baseline: the same cumulative leaves, computed before the clock with computeRewards, the
+ *   object API, on the same epoch as N DeviceActivity objects (so equal roots also check the
+ *   column path against the object path), as [account, amount] tuples. Timed:
+ *   StandardMerkleTree.of(values, ['address', 'uint256']) → getProof for the same P accounts
+ *   (leaf indexes looked up before the clock).
  *
- * Peak RSS is process.resourceUsage().maxRSS at the end of the timed part: the process's high
- * water mark, which includes the side's input. speedup = oz_ms / fast_ms (target ≥ 30), memory =
- * fast peak / oz peak (target ≤ 0.25); the same ratio over what each side added above its
- * baseline is reported, not checked. Both targets are checked from 1,000,000 devices up.
+ * Peak RSS is the peak resident memory of the timed part (bench/lib/memory.ts: after building
+ * its input each side collects garbage, waits for the resident memory to settle and resets the
+ * kernel's high-water mark; the peak is read when the clock stops). It includes what was
+ * resident when the clock started (the process and the side's input), not the peak of building
+ * the input. speedup = oz_ms / fast_ms (target ≥ 30), memory = fast peak / oz peak (target
+ * ≤ 0.25); the same ratio over what each side added above its baseline is reported, not
+ * checked. Both targets are checked from 1,000,000 devices up.
  *
  * Informational (no ratio, no effect on the exit code; --skip-full skips it): the whole
  * computeEpoch(inputs, { uptime }, { checkSignatures: false }) on the full epoch inputs (N
@@ -122,7 +128,7 @@ function sideRows(sides: { label: string; side: EpochWorkerResult }[]): string[]
 
 function peakNotes(sides: EpochWorkerResult[]): void {
   for (const s of sides) {
-    if (s.maxRssKiB === s.maxRssAtBaselineKiB) console.log(`(${s.mode}: the peak was reached while building the input, before the clock)`);
+    console.log(`(${s.mode}: building the input, before the clock, peaked at ${mib(s.inputPeakRssKiB)}; not counted)`);
   }
 }
 
@@ -149,21 +155,21 @@ function printHeadline(r: Report): void {
   const { options, fast, oz, comparison } = r;
   const P = options.proofs;
   console.log(`\nepoch close, ${count(options.devices)} devices (seed ${options.seed}): scores → rewards → tree → ${P} proofs ready`);
-  console.log(`  fast side:  computeRewards([net], prior) → RewardTree.of(rewards.cumulative) → ${P} × tree.proofFor(account)`);
+  console.log(`  fast side:  computeRewardColumns(input) → RewardTree.fromColumns(cumulative) → ${P} × tree.proofFor(account)`);
   const e = fast.epoch;
   if (e) {
     console.log(
-      `              input: ${count(options.devices)} DeviceActivity { device, owner, score, usage } of ${count(Math.floor(options.devices / 2))} owners ` +
-        `(${count(e.zeroScores ?? 0)} scored 0), a prior Map of ${count(e.prior ?? 0)} accounts; ${count(e.earners ?? 0)} owners paid`,
+      `              input: reward columns for ${count(options.devices)} devices of ${count(Math.floor(options.devices / 2))} owners ` +
+        `(${count(e.zeroScores ?? 0)} scored 0), prior amounts of ${count(e.prior ?? 0)} accounts; ${count(e.earners ?? 0)} owners paid`,
     );
   }
-  console.log(`  baseline:   StandardMerkleTree.of(values, ['address', 'uint256']) on the same cumulative leaves → ${P} × getProof`);
+  console.log(`  baseline:   StandardMerkleTree.of(values, ['address', 'uint256']) on the same cumulative leaves (from computeRewards on objects) → ${P} × getProof`);
   console.log('');
   table(sideRows([{ label: 'scores → proofs', side: fast }, ...(oz ? [{ label: 'StandardMerkleTree', side: oz }] : [])]));
   peakNotes([fast, ...(oz ? [oz] : [])]);
   if (fast.steps) {
     const { computeRewards, rewardTree, proofs } = fast.steps;
-    console.log(`fast side's time: computeRewards ${ms(computeRewards)} + RewardTree.of ${ms(rewardTree)} + ${P} proofs ${ms(proofs)}`);
+    console.log(`fast side's time: computeRewardColumns ${ms(computeRewards)} + RewardTree.fromColumns ${ms(rewardTree)} + ${P} proofs ${ms(proofs)}`);
   }
   if (fast.error) console.log(`\nthe fast side FAILED: ${fast.error}`);
   if (comparison) {
@@ -212,7 +218,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(options.proofs) || options.proofs < 0) throw new Error('--proofs must be a non-negative integer');
 
   const n = count(options.devices);
-  console.error(`fast side: computeRewards → RewardTree.of → ${options.proofs} proofs for ${n} devices...`);
+  console.error(`fast side: computeRewardColumns → RewardTree.fromColumns → ${options.proofs} proofs for ${n} devices...`);
   const fast = await runSide('fast', options);
   let oz: EpochWorkerResult | undefined;
   if (!values['skip-baseline']) {

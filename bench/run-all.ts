@@ -99,7 +99,7 @@ function summarise(o: Outcome, quick: boolean): Summary {
         `${name} ${status}: ${n} devices, scores → rewards → tree → proofs: speedup ${fixed(r.speedup, 2)}x (target >= ${t.speedup}: ${verdict(r.speedupMet)}), ` +
           `memory ${fixed(r.memory, 3)} of the baseline's peak (target <= ${t.memory}: ${verdict(r.memoryMet)}); roots ${r.rootsEqual ? 'equal' : r.rootsEqual === false ? 'DIFFER' : 'n/a'}`,
       );
-      if (r.oz) lines.push(`${indent} computeRewards → RewardTree.of → proofs ${r.fast.ms} ms, StandardMerkleTree.of → proofs ${r.oz.ms} ms on ${Number(r.oz.leaves).toLocaleString('en-US')} leaves`);
+      if (r.oz) lines.push(`${indent} computeRewardColumns → RewardTree.fromColumns → proofs ${r.fast.ms} ms, StandardMerkleTree.of → proofs ${r.oz.ms} ms on ${Number(r.oz.leaves).toLocaleString('en-US')} leaves`);
       if (checked && r.speedupMet === false) missed.push(`epoch-close: speedup ${fixed(r.speedup, 2)}x < ${t.speedup}`);
       if (checked && r.memoryMet === false) missed.push(`epoch-close: memory ${fixed(r.memory, 3)} > ${t.memory}`);
     }

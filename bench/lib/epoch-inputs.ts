@@ -9,10 +9,12 @@
  * 2. {@link materialise}: the full `EpochInputs` the oracle would hand to `computeEpoch` (device
  *    snapshots with keys, 3 challenges per device as oracle inputs, the accepted reports, usage,
  *    prior cumulative list), in the order the oracle's SQL returns them;
- *    {@link rewardInputsFromPlan}: only what `computeRewards` takes (per device: id, owner,
- *    the verifier's score, usage; the prior cumulative Map): the input of the headline chain
- *    (scores → rewards → tree → proofs) and, through computeRewards run before the clock, of
- *    the baseline, which builds its tree over the same cumulative leaves.
+ *    {@link rewardColumnsFromPlan}: only what `computeRewardColumns` takes (owners, per device
+ *    its owner index, the verifier's score and usage; prior amounts), the input of the headline
+ *    chain (scores → rewards → tree → proofs);
+ *    {@link rewardInputsFromPlan}: the same as objects, what `computeRewards` takes (per device:
+ *    id, owner, score, usage; the prior cumulative Map), from which the baseline computes its
+ *    leaves before the clock, so equal roots check the two paths against each other.
  *
  * The shape of the epoch:
  * - N devices, N/2 owners: device i < N/2 is owned by owner i, every other device by a random
@@ -38,7 +40,7 @@
  */
 import type { Address, Hex } from 'viem';
 import { keccak256Bytes } from '../../protocol/src/merkle.ts';
-import { SCORE_SCALE, type DeviceActivity, type NetworkRewardInput } from '../../protocol/src/rewards.ts';
+import { SCORE_SCALE, type DeviceActivity, type NetworkRewardInput, type RewardColumnsInput } from '../../protocol/src/rewards.ts';
 import type { EpochInputs } from '../../protocol/src/epoch-close.ts';
 import type { AcceptedReport, DeviceSnapshot } from '../../protocol/src/network.ts';
 import { seededRandom } from '@groundwork/protocol';
@@ -204,6 +206,36 @@ export function rewardInputsFromPlan(plan: EpochPlan): { networks: NetworkReward
   const prior = new Map<string, bigint>();
   for (const p of plan.prior) prior.set(p.account.toLowerCase(), BigInt(p.amount));
   return { networks: [{ kind: 'uptime', budget: BUDGET, usageShareBps: USAGE_SHARE_BPS, devices }], prior };
+}
+
+/**
+ * The same epoch's reward input as columns, what computeEpoch hands computeRewardColumns: the
+ * distinct owners as 20-byte accounts, each device's owner index and score (parts per million,
+ * the verifier's answers in time × SCORE_SCALE / challenges), usage where there is any, and the
+ * prior cumulative amounts as accounts and amounts. Device ids are not part of it: the reward
+ * math and the tree never read them (the artifact names devices from the snapshot).
+ */
+export function rewardColumnsFromPlan(plan: EpochPlan): RewardColumnsInput {
+  // Parsed in place: no Buffer per account, which would leave a fragmented heap behind.
+  const owners = Buffer.alloc(20 * plan.owners.length);
+  plan.owners.forEach((o, k) => owners.write(o.slice(2), 20 * k, 20, 'hex'));
+  const scores = new Uint32Array(plan.n);
+  const usageIndex: number[] = [];
+  const credits: bigint[] = [];
+  for (let i = 0; i < plan.n; i++) {
+    scores[i] = Number((BigInt(onTimeAnswers(plan.answer, i)) * SCORE_SCALE) / BigInt(CHALLENGES_PER_DEVICE));
+    if (plan.usage[i]! > 0) {
+      usageIndex.push(i);
+      credits.push(BigInt(plan.usage[i]!));
+    }
+  }
+  const accounts = Buffer.alloc(20 * plan.prior.length);
+  plan.prior.forEach((p, k) => accounts.write(p.account.slice(2), 20 * k, 20, 'hex'));
+  return {
+    owners,
+    networks: [{ kind: 'uptime', budget: BUDGET, usageShareBps: USAGE_SHARE_BPS, scores, ownerOf: plan.ownerOf.slice(), usage: { index: Uint32Array.from(usageIndex), credits } }],
+    prior: { accounts, amounts: plan.prior.map((p) => BigInt(p.amount)) },
+  };
 }
 
 /** The items ordered by a numeric key (unique, below 2^53), with a native sort of the keys. */

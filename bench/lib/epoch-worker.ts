@@ -1,6 +1,5 @@
 /**
- * One side of bench/epoch-close.ts, run in its own process so that its peak memory (maxRSS) is
- * its own:
+ * One side of bench/epoch-close.ts, run in its own process so that its peak memory is its own:
  *
  *   node --expose-gc --import tsx bench/lib/epoch-worker.ts --mode M --devices N --seed S --proofs P
  *
@@ -9,27 +8,28 @@
  * baseline; then it starts the clock.
  *
  * The headline (what the ratios and the exit code are about):
- * - fast: the chain that starts from the verifier's scores. Input: one NetworkRewardInput with
- *   N DeviceActivity objects { device, owner, score, usage } and the prior cumulative Map.
- *   Timed: computeRewards([net], prior) → RewardTree.of(rewards.cumulative) → P × tree.proofFor.
- * - oz: the same cumulative leaves (computeRewards on the same input, before the clock) as
+ * - fast: the chain that starts from the verifier's scores, as computeEpoch runs it. Input: the
+ *   reward columns (owners, per-device owner index and score, usage, prior amounts).
+ *   Timed: computeRewardColumns → RewardTree.fromColumns(cumulative) → P × tree.proofFor.
+ * - oz: the same cumulative leaves (computeRewards on the same epoch as objects, before the clock) as
  *   [account, amount] tuples. Timed: StandardMerkleTree.of(values, ['address', 'uint256']) →
  *   the same P proofs with getProof (leaf indexes looked up before the clock).
  *
  * Informational (reported apart, in no ratio):
  * - full: computeEpoch(inputs, { uptime }, { checkSignatures: false }) on the full epoch inputs
  *   (N device snapshots, 3 challenges each, the accepted reports): the uptime verifier's scores,
- *   computeRewards, RewardTree.of, the result object; then P × tree.proofFor.
+ *   computeRewardColumns, RewardTree.fromColumns, the result object; then P × tree.proofFor.
  * - phases: computeEpoch's steps one by one, each with its time, its GC time and the memory
  *   after it: where the full close spends its time (the verifier's share above all).
  *
  * The proofs are checked after the clock stops. Prints one JSON line (EpochWorkerResult).
  */
 import { createHash } from 'node:crypto';
+import { peakRssKiB, settleAndResetPeak } from './memory.ts';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { RewardTree as RewardTreeType } from '../../protocol/src/merkle.ts';
-import { materialise, planEpoch, releasePlan, rewardInputsFromPlan, type EpochPlan } from './epoch-inputs.ts';
+import { materialise, planEpoch, releasePlan, rewardColumnsFromPlan, rewardInputsFromPlan, type EpochPlan } from './epoch-inputs.ts';
 
 /** One step of the phases mode: its time (of which GC, as V8 reports it), then the memory after it. */
 export type Phase = { name: string; ms: number; gcMs: number; heapUsedMiB: number; rssMiB: number; maxRssMiB: number };
@@ -44,10 +44,11 @@ export type EpochWorkerResult = {
   /** The timed part, in ms (when it failed: how long it ran before it threw). */
   ms: number;
   root: string | null;
+  /** Peak resident memory from the baseline to the end of the timed part (VmHWM, reset at the baseline). */
   maxRssKiB: number;
   baselineRssKiB: number;
-  /** maxRSS when the baseline was taken: if maxRssKiB equals it, the peak came before the clock. */
-  maxRssAtBaselineKiB: number;
+  /** Peak resident memory while the input was built, before the baseline (not in any ratio). */
+  inputPeakRssKiB: number;
   proofs: number;
   proofsChecked: number;
   /** sha256 over every fetched (account, amount, proof): equal on both sides iff the proofs are. */
@@ -60,7 +61,7 @@ export type EpochWorkerResult = {
     reports?: number;
     rejections?: number;
     scored?: number;
-    /** fast: accounts in the prior Map, owners paid this epoch, devices scored 0. */
+    /** fast: prior accounts, owners paid this epoch, devices scored 0. */
     prior?: number;
     earners?: number;
     zeroScores?: number;
@@ -75,8 +76,7 @@ export type EpochWorkerResult = {
 type Hex = `0x${string}`;
 type Claim = { account: string; amount: bigint; proof: string[] };
 
-const rssKiB = () => Math.round(process.memoryUsage.rss() / 1024);
-const maxRssKiB = () => process.resourceUsage().maxRSS;
+const maxRssKiB = peakRssKiB;
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 function digestClaims(claims: readonly Claim[]): string {
@@ -118,12 +118,8 @@ function phaseClock(): { list: Phase[]; mark: (name: string) => Promise<void>; t
   };
 }
 
-/** Settles the input's garbage and returns the baseline, as every side takes it. */
-function baseline(): { baselineRssKiB: number; maxRssAtBaselineKiB: number } {
-  globalThis.gc?.();
-  globalThis.gc?.();
-  return { baselineRssKiB: rssKiB(), maxRssAtBaselineKiB: maxRssKiB() };
-}
+/** Settles the input's garbage and returns the baseline, as every side takes it (bench/lib/memory.ts). */
+const baseline = settleAndResetPeak;
 
 /** A thrown error as one line: name, message, where in the protocol code, and when. */
 function describeError(err: unknown, what: string, afterMs: number): string {
@@ -137,7 +133,7 @@ function failedResult(
   mode: Mode,
   devices: number,
   proofs: number,
-  base: ReturnType<typeof baseline>,
+  base: Awaited<ReturnType<typeof baseline>>,
   err: unknown,
   what: string,
   afterMs: number,
@@ -147,36 +143,38 @@ function failedResult(
 }
 
 /**
- * The headline's fast side: from the verifier's scores to proofs ready. The input is what
- * computeRewards takes (see rewardInputsFromPlan); the clock runs over computeRewards,
- * RewardTree.of on its cumulative leaves and P proofs fetched by account.
+ * The headline's fast side: from the verifier's scores to proofs ready, on the code path
+ * computeEpoch runs. The input is what computeRewardColumns takes (see rewardColumnsFromPlan);
+ * the clock runs over computeRewardColumns, RewardTree.fromColumns on its cumulative leaves and
+ * P proofs fetched by account.
  */
 async function fast(plan: EpochPlan): Promise<EpochWorkerResult> {
-  const { computeRewards } = await import('../../protocol/src/rewards.ts');
+  const { computeRewardColumns } = await import('../../protocol/src/rewards.ts');
   const { RewardTree, verifyRewardProof } = await import('../../protocol/src/merkle.ts');
-  const { networks, prior } = rewardInputsFromPlan(plan);
+  const input = rewardColumnsFromPlan(plan);
   const accounts = plan.proofAccounts;
   const devices = plan.n;
-  const zeroScores = networks[0]!.devices.reduce((z, d) => z + (d.score === 0n ? 1 : 0), 0);
-  releasePlan(plan); // keep only what computeRewards is given
-  const base = baseline();
+  const zeroScores = input.networks[0]!.scores.reduce((z, s) => z + (s === 0 ? 1 : 0), 0);
+  releasePlan(plan); // keep only what computeRewardColumns is given
+  plan.owners = [];
+  const base = await baseline();
   const failed = (err: unknown, what: string, afterMs: number) => failedResult('fast', devices, accounts.length, base, err, what, afterMs);
 
   const started = performance.now();
-  let rewards: ReturnType<typeof computeRewards>;
+  let rewards: ReturnType<typeof computeRewardColumns>;
   let tree: RewardTreeType; // the import above is a type only: each mode loads only its own code
   let fetched: ({ amount: bigint; proof: Hex[] } | undefined)[];
   let rewarded = started;
   let built = started;
   try {
-    rewards = computeRewards(networks, prior);
+    rewards = computeRewardColumns(input);
     rewarded = performance.now();
-    tree = RewardTree.of(rewards.cumulative);
+    tree = RewardTree.fromColumns(rewards.cumulative.accounts, rewards.cumulative.amounts);
     built = performance.now();
     fetched = accounts.map((account) => tree.proofFor(account));
   } catch (err) {
     const afterMs = Math.round(performance.now() - started);
-    return failed(err, built > started ? 'proofFor' : rewarded > started ? 'RewardTree.of' : 'computeRewards', afterMs);
+    return failed(err, built > started ? 'proofFor' : rewarded > started ? 'RewardTree.fromColumns' : 'computeRewardColumns', afterMs);
   }
   const ended = performance.now();
   const peak = maxRssKiB();
@@ -189,6 +187,7 @@ async function fast(plan: EpochPlan): Promise<EpochWorkerResult> {
     claims.push({ account, amount: c.amount, proof: c.proof });
     if (verifyRewardProof(tree.root, { account, amount: c.amount }, c.proof)) checked++;
   });
+  const earners = rewards.earned.reduce((e, amount) => e + (amount !== 0n ? 1 : 0), 0);
   return {
     mode: 'fast',
     devices,
@@ -201,7 +200,7 @@ async function fast(plan: EpochPlan): Promise<EpochWorkerResult> {
     proofsChecked: checked,
     proofsDigest: digestClaims(claims),
     steps: { computeRewards: Math.round(rewarded - started), rewardTree: Math.round(built - rewarded), proofs: Math.round(ended - built) },
-    epoch: { scored: devices, prior: prior.size, earners: rewards.owners.length, zeroScores, paid: rewards.paid.toString(), cumulativeTotal: rewards.total.toString() },
+    epoch: { scored: devices, prior: input.prior.amounts.length, earners, zeroScores, paid: rewards.paid.toString(), cumulativeTotal: rewards.total.toString() },
   };
 }
 
@@ -225,7 +224,7 @@ async function oz(plan: EpochPlan): Promise<EpochWorkerResult> {
   const indexes = accounts.map((a) => wanted.get(a.toLowerCase())!);
   const devices = plan.n;
   releasePlan(plan);
-  const base = baseline();
+  const base = await baseline();
 
   const started = performance.now();
   const tree = StandardMerkleTree.of(values, ENCODING);
@@ -266,7 +265,7 @@ async function full(plan: EpochPlan): Promise<EpochWorkerResult> {
   const shape = { challenges: net.oracleInputs.length, reports: net.reports.length };
   const devices = plan.n;
   releasePlan(plan); // keep only what computeEpoch is given
-  const base = baseline();
+  const base = await baseline();
 
   const started = performance.now();
   let epoch: ReturnType<typeof computeEpoch>;
@@ -312,14 +311,14 @@ async function full(plan: EpochPlan): Promise<EpochWorkerResult> {
  * that drifts from computeEpoch shows.
  */
 async function phases(plan: EpochPlan): Promise<EpochWorkerResult> {
-  const { computeRewards } = await import('../../protocol/src/rewards.ts');
+  const { AccountTable, computeRewardColumns, forEachDeviceReward, forEachLeaf, networkColumns, priorColumns } = await import('../../protocol/src/rewards.ts');
   const { RewardTree } = await import('../../protocol/src/merkle.ts');
   const { uptimeNetwork } = await import('../../networks/uptime/src/index.ts');
   const inputs = materialise(plan);
   const accounts = plan.proofAccounts;
   const devices = plan.n;
   releasePlan(plan);
-  const base = baseline();
+  const base = await baseline();
 
   const { list, mark, total } = phaseClock();
 
@@ -337,29 +336,38 @@ async function phases(plan: EpochPlan): Promise<EpochWorkerResult> {
   // the stack (RangeError) past ~120k rejections.
   for (const r of out.rejections) rejections.push(r);
   const usage = new Map(net.usage.map((u) => [u.device, BigInt(u.credits)]));
-  const scores = new Map(out.scores.map((s) => [s.device, s.score]));
-  const rewardInput = {
-    kind: net.kind,
-    budget: BigInt(net.budget),
-    usageShareBps: plugin.usageShareBps(parameters),
-    devices: net.devices.map((d) => ({ device: d.device, owner: d.owner, score: scores.get(d.device) ?? 0n, usage: usage.get(d.device) ?? 0n })),
-  };
-  await mark('usage + score maps, reward inputs');
+  const owners = new AccountTable();
+  const columns = networkColumns(
+    { kind: net.kind, budget: BigInt(net.budget), usageShareBps: plugin.usageShareBps(parameters), count: net.devices.length },
+    (i) => ({ device: net.devices[i]!.device, owner: net.devices[i]!.owner, score: out.scores[i]!.score, usage: usage.get(net.devices[i]!.device) ?? 0n }),
+    owners,
+  );
+  await mark('reward columns (owner table, scores, usage)');
   const perNetwork = { kind: net.kind, scores: out.scores.map((s) => ({ device: s.device, score: s.score.toString(), detail: s.detail })), rejections };
   await mark('score strings for the result');
-  const prior = new Map<string, bigint>(inputs.prior.cumulative.map((c) => [c.account.toLowerCase(), BigInt(c.amount)]));
-  await mark('prior map');
-  const rewards = computeRewards([rewardInput], prior);
-  await mark('computeRewards');
-  const tree = RewardTree.of(rewards.cumulative);
-  await mark('RewardTree.of');
+  const prior = priorColumns(inputs.prior.cumulative.map((c) => [c.account.toLowerCase(), BigInt(c.amount)] as const));
+  await mark('prior columns');
+  const rewards = computeRewardColumns({ owners: owners.accounts, networks: [columns], prior });
+  await mark('computeRewardColumns');
+  const tree = RewardTree.fromColumns(rewards.cumulative.accounts, rewards.cumulative.amounts);
+  await mark('RewardTree.fromColumns');
   const str = (n: bigint) => n.toString();
   const s = rewards.networks[0]!;
+  const devicesOut: unknown[] = [];
+  forEachDeviceReward(rewards, [columns], (_, i, owner, proof, usageReward, totalReward) => {
+    devicesOut.push({ network: net.kind, device: net.devices[i]!.device, owner: owners.lower[owner]!, proof: str(proof), usage: str(usageReward), total: str(totalReward) });
+  });
+  const ownersOut: unknown[] = [];
+  const cumulative: unknown[] = [];
+  forEachLeaf(rewards, (account, amount, earned) => {
+    cumulative.push({ account, amount: str(amount) });
+    if (earned !== undefined) ownersOut.push({ account, amount: str(earned) });
+  });
   const result = {
     networks: [{ ...perNetwork, budget: str(s.budget), usagePool: str(s.usagePool), proofPool: str(s.proofPool), paid: str(s.paid), undistributed: str(s.undistributed) }],
-    devices: rewards.devices.map((d) => ({ ...d, proof: str(d.proof), usage: str(d.usage), total: str(d.total) })),
-    owners: rewards.owners.map((o) => ({ account: o.account, amount: str(o.amount) })),
-    cumulative: rewards.cumulative.map((c) => ({ account: c.account, amount: str(c.amount) })),
+    devices: devicesOut,
+    owners: ownersOut,
+    cumulative,
     total: str(rewards.total),
     paid: str(rewards.paid),
     undistributed: str(rewards.undistributed),

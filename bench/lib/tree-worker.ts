@@ -11,6 +11,7 @@
  * one JSON line: { mode, leaves, ms, root, maxRssKiB, baselineRssKiB, proofsChecked }.
  */
 import { parseArgs } from 'node:util';
+import { peakRssKiB, settleAndResetPeak } from './memory.ts';
 import type { RewardLeaf } from '../../protocol/src/merkle.ts';
 import { seededRandom } from '@groundwork/protocol';
 
@@ -111,13 +112,13 @@ async function main(): Promise<void> {
   const leaves = generateLeaves(n, seed);
   const indexes = proofIndexes(n, Math.min(Number(values.proofs), n), seed);
   const side = await (mode === 'fast' ? fastSide(leaves, indexes) : ozSide(leaves, indexes));
-  globalThis.gc?.(); // drop generation garbage so the baseline is what the input really holds
-  const baselineRssKiB = Math.round(process.memoryUsage.rss() / 1024);
+  // Drop generation garbage and reset the peak, so the peak measured is the timed part's.
+  const { baselineRssKiB } = await settleAndResetPeak();
 
   const started = performance.now();
   const { root, proofs } = side.run();
   const ms = performance.now() - started;
-  const maxRssKiB = process.resourceUsage().maxRSS;
+  const maxRssKiB = peakRssKiB();
 
   const result: WorkerResult = {
     mode,

@@ -7,7 +7,7 @@ import { canonicalBytes, canonicalJson } from './encoding.ts';
 import { publicKeyFromCoordinates, verifyMessage } from './device-key.ts';
 import { RewardTree } from './merkle.ts';
 import type { AcceptedReport, DeviceSnapshot, NetworkPlugin, Rejection } from './network.ts';
-import { computeRewards, type NetworkRewardInput } from './rewards.ts';
+import { AccountTable, computeRewardColumns, forEachDeviceReward, forEachLeaf, networkColumns, priorColumns, type NetworkRewardColumns } from './rewards.ts';
 import { reportSigningBytes } from './schemas.ts';
 import { sha256Hex } from './encoding.ts';
 
@@ -86,7 +86,8 @@ export function computeEpoch(
   options: ComputeEpochOptions = {},
 ): { result: EpochResult; tree: RewardTree | null } {
   const checkSignatures = options.checkSignatures ?? true;
-  const rewardInputs: NetworkRewardInput[] = [];
+  const owners = new AccountTable();
+  const rewardInputs: NetworkRewardColumns[] = [];
   const perNetwork: Omit<EpochResult['networks'][number], 'budget' | 'usagePool' | 'proofPool' | 'paid' | 'undistributed'>[] = [];
 
   for (const net of inputs.networks) {
@@ -116,14 +117,19 @@ export function computeEpoch(
     }
     for (const r of out.rejections) rejections.push(r); // a spread overflows the stack past ~125k
 
+    const scoreOf = scoreLookup(net.devices, out.scores);
     const usage = new Map(net.usage.map((u) => [u.device, BigInt(u.credits)]));
-    const scores = new Map(out.scores.map((s) => [s.device, s.score]));
-    rewardInputs.push({
-      kind: net.kind,
-      budget: BigInt(net.budget),
-      usageShareBps: plugin.usageShareBps(parameters),
-      devices: net.devices.map((d) => ({ device: d.device, owner: d.owner, score: scores.get(d.device) ?? 0n, usage: usage.get(d.device) ?? 0n })),
-    });
+    const budget = { kind: net.kind, budget: BigInt(net.budget), usageShareBps: plugin.usageShareBps(parameters), count: net.devices.length };
+    rewardInputs.push(
+      networkColumns(
+        budget,
+        (i) => {
+          const d = net.devices[i]!;
+          return { device: d.device, owner: d.owner, score: scoreOf(i), usage: usage.get(d.device) ?? 0n };
+        },
+        owners,
+      ),
+    );
     perNetwork.push({
       kind: net.kind,
       scores: out.scores.map((s) => ({ device: s.device, score: s.score.toString(), detail: s.detail })),
@@ -131,25 +137,48 @@ export function computeEpoch(
     });
   }
 
-  const prior = new Map<string, bigint>(inputs.prior.cumulative.map((c) => [c.account.toLowerCase(), BigInt(c.amount)]));
-  const rewards = computeRewards(rewardInputs, prior);
-  const tree = rewards.cumulative.length > 0 ? RewardTree.of(rewards.cumulative) : null;
+  const prior = priorColumns(inputs.prior.cumulative.map((c) => [c.account.toLowerCase(), BigInt(c.amount)] as const));
+  const rewards = computeRewardColumns({ owners: owners.accounts, networks: rewardInputs, prior });
+  const tree = rewards.cumulative.amounts.length > 0 ? RewardTree.fromColumns(rewards.cumulative.accounts, rewards.cumulative.amounts) : null;
   const str = (n: bigint) => n.toString();
+
+  const devices: EpochResult['devices'] = [];
+  forEachDeviceReward(rewards, rewardInputs, (k, i, owner, proof, usage, total) => {
+    const net = inputs.networks[k]!;
+    devices.push({ network: net.kind, device: net.devices[i]!.device, owner: owners.lower[owner]!, proof: str(proof), usage: str(usage), total: str(total) });
+  });
+  const ownersOut: EpochResult['owners'] = [];
+  const cumulative: EpochResult['cumulative'] = [];
+  forEachLeaf(rewards, (account, amount, earned) => {
+    cumulative.push({ account, amount: str(amount) });
+    if (earned !== undefined) ownersOut.push({ account, amount: str(earned) });
+  });
 
   const result: EpochResult = {
     networks: perNetwork.map((n, i) => {
       const s = rewards.networks[i]!;
       return { ...n, budget: str(s.budget), usagePool: str(s.usagePool), proofPool: str(s.proofPool), paid: str(s.paid), undistributed: str(s.undistributed) };
     }),
-    devices: rewards.devices.map((d) => ({ ...d, proof: str(d.proof), usage: str(d.usage), total: str(d.total) })),
-    owners: rewards.owners.map((o) => ({ account: o.account, amount: str(o.amount) })),
-    cumulative: rewards.cumulative.map((c) => ({ account: c.account, amount: str(c.amount) })),
+    devices,
+    owners: ownersOut,
+    cumulative,
     total: str(rewards.total),
     paid: str(rewards.paid),
     undistributed: str(rewards.undistributed),
     root: tree ? tree.root : null,
   };
   return { result, tree };
+}
+
+/**
+ * Each snapshot device's score by index (0 for a device the verifier did not score). Verifiers
+ * list scores in snapshot order, so that order is read directly; any other order is looked up.
+ */
+function scoreLookup(devices: readonly DeviceSnapshot[], scores: readonly { device: Hex; score: bigint }[]): (i: number) => bigint {
+  const aligned = scores.length === devices.length && scores.every((s, i) => s.device === devices[i]!.device);
+  if (aligned) return (i) => scores[i]!.score;
+  const byDevice = new Map(scores.map((s) => [s.device, s.score]));
+  return (i) => byDevice.get(devices[i]!.device) ?? 0n;
 }
 
 function filterBySignature(reports: readonly AcceptedReport[], devices: readonly DeviceSnapshot[], rejections: Rejection[]): AcceptedReport[] {

@@ -15,6 +15,7 @@
  * the nodes live in one flat byte array (32 bytes each) and leaves are ordered by a radix sort
  * on their first four bytes. Hex strings are only made for what a caller asks for.
  */
+import { sortRecords, toHex, writeHex } from './bytes.ts';
 import { createKernel, KERNEL_RESERVED_BYTES, keccak256Bytes, scratch, SCRATCH, type Kernel } from './keccak-wasm.ts';
 
 export { keccak256Bytes } from './keccak-wasm.ts';
@@ -33,38 +34,6 @@ const MAX_UINT256 = (1n << 256n) - 1n;
 // ---------------------------------------------------------------------------------------------
 // Hex and leaf encoding, written to be cheap enough for a loop over a million leaves.
 // ---------------------------------------------------------------------------------------------
-
-/** Value of each UTF-16 code unit as a hex digit, -1 if it is none (indexable by any charCodeAt). */
-const NIBBLE = (() => {
-  const table = new Int8Array(65536).fill(-1);
-  for (let d = 0; d < 16; d++) {
-    table[d.toString(16).charCodeAt(0)] = d;
-    table[d.toString(16).toUpperCase().charCodeAt(0)] = d;
-  }
-  return table;
-})();
-
-const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
-
-function toHex(bytes: Uint8Array, at: number, length: number): `0x${string}` {
-  let hex = '0x';
-  for (let j = at; j < at + length; j++) hex += HEX_BYTE[bytes[j]!];
-  return hex as `0x${string}`;
-}
-
-/** Writes `0x` + 2*length hex digits (either case) as bytes at `at`; false if `text` is anything else. */
-function writeHex(text: unknown, length: number, bytes: Uint8Array, at: number): boolean {
-  if (typeof text !== 'string' || text.length !== 2 + 2 * length) return false;
-  if (text.charCodeAt(0) !== 0x30 || text.charCodeAt(1) !== 0x78) return false; // "0x"
-  let invalid = 0;
-  for (let j = 0; j < length; j++) {
-    const high = NIBBLE[text.charCodeAt(2 + 2 * j)]!;
-    const low = NIBBLE[text.charCodeAt(3 + 2 * j)]!;
-    invalid |= high | low; // a -1 anywhere sets the sign bit
-    bytes[at + j] = (high << 4) | low;
-  }
-  return invalid >= 0;
-}
 
 /**
  * Writes a uint256 big-endian into 32 bytes at `at` that are already zero. setBigUint64 takes
@@ -169,59 +138,6 @@ function sameAccount(a: Uint32Array, at: number, b: Uint32Array, bt: number): bo
 }
 
 /**
- * Input indexes ordered by leaf hash, as OZ's `sortLeaves` orders them (ascending 256-bit
- * numbers). A radix sort on the first 32 bits does nearly all the work, since hashes are
- * uniform; runs that share those 32 bits are then ordered by the remaining 28 bytes. Also
- * hands back the keys' array, free once sorted, so the caller's next n-array costs no memory.
- */
-function sortByHash(hashes: Uint8Array, at: number, n: number): { order: Uint32Array; spare: Uint32Array } {
-  const keys = new Uint32Array(n);
-  for (let i = 0, p = at; i < n; i++, p += NODE_BYTES) {
-    keys[i] = ((hashes[p]! << 24) | (hashes[p + 1]! << 16) | (hashes[p + 2]! << 8) | hashes[p + 3]!) >>> 0;
-  }
-  const order = radixSortByKey(keys);
-  for (let start = 0; start < n; ) {
-    let end = start + 1;
-    while (end < n && keys[order[end]!] === keys[order[start]!]) end++;
-    if (end - start > 1) {
-      const run = Array.from(order.subarray(start, end)).sort((x, y) => compareNodes(hashes, at, x, y));
-      order.set(run, start);
-    }
-    start = end;
-  }
-  return { order, spare: keys };
-}
-
-/** Stable LSD radix sort of the indexes 0..n-1 by a 32-bit key, in two 16-bit passes. */
-function radixSortByKey(keys: Uint32Array): Uint32Array {
-  const n = keys.length;
-  let order = new Uint32Array(n);
-  let next = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  for (const shift of [0, 16]) {
-    const starts = new Uint32Array(65536 + 1);
-    for (let i = 0; i < n; i++) starts[((keys[i]! >>> shift) & 0xffff) + 1]!++;
-    for (let d = 1; d <= 65536; d++) starts[d]! += starts[d - 1]!;
-    for (let i = 0; i < n; i++) {
-      const index = order[i]!;
-      next[starts[(keys[index]! >>> shift) & 0xffff]!++] = index;
-    }
-    [order, next] = [next, order];
-  }
-  return order;
-}
-
-function compareNodes(hashes: Uint8Array, at: number, x: number, y: number): number {
-  const px = at + x * NODE_BYTES;
-  const py = at + y * NODE_BYTES;
-  for (let j = 0; j < NODE_BYTES; j++) {
-    const d = hashes[px + j]! - hashes[py + j]!;
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
-/**
  * Copies the leaf hashes (hashed in input order into the `hashed` slots) into the tree's leaf
  * slots in OZ's order: the k-th smallest goes to node 2n-2-k, that is leaf slot n-1-k. Reads
  * jump around, writes run backwards in order.
@@ -276,40 +192,60 @@ class TreeBuild {
     this.index = new AccountIndex(new Uint32Array(this.accounts.buffer), n);
   }
 
-  /** Validates, keeps and hashes the leaves, a chunk at a time. */
+  /** Validates, keeps and hashes leaf objects, a chunk at a time. */
   hashLeaves(leaves: readonly RewardLeaf[]): void {
+    const accountWords = new Uint32Array(this.accounts.buffer);
+    this.hashChunks((i, view, at) => {
+      const leaf = leaves[i]!;
+      if (!encodeRecord(leaf, this.bytes, view, at)) throw new RewardTreeError(`RewardTree.of: leaves[${i}]${leafProblem(leaf)}`);
+      for (let w = 0; w < 5; w++) accountWords[5 * i + w] = this.words[at / 4 + w]!;
+      this.amounts[i] = leaf.amount;
+      this.addToIndex(i, 'RewardTree.of: leaves', () => leaf.account);
+    });
+  }
+
+  /** Validates, keeps and hashes leaves given as columns (20 account bytes each, amounts). */
+  hashColumns(accounts: Uint8Array, amounts: readonly bigint[]): void {
+    this.accounts.set(accounts.subarray(0, 20 * this.n));
+    this.hashChunks((i, view, at) => {
+      const amount = amounts[i];
+      if (typeof amount !== 'bigint' || amount < 0n || amount > MAX_UINT256) {
+        throw new RewardTreeError(`RewardTree.fromColumns: amounts[${i}]${leafProblem({ account: toHex(accounts, 20 * i, 20), amount })}`);
+      }
+      this.bytes.set(this.accounts.subarray(20 * i, 20 * i + 20), at);
+      writeUint256(view, at + 20, amount);
+      this.amounts[i] = amount;
+      this.addToIndex(i, 'RewardTree.fromColumns: leaves', () => toHex(accounts, 20 * i, 20));
+    });
+  }
+
+  /** Runs `encode` on each leaf, a chunk of zeroed records at a time, and hashes each chunk. */
+  private hashChunks(encode: (i: number, view: DataView, at: number) => void): void {
+    const view = new DataView(this.bytes.buffer);
     for (let start = 0; start < this.n; start += CHUNK_LEAVES) {
       const count = Math.min(CHUNK_LEAVES, this.n - start);
       this.bytes.fill(0, this.chunkAt, this.chunkAt + count * RECORD_BYTES); // writeUint256 wants zeros
-      this.encodeChunk(leaves, start, count);
+      for (let i = start, at = this.chunkAt; i < start + count; i++, at += RECORD_BYTES) encode(i, view, at);
       this.kernel.hashLeaves(this.chunkAt, this.hashedAt + start * NODE_BYTES, count);
     }
   }
 
-  private encodeChunk(leaves: readonly RewardLeaf[], start: number, count: number): void {
-    const view = new DataView(this.bytes.buffer);
-    const accountWords = new Uint32Array(this.accounts.buffer);
-    for (let i = start, at = this.chunkAt; i < start + count; i++, at += RECORD_BYTES) {
-      const leaf = leaves[i]!;
-      if (!encodeRecord(leaf, this.bytes, view, at)) {
-        throw new RewardTreeError(`RewardTree.of: leaves[${i}]${leafProblem(leaf)}`);
-      }
-      for (let w = 0; w < 5; w++) accountWords[5 * i + w] = this.words[at / 4 + w]!;
-      this.amounts[i] = leaf.amount;
-      const earlier = this.index.add(i);
-      if (earlier >= 0) {
-        throw new RewardTreeError(
-          `RewardTree.of: leaves[${i}].account ${leaf.account} is already leaves[${earlier}]; ` +
-            'the reward tree has one leaf per account (amounts are cumulative per account)',
-        );
-      }
+  /** Indexes leaf i's account (already in `accounts`); refuses an account seen before. */
+  private addToIndex(i: number, what: string, account: () => string): void {
+    const earlier = this.index.add(i);
+    if (earlier >= 0) {
+      throw new RewardTreeError(
+        `${what}[${i}].account ${account()} is already ${what.slice(what.lastIndexOf(' ') + 1)}[${earlier}]; ` +
+          'the reward tree has one leaf per account (amounts are cumulative per account)',
+      );
     }
   }
 
   /** Puts the leaf hashes in OZ's sorted order; returns each input leaf's node index. */
   sortLeaves(): Uint32Array {
     const { n, nodeCount } = this;
-    const { order, spare: treeIndex } = sortByHash(this.bytes, this.hashedAt, n);
+    // OZ's `sortLeaves` order: ascending as 256-bit numbers.
+    const { order, spare: treeIndex } = sortRecords(this.bytes, this.hashedAt, n, NODE_BYTES);
     const leavesAt = this.treeAt + (n - 1) * NODE_BYTES; // node n-1, the first leaf slot
     placeSorted(this.words, this.hashedAt / 4, leavesAt / 4, order);
     for (let k = 0; k < n; k++) treeIndex[order[k]!] = nodeCount - 1 - k;
@@ -376,6 +312,27 @@ export class RewardTree {
     if (leaves.length === 0) throw new RewardTreeError('RewardTree.of: expected at least one leaf, got none');
     const build = new TreeBuild(leaves.length);
     build.hashLeaves(leaves);
+    const treeIndex = build.sortLeaves();
+    const nodes = build.hashInnerNodes();
+    return new RewardTree(nodes, build.accounts, build.amounts, treeIndex, build.index);
+  }
+
+  /**
+   * The same tree as {@link RewardTree.of}, from leaves given as columns: `accounts` holds 20
+   * bytes per leaf, `amounts` the amount of each. What the epoch close uses: a million leaves
+   * need no objects and no hex strings. Refuses what `of` refuses, naming the index.
+   *
+   * @example
+   * const r = computeRewardColumns(input)
+   * const tree = RewardTree.fromColumns(r.cumulative.accounts, r.cumulative.amounts)
+   */
+  static fromColumns(accounts: Uint8Array, amounts: readonly bigint[]): RewardTree {
+    if (!(accounts instanceof Uint8Array) || !Array.isArray(amounts) || accounts.length !== 20 * amounts.length) {
+      throw new RewardTreeError('RewardTree.fromColumns: expected 20 account bytes per amount');
+    }
+    if (amounts.length === 0) throw new RewardTreeError('RewardTree.fromColumns: expected at least one leaf, got none');
+    const build = new TreeBuild(amounts.length);
+    build.hashColumns(accounts, amounts);
     const treeIndex = build.sortLeaves();
     const nodes = build.hashInnerNodes();
     return new RewardTree(nodes, build.accounts, build.amounts, treeIndex, build.index);
