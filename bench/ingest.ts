@@ -24,7 +24,8 @@
  * (open it in Chrome DevTools, or sum its self times). --database-url postgres://... runs the
  * oracle on PostgreSQL instead of PGlite, in a scratch database created on that server and
  * dropped afterwards (the inserts then run in the server's processes, not on the oracle's thread).
- * Signatures are verified on libuv's thread pool: UV_THREADPOOL_SIZE (default 4) is printed.
+ * Signatures are verified on the oracle's signature worker threads (oracle/src/signatures.ts:
+ * min(4, cores − 1), at least one); their number is printed.
  * The oracle, its PGlite, anvil and the load-generating process share this machine's cores
  * (os.availableParallelism() is printed): on a 2-core machine the clients take CPU from the oracle.
  * Exits 1 if a batch is refused or a report is lost; a ratio under the target is only reported
@@ -121,11 +122,14 @@ async function main(): Promise<void> {
   const scratch = values['database-url'] ? await scratchDatabase(values['database-url'], 'groundwork_bench') : null;
   log(`booting a testnet with ${D} devices (anvil, contracts, oracle on ${scratch ? 'PostgreSQL' : 'PGlite'})...`);
   const t0 = performance.now();
-  const net = await startTestnet({ devices: D, epochSeconds: 3600, ...(scratch ? { databaseUrl: scratch.url } : {}) }).catch(async (err) => {
+  // The oracle's default: PGlite in files under its data directory (durable across a crash of
+  // the process, as oracle/test/crash.test.ts checks), not PGlite in memory.
+  const dir = mkdtempSync(path.join(tmpdir(), 'groundwork-bench-ingest-'));
+  const net = await startTestnet({ devices: D, epochSeconds: 3600, dataDir: path.join(dir, 'testnet'), ...(scratch ? { databaseUrl: scratch.url } : {}) }).catch(async (err) => {
     await scratch?.drop();
+    rmSync(dir, { recursive: true, force: true });
     throw err;
   });
-  const dir = mkdtempSync(path.join(tmpdir(), 'groundwork-bench-ingest-'));
   try {
     for (const p of net.providers) await p.agent?.stop();
     const oracle = net.oracle!;
@@ -197,7 +201,7 @@ async function main(): Promise<void> {
       cpu: cpus()[0]?.model ?? 'unknown',
       node: process.version,
       database: oracle.db.kind,
-      threadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+      verifyThreads: oracle.signatures.size,
       raw: { ms: round(rawMs), perSecond: Math.round(rawPerSecond) },
       ingest: {
         ms: round(result.ms),
@@ -221,7 +225,7 @@ async function main(): Promise<void> {
     if (values.json) console.log(JSON.stringify(out));
     else {
       console.log(`\ningest of signed reports, ${N.toLocaleString('en-US')} reports from ${D} devices, batches of ${B}, ${C} clients`);
-      console.log(`machine: ${out.cores} cores (${out.cpu}), Node ${out.node}, ${out.database}, UV_THREADPOOL_SIZE ${out.threadpool}; the oracle, its database, anvil and the load generator share these cores\n`);
+      console.log(`machine: ${out.cores} cores (${out.cpu}), Node ${out.node}, ${out.database}, ${out.verifyThreads} signature worker thread(s); the oracle, its database, anvil and the load generator share these cores\n`);
       console.log(`raw P-256 verify, 1 core   ${out.raw.perSecond.toLocaleString('en-US').padStart(8)} reports/s  (${N} in ${out.raw.ms} ms)`);
       console.log(`HTTP ingest to ${out.database.padEnd(10)} ${out.ingest.perSecond.toLocaleString('en-US').padStart(8)} reports/s  (${N} in ${out.ingest.ms} ms)`);
       console.log(`ratio ingest / raw         ${out.ratio.toFixed(3).padStart(8)}   (target >= ${TARGET_RATIO}: ${out.ratio >= TARGET_RATIO ? 'ok' : 'MISSED'})`);
@@ -277,6 +281,7 @@ async function stageBreakdown(
 ): Promise<Record<string, number>> {
   const { canonicalBytes, canonicalJson, reportSchema, reportSigningBytes, sha256Hex, verifyMessage } = await import('@groundwork/protocol');
   const { answerBodySchema } = await import('@groundwork/network-uptime');
+  const { insertReportsSql } = await import('../oracle/src/ingest.ts');
   const sample = reports.slice(0, Math.min(reports.length, 10_000));
   const time = (fn: (i: number) => unknown) => {
     for (let i = 0; i < Math.min(500, sample.length); i++) fn(i);
@@ -299,17 +304,22 @@ async function stageBreakdown(
     'P-256 verify (verifyMessage)': time((i) => verifyMessage(devices[i % devices.length]!.publicKey, signingBytes[i]!, sample[i]!.sig)),
     'JSON.stringify of the report': time((i) => JSON.stringify(sample[i])),
   };
-  // The insert: the same multi-row statement ingest runs, into a scratch table of the same shape.
+  // The insert: the statement ingest runs (seven unnested array parameters), into a scratch table of the same shape.
   await db.query('create temporary table bench_reports (like reports including all)');
   const B = 200;
   const statements: { sql: string; params: unknown[] }[] = [];
   for (let i = 0; i < sample.length; i += B) {
-    const params: unknown[] = [];
-    const values = sample.slice(i, i + B).map((r, j) => {
-      params.push(sha256Hex(canonicalUtf8[i + j]!), r.network, r.device, r.epoch, r.type, canonical[i + j], Date.now());
-      return `(${Array.from({ length: 7 }, (_, k) => `$${j * 7 + k + 1}`).join(',')})`;
-    });
-    statements.push({ sql: `insert into bench_reports (digest, network, device, epoch, type, report, received_at) values ${values.join(',')} on conflict (digest) do nothing returning digest`, params });
+    const rows = sample.slice(i, i + B);
+    const params = [
+      rows.map((_, j) => sha256Hex(canonicalUtf8[i + j]!)),
+      rows.map((r) => r.network),
+      rows.map((r) => r.device),
+      rows.map((r) => r.epoch),
+      rows.map((r) => r.type),
+      rows.map((_, j) => canonical[i + j]),
+      rows.map(() => Date.now()),
+    ];
+    statements.push({ sql: insertReportsSql('bench_reports'), params });
   }
   const t = performance.now();
   for (const st of statements) await db.transaction((tx) => tx.query(st.sql, st.params));

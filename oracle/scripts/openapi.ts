@@ -75,6 +75,7 @@ const INGEST_ERRORS = (schema: Json) => ({
     'body-too-large',
   ], schema),
   '415': errorResponse('The Content-Type is not application/json', ['unsupported-media-type'], schema),
+  '503': errorResponse('Signatures could not be checked (a signature worker stopped); nothing was stored: send the same reports again', ['unavailable'], schema),
   '405': R405,
   default: DEFAULT,
 });

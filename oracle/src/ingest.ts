@@ -5,7 +5,6 @@ import type { Hex } from 'viem';
 import {
   EpochClock,
   LIMITS,
-  verifyMessageAsync,
   encodeReport,
   describeZodError,
   reportSchema,
@@ -17,12 +16,15 @@ import {
 import type { Database, Queryable } from './db/database.ts';
 import type { DeviceCache } from './devices.ts';
 import type { OracleMetrics } from './metrics.ts';
+import { SignatureWorkerError, type SignaturePool } from './signatures.ts';
 
 export type Refusal = { ok: false; status: number; reason: string; detail: string; digest?: Hex; index?: number };
 export type Accepted = { ok: true; digest: Hex; status: 'stored' | 'duplicate' };
 export type IngestResult = Accepted | Refusal;
 
 type Checked = { ok: true; report: Report; digest: Hex; receivedAt: number; /** canonical JSON of the report (its digest's preimage) */ json: string };
+/** A report that passed every check before its signature's: what the signature check needs. */
+type Prechecked = Checked & { signingBytes: Uint8Array; keyX: Hex; keyY: Hex };
 
 /** At most this many refusals are kept per device and epoch ("why was I not paid?"). */
 export const MAX_REJECTIONS_PER_DEVICE_EPOCH = 32;
@@ -37,6 +39,8 @@ export type IngestOptions = {
   /** How long after an epoch's end its reports are still taken (ms). */
   graceMs: number;
   metrics: OracleMetrics;
+  /** The worker threads that check device signatures. */
+  signatures: SignaturePool;
   now?: () => number;
   /** Epochs whose close has begun: their inputs are frozen. */
   isClosing: (epoch: number) => boolean;
@@ -50,10 +54,11 @@ export class Ingest {
   }
 
   /**
-   * Checks one report (already JSON-parsed) without writing anything. The signature is checked on
-   * libuv's thread pool, so a batch's signatures are verified in parallel, off the event loop.
+   * Checks one report (already JSON-parsed) up to its signature, without writing anything: the
+   * schema, the domain, the network and type, the body, the device. Signatures are then checked
+   * for a whole call at once on the signature pool, and the epoch window after that.
    */
-  async check(raw: unknown, receivedAt = this.now()): Promise<Checked | Refusal> {
+  private precheck(raw: unknown, receivedAt: number): Prechecked | Refusal {
     const parsed = reportSchema.safeParse(raw);
     if (!parsed.success) return refuse(400, 'malformed', describeZodError(parsed.error));
     const report = parsed.data;
@@ -81,17 +86,42 @@ export class Ingest {
     if (device.network !== report.network) {
       return refuse(403, 'wrong-network', `device is registered for ${device.network}, not ${report.network}`, digest);
     }
-    if (!(await verifyMessageAsync(device.key, encoded.signingBytes, report.sig))) {
-      return refuse(401, 'bad-signature', "the signature does not verify against the device's registered key", digest);
-    }
+    return { ok: true, report, digest, receivedAt, json: encoded.json, signingBytes: encoded.signingBytes, keyX: device.keyX, keyY: device.keyY };
+  }
 
+  /** The epoch window, checked once the signature is known to be good. */
+  private checkEpoch(c: Prechecked): Checked | Refusal {
+    const { report, digest, receivedAt } = c;
     const current = this.o.clock.epochAtMs(receivedAt);
     if (report.epoch > current) return refuse(409, 'future-epoch', `epoch ${report.epoch} has not started (current ${current})`, digest);
     const cutoff = this.o.clock.end(report.epoch) * 1000 + this.o.graceMs;
     if (receivedAt >= cutoff || this.o.isClosing(report.epoch)) {
       return refuse(409, 'epoch-closed', `epoch ${report.epoch} took reports until ${new Date(cutoff).toISOString()}`, digest);
     }
-    return { ok: true, report, digest, receivedAt, json: encoded.json };
+    return { ok: true, report, digest, receivedAt, json: c.json };
+  }
+
+  /** Checks a call's reports: every check up to the signature, the signatures together, the epochs. */
+  private async checkAll(raws: readonly unknown[], receivedAt: number): Promise<(Checked | Refusal)[]> {
+    const pre = raws.map((raw) => this.precheck(raw, receivedAt));
+    const toVerify = pre.filter((c): c is Prechecked => c.ok);
+    let verified: boolean[];
+    try {
+      verified = await this.o.signatures.verify(
+        toVerify.map((c) => ({ device: c.report.device, keyX: c.keyX, keyY: c.keyY, message: c.signingBytes, sig: c.report.sig })),
+      );
+    } catch (err) {
+      if (!(err instanceof SignatureWorkerError)) throw err;
+      // A signature worker died: nothing is stored and the client may send the same reports again.
+      const detail = `signatures could not be checked (${err.message}); nothing was stored, try again`;
+      return pre.map((c) => (c.ok ? refuse(503, 'unavailable', detail) : c));
+    }
+    let k = 0;
+    return pre.map((c) => {
+      if (!c.ok) return c;
+      if (!verified[k++]) return refuse(401, 'bad-signature', "the signature does not verify against the device's registered key", c.digest);
+      return this.checkEpoch(c);
+    });
   }
 
   /** Checks and stores one report; resolves after the row is durable. */
@@ -112,12 +142,7 @@ export class Ingest {
   private async submitMany(raws: readonly unknown[]): Promise<IngestResult[]> {
     const started = performance.now();
     const receivedAt = this.now();
-    const checked = await Promise.all(
-      raws.map(async (raw, index) => {
-        const c = await this.check(raw, receivedAt);
-        return c.ok ? c : { ...c, index };
-      }),
-    );
+    const checked = (await this.checkAll(raws, receivedAt)).map((c, index) => (c.ok ? c : { ...c, index }));
     const refusals = checked.filter((c): c is Refusal & { index: number } => !c.ok);
     if (refusals.length) {
       await this.recordRefusals(raws, refusals);
@@ -139,24 +164,29 @@ export class Ingest {
     return checked.map((c) => (c.ok ? { ok: true, digest: c.digest, status: stored.has(c.digest) ? 'stored' : 'duplicate' } : c)) as IngestResult[];
   }
 
-  /** Writes the reports in one transaction; returns the digests that were new. */
+  /**
+   * Writes the reports in one transaction; returns the digests that were new. The rows go in as
+   * seven array parameters (one per column, unnested), not seven parameters per row: binding a
+   * few arrays costs the database driver far less than binding 1,400 values for 200 reports.
+   */
   private async store(reports: readonly Checked[]): Promise<Set<string>> {
     if (!reports.length) return new Set();
-    const cols = 7;
-    const params: unknown[] = [];
-    const values = reports.map((r, i) => {
-      params.push(r.digest, r.report.network, r.report.device, r.report.epoch, r.report.type, r.json, r.receivedAt);
-      return `(${Array.from({ length: cols }, (_, j) => `$${i * cols + j + 1}`).join(',')})`;
-    });
+    const columns = {
+      digest: reports.map((r) => r.digest),
+      network: reports.map((r) => r.report.network),
+      device: reports.map((r) => r.report.device),
+      epoch: reports.map((r) => r.report.epoch),
+      type: reports.map((r) => r.report.type),
+      report: reports.map((r) => r.json),
+      receivedAt: reports.map((r) => r.receivedAt),
+    };
     const rows = await this.o.db.transaction(async (tx) => {
       // Refuse at write time too, in case a close began while the batch was being checked.
-      const epochs = [...new Set(reports.map((r) => r.report.epoch))];
+      const epochs = [...new Set(columns.epoch)];
       const closing = await tx.query('select epoch from epochs where epoch = any($1)', [epochs]);
       if (closing.length) throw new EpochClosedError(closing[0]!.epoch);
-      return tx.query<{ digest: string }>(
-        `insert into reports (digest, network, device, epoch, type, report, received_at) values ${values.join(',')} on conflict (digest) do nothing returning digest`,
-        params,
-      );
+      const { digest, network, device, epoch, type, report, receivedAt } = columns;
+      return tx.query<{ digest: string }>(insertReportsSql(), [digest, network, device, epoch, type, report, receivedAt]);
     });
     return new Set(rows.map((r) => r.digest));
   }
@@ -187,6 +217,17 @@ async function recordRejection(tx: Queryable, row: unknown[]): Promise<void> {
      where (select count(*) from ingest_rejections where device = $2 and epoch = $3) < ${MAX_REJECTIONS_PER_DEVICE_EPOCH}`,
     row,
   );
+}
+
+/**
+ * The statement that stores accepted reports: seven array parameters (digest, network, device,
+ * epoch, type, canonical JSON, received_at), one element per report; returns the digests that
+ * were new.
+ */
+export function insertReportsSql(table = 'reports'): string {
+  return `insert into ${table} (digest, network, device, epoch, type, report, received_at)
+    select * from unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::bigint[])
+    on conflict (digest) do nothing returning digest`;
 }
 
 export class EpochClosedError extends Error {

@@ -15,6 +15,7 @@ import { openDatabase, type Database } from './db/database.ts';
 import { DeviceCache } from './devices.ts';
 import { ChainFollower } from './follower.ts';
 import { Ingest } from './ingest.ts';
+import { SignaturePool, defaultVerifyThreads } from './signatures.ts';
 import { createMetrics } from './metrics.ts';
 import { SocketHub } from './sockets.ts';
 
@@ -39,6 +40,8 @@ export type OracleConfig = {
   parameters?: Record<string, unknown>;
   /** How long after an epoch's end its reports are still taken (ms, default 2000). */
   graceMs?: number;
+  /** Worker threads that check device signatures at ingest (default min(4, cores − 1), at least 1). */
+  verifyThreads?: number;
   crashAfter?: CloseStep;
   log?: (line: string) => void;
   onEpochClosed?: (epoch: number, state: CloseStep) => void;
@@ -53,6 +56,8 @@ export type Oracle = {
   closer: EpochCloser;
   follower: ChainFollower;
   ingest: Ingest;
+  /** The worker threads that check device signatures for ingest. */
+  signatures: SignaturePool;
   hub: SocketHub;
   clock: EpochClock;
   parameters: Record<string, unknown>;
@@ -77,6 +82,10 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
   }
   if (config.signerKeys.length < config.quorum || config.quorum < 1) {
     throw new OracleConfigError(`need at least quorum (${config.quorum}) signer keys, got ${config.signerKeys.length}`);
+  }
+  const verifyThreads = config.verifyThreads ?? defaultVerifyThreads();
+  if (!Number.isInteger(verifyThreads) || verifyThreads < 1 || verifyThreads > 64) {
+    throw new OracleConfigError(`verifyThreads must be an integer in 1..64, got ${config.verifyThreads}`);
   }
   const log = config.log ?? (() => {});
   const signers = config.signerKeys.map((k) => privateKeyToAccount(k));
@@ -109,7 +118,9 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
   });
   await closer.init();
 
-  const ingest = new Ingest({ db, devices, domain, plugins, clock, graceMs, metrics, isClosing: (e) => closer.isClosing(e) });
+  const signatures = new SignaturePool(verifyThreads);
+  await signatures.start();
+  const ingest = new Ingest({ db, devices, domain, plugins, clock, graceMs, metrics, signatures, isClosing: (e) => closer.isClosing(e) });
   const hub = new SocketHub({ devices, domain, ingest, metrics, currentEpoch: () => clock.epochAtMs(Date.now()) });
   challenger = new Challenger({ db, devices, hub, clock, plugins, parameters, metrics });
 
@@ -165,6 +176,7 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
     closer,
     follower,
     ingest,
+    signatures,
     hub,
     clock,
     parameters,
@@ -175,6 +187,7 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
       await hub.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await signatures.close();
       await db.close();
     },
   };

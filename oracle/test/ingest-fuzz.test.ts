@@ -578,3 +578,20 @@ async function checkTables(): Promise<void> {
   const [rows] = await db.query<{ n: number }>('select count(*)::int as n from ingest_rejections');
   console.log(`# reports ${total!.n}; ingest_rejections ${rows!.n} rows over ${counts.length} (device, epoch) pairs`);
 }
+
+// Last, as it leaves this oracle unable to check signatures: with no signature worker to ask, a
+// batch of good reports gets 503 `unavailable` for each, nothing is stored, and the oracle stays up.
+test('with its signature workers gone, ingest answers 503 unavailable and stores nothing', { timeout: 30_000 }, async () => {
+  const rng = prng(SEED ^ 0x503);
+  const reports = Array.from({ length: 20 }, (_, i) => goodFor(rng, honest[i % honest.length]!));
+  await net.oracle!.signatures.close();
+  const res = await fetch(`${net.oracle!.url}/v1/reports/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reports }) });
+  assert.equal(res.status, 503);
+  const body = (await res.json()) as { error: string; detail: string; refusals: { reason: string; detail: string }[] };
+  assert.equal(body.error, 'unavailable');
+  assert.equal(body.refusals.length, reports.length);
+  assert.ok(body.refusals.every((r) => r.reason === 'unavailable' && /nothing was stored, try again/.test(r.detail)), JSON.stringify(body.refusals[0]));
+  const [stored] = await net.oracle!.db.query<{ n: number }>('select count(*)::int as n from reports where digest = any($1)', [reports.map((r) => reportDigest(r))]);
+  assert.equal(stored!.n, 0);
+  assert.equal((await fetch(`${net.oracle!.url}/v1/status`)).status, 200);
+});

@@ -111,19 +111,3 @@ export function verifyMessage(publicKey: KeyObject, message: Uint8Array, signatu
     return false;
   }
 }
-
-/**
- * `verifyMessage` on libuv's thread pool: the event loop stays free and a batch's signatures are
- * checked in parallel (what ingest uses).
- */
-export function verifyMessageAsync(publicKey: KeyObject, message: Uint8Array, signature: Hex): Promise<boolean> {
-  const raw = lowSSignature(signature);
-  if (!raw) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    try {
-      verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, raw, (err, ok) => resolve(!err && ok));
-    } catch {
-      resolve(false);
-    }
-  });
-}

@@ -16,7 +16,6 @@ import {
   signMessage,
   signP256,
   verifyMessage,
-  verifyMessageAsync,
 } from '../src/device-key.ts';
 
 const HALF_N = P256_N / 2n;
@@ -147,15 +146,6 @@ describe('signatures', () => {
     assert.equal(verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(twin.slice(2), 'hex')), true);
     // ...but not as a device signature.
     assert.equal(verifyMessage(publicKey, message, twin), false);
-  });
-
-  test('verifyMessageAsync (thread pool) agrees with verifyMessage: valid, high-s twin, wrong key, malformed', async () => {
-    const sig = signMessage(privateKey, message);
-    const twin = `${sig.slice(0, 66)}${hex64(P256_N - BigInt(`0x${sig.slice(66)}`))}` as Hex;
-    assert.equal(await verifyMessageAsync(publicKey, message, sig), true);
-    assert.equal(await verifyMessageAsync(publicKey, message, twin), false);
-    assert.equal(await verifyMessageAsync(other.publicKey, message, sig), false);
-    assert.equal(await verifyMessageAsync(publicKey, message, '0x1234' as Hex), false);
   });
 
   test('verifyMessage rejects a wrong key, a flipped message bit or a flipped signature bit', () => {
