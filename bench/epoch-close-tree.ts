@@ -6,8 +6,9 @@
  *
  * Each side runs in its own child process (bench/lib/tree-worker.ts), one after the other, so
  * that each peak RSS is its own and neither competes with the other for the CPU. A side
- * generates the leaves first (untimed), notes its resident memory as the baseline, then times
- * building the tree and fetching P proofs ("every proof can be produced").
+ * generates the leaves first (untimed), lets its memory settle and notes it as the baseline,
+ * resets the peak (bench/lib/memory.ts), then times building the tree and fetching P proofs
+ * ("every proof can be produced"); its peak RSS is the timed part's.
  *
  * Targets, set for a million leaves and checked from that size up (below it, the runtime's fixed
  * memory dominates both peaks): speedup = oz_ms / fast_ms >= 30 and memory = fast peak RSS /
