@@ -345,7 +345,7 @@ async function phases(plan: EpochPlan): Promise<EpochWorkerResult> {
   await mark('reward columns (owner table, scores, usage)');
   const perNetwork = { kind: net.kind, scores: out.scores.map((s) => ({ device: s.device, score: s.score.toString(), detail: s.detail })), rejections };
   await mark('score strings for the result');
-  const prior = priorColumns(inputs.prior.cumulative.map((c) => [c.account.toLowerCase(), BigInt(c.amount)] as const));
+  const prior = priorColumns(inputs.prior.cumulative.map((c) => [c.account, BigInt(c.amount)] as const));
   await mark('prior columns');
   const rewards = computeRewardColumns({ owners: owners.accounts, networks: [columns], prior });
   await mark('computeRewardColumns');

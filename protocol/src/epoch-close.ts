@@ -137,7 +137,7 @@ export function computeEpoch(
     });
   }
 
-  const prior = priorColumns(inputs.prior.cumulative.map((c) => [c.account.toLowerCase(), BigInt(c.amount)] as const));
+  const prior = priorColumns(inputs.prior.cumulative.map((c) => [c.account, BigInt(c.amount)] as const));
   const rewards = computeRewardColumns({ owners: owners.accounts, networks: rewardInputs, prior });
   const tree = rewards.cumulative.amounts.length > 0 ? RewardTree.fromColumns(rewards.cumulative.accounts, rewards.cumulative.amounts) : null;
   const str = (n: bigint) => n.toString();

@@ -207,12 +207,13 @@ class TreeBuild {
   /** Validates, keeps and hashes leaves given as columns (20 account bytes each, amounts). */
   hashColumns(accounts: Uint8Array, amounts: readonly bigint[]): void {
     this.accounts.set(accounts.subarray(0, 20 * this.n));
+    const accountWords = new Uint32Array(this.accounts.buffer);
     this.hashChunks((i, view, at) => {
       const amount = amounts[i];
       if (typeof amount !== 'bigint' || amount < 0n || amount > MAX_UINT256) {
         throw new RewardTreeError(`RewardTree.fromColumns: amounts[${i}]${leafProblem({ account: toHex(accounts, 20 * i, 20), amount })}`);
       }
-      this.bytes.set(this.accounts.subarray(20 * i, 20 * i + 20), at);
+      for (let w = 0; w < 5; w++) this.words[at / 4 + w] = accountWords[5 * i + w]!; // no subarray object per leaf
       writeUint256(view, at + 20, amount);
       this.amounts[i] = amount;
       this.addToIndex(i, 'RewardTree.fromColumns: leaves', () => toHex(accounts, 20 * i, 20));

@@ -408,8 +408,8 @@ export function computeRewards(networks: readonly NetworkRewardInput[], prior: R
   const inputs = networks.map((net) =>
     networkColumns({ kind: net.kind, budget: net.budget, usageShareBps: net.usageShareBps, count: net.devices.length }, (i) => net.devices[i]!, owners),
   );
-  const lowerPrior = [...prior].map(([account, amount]) => [typeof account === 'string' ? account.toLowerCase() : account, amount] as const);
-  const r = computeRewardColumns({ owners: owners.accounts, networks: inputs, prior: priorColumns(lowerPrior) });
+  // Accounts are parsed to bytes in either letter case, so the same account twice in another case is found as a duplicate.
+  const r = computeRewardColumns({ owners: owners.accounts, networks: inputs, prior: priorColumns(prior) });
 
   const devices: DeviceReward[] = [];
   forEachDeviceReward(r, inputs, (k, i, owner, proof, usage, total) => {
