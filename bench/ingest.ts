@@ -256,15 +256,15 @@ async function startProfiler() {
   const session = new Session();
   session.connect();
   const post = (method: string, params?: object) =>
-    new Promise<any>((resolve, reject) => session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result))));
+    new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result))));
   await post('Profiler.enable');
   await post('Profiler.setSamplingInterval', { interval: 500 });
   return {
     start: () => post('Profiler.start'),
     stop: async () => {
-      const { profile } = await post('Profiler.stop');
+      const { profile } = (await post('Profiler.stop')) as { profile: object };
       session.disconnect();
-      return profile as object;
+      return profile;
     },
   };
 }

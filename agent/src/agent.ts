@@ -5,12 +5,13 @@ import type { KeyObject } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Hex } from 'viem';
 import {
-  EpochClock,
+  type EpochClock,
   serverMessageSchema,
+  type ServerMessage,
   signSocketAuth,
   type Challenge,
   type Domain,
-  type NetworkPlugin,
+  type AnyNetworkPlugin,
   type Report,
   type WorkerContext,
 } from '@groundwork/protocol';
@@ -32,7 +33,7 @@ export type AgentOptions = {
   device: Hex;
   key: KeyObject;
   domain: Domain;
-  network: NetworkPlugin<any>;
+  network: AnyNetworkPlugin;
   clock: EpochClock;
   /** Replaces the network worker's answer (the simulator's cheaters use this). */
   answer?: (challenge: Challenge, ctx: WorkerContext) => Promise<Report | null> | Report | null;
@@ -66,7 +67,7 @@ export function startAgent(o: AgentOptions): Agent {
     const socket = new WebSocket(o.wsUrl, { handshakeTimeout: 10_000 });
     ws = socket;
     socket.on('message', (data) => {
-      let msg;
+      let msg: ServerMessage;
       try {
         msg = serverMessageSchema.parse(JSON.parse(data.toString()));
       } catch (err) {
@@ -81,7 +82,7 @@ export function startAgent(o: AgentOptions): Agent {
           connected = true;
           backoff = 250;
           stats.connects++;
-          readyWaiters.forEach((w) => w());
+          for (const w of readyWaiters) w();
           readyWaiters = [];
           break;
         case 'challenge':

@@ -70,7 +70,7 @@ export async function registerDevice(
   p: { key: KeyObject; network: string; stake?: bigint; location?: bigint },
 ): Promise<RegisterResult> {
   const a = s.deployment.addresses;
-  const read = (address: Address, abi: Abi, functionName: string, args: readonly unknown[] = []) => s.client.readContract({ address, abi, functionName, args } as never) as Promise<any>;
+  const read = (address: Address, abi: Abi, functionName: string, args: readonly unknown[] = []) => s.client.readContract({ address, abi, functionName, args } as never) as Promise<unknown>;
   const pub = devicePublicKey(p.key);
   const deviceId = deviceIdOf(pub);
   const net = networkId(p.network);

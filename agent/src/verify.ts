@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { createPublicClient, http, type Hex, type PublicClient } from 'viem';
 import { EmissionsAbi, RewardDistributorAbi, type Deployment } from '@groundwork/contracts';
-import { canonicalJson, computeEpoch, diffResults, sha256Hex, type EpochArtifact, type NetworkPlugin } from '@groundwork/protocol';
+import { canonicalJson, computeEpoch, diffResults, sha256Hex, type EpochArtifact, type NetworkPlugins } from '@groundwork/protocol';
 
 export type VerifyCheck = { name: string; ok: boolean; detail: string };
 export type VerifyResult = { epoch: number; pass: boolean; artifactHash: Hex | null; root: Hex | null; checks: VerifyCheck[] };
@@ -12,7 +12,7 @@ export type VerifyOptions = {
   epoch: number;
   deployment: Deployment;
   rpcUrl: string;
-  plugins: Readonly<Record<string, NetworkPlugin<any>>>;
+  plugins: NetworkPlugins;
   /** Where to fetch the artifact: the oracle's base URL... */
   oracleUrl?: string;
   /** ...or a local file. */

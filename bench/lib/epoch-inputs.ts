@@ -218,7 +218,9 @@ export function rewardInputsFromPlan(plan: EpochPlan): { networks: NetworkReward
 export function rewardColumnsFromPlan(plan: EpochPlan): RewardColumnsInput {
   // Parsed in place: no Buffer per account, which would leave a fragmented heap behind.
   const owners = Buffer.alloc(20 * plan.owners.length);
-  plan.owners.forEach((o, k) => owners.write(o.slice(2), 20 * k, 20, 'hex'));
+  plan.owners.forEach((o, k) => {
+    owners.write(o.slice(2), 20 * k, 20, 'hex');
+  });
   const scores = new Uint32Array(plan.n);
   const usageIndex: number[] = [];
   const credits: bigint[] = [];
@@ -230,7 +232,9 @@ export function rewardColumnsFromPlan(plan: EpochPlan): RewardColumnsInput {
     }
   }
   const accounts = Buffer.alloc(20 * plan.prior.length);
-  plan.prior.forEach((p, k) => accounts.write(p.account.slice(2), 20 * k, 20, 'hex'));
+  plan.prior.forEach((p, k) => {
+    accounts.write(p.account.slice(2), 20 * k, 20, 'hex');
+  });
   return {
     owners,
     networks: [{ kind: 'uptime', budget: BUDGET, usageShareBps: USAGE_SHARE_BPS, scores, ownerOf: plan.ownerOf.slice(), usage: { index: Uint32Array.from(usageIndex), credits } }],

@@ -219,7 +219,9 @@ async function oz(plan: EpochPlan): Promise<EpochWorkerResult> {
   };
   const values = leaves();
   const wanted = new Map<string, number>(plan.proofAccounts.map((a) => [a.toLowerCase(), -1]));
-  values.forEach(([account], i) => wanted.has(account) && wanted.set(account, i));
+  values.forEach(([account], i) => {
+    if (wanted.has(account)) wanted.set(account, i);
+  });
   const accounts = plan.proofAccounts;
   const indexes = accounts.map((a) => wanted.get(a.toLowerCase())!);
   const devices = plan.n;

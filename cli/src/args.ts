@@ -14,7 +14,7 @@ export type Flags = { values: Record<string, string | boolean | string[] | undef
 
 /** Parses `argv` strictly against `spec`; `positionals` is how many positional arguments are allowed. */
 export function parseFlags(argv: readonly string[], spec: FlagSpec, positionals = 0): Flags {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals: true });
   } catch (err) {

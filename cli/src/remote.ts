@@ -24,7 +24,7 @@ export async function checkChain(client: { getChainId(): Promise<number> }, rpcU
 export type OracleReply<T> = { status: number; body: T };
 
 /** GET `${oracleUrl}${path}` as JSON; unreachable oracles and non-JSON answers become CliErrors. */
-export async function oracleGet<T = any>(oracleUrl: string, path: string): Promise<OracleReply<T>> {
+export async function oracleGet<T = unknown>(oracleUrl: string, path: string): Promise<OracleReply<T>> {
   let res: Response;
   try {
     res = await fetch(`${oracleUrl}${path}`, { signal: AbortSignal.timeout(30_000) });

@@ -237,7 +237,7 @@ export async function deploySystem(input: DeployParametersInput): Promise<Deploy
   } catch (err) {
     throw new DeployParameterError(`cannot reach ${url}: ${(err as Error).message}`);
   }
-  const d = new Deployer(publicClient, wallet, account, chainId, input.onStep);
+  const d = new Deployer(publicClient, wallet, account, input.onStep);
   const startBlock = await publicClient.getBlockNumber();
 
   const timelock = await d.deploy('timelock', TimelockControllerAbi, TimelockControllerBytecode, [
@@ -368,7 +368,6 @@ class Deployer {
     private readonly publicClient: PublicClient,
     private readonly wallet: WalletClient,
     private readonly account: PrivateKeyAccount,
-    private readonly chainId: number,
     private readonly onStep?: (step: string) => void,
   ) {}
 

@@ -275,7 +275,7 @@ function componentSchemas(): Json {
 /** batchSchema takes `reports: unknown[]` (each report is checked on its own); the document names the item type. */
 function withItems(schema: Json, key: string, items: Json, description: string): Json {
   const prop = schema.properties?.[key];
-  if (!prop || prop.type !== 'array' || Object.keys(prop.items ?? {}).length) throw new Error(`expected ${key} to be an array of anything in the generated schema`);
+  if (prop?.type !== 'array' || Object.keys(prop.items ?? {}).length) throw new Error(`expected ${key} to be an array of anything in the generated schema`);
   return { ...schema, properties: { ...schema.properties, [key]: { ...prop, items } }, description };
 }
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Address, Hex } from 'viem';
 import { LIMITS, RewardTree, batchSchema, describeZodError, type EpochResult } from '@groundwork/protocol';
-import type { Database } from './db/database.ts';
+import type { Database, Row } from './db/database.ts';
 import type { Ingest, Refusal } from './ingest.ts';
 import type { OracleMetrics } from './metrics.ts';
 
@@ -160,7 +160,10 @@ const CACHED_EPOCHS = 8;
 
 function cacheOf(ctx: ApiContext) {
   let cache = epochCaches.get(ctx.db);
-  if (!cache) epochCaches.set(ctx.db, (cache = { results: new Map(), trees: new Map() }));
+  if (!cache) {
+    cache = { results: new Map(), trees: new Map() };
+    epochCaches.set(ctx.db, cache);
+  }
   return cache;
 }
 
@@ -193,7 +196,7 @@ function cumulativeOf(result: EpochResult, account: string): bigint {
   return c ? BigInt(c.amount) : 0n;
 }
 
-function deviceJson(ctx: ApiContext, r: Record<string, any>) {
+function deviceJson(ctx: ApiContext, r: Row) {
   return {
     device: r.device,
     network: r.network,
@@ -209,7 +212,7 @@ function deviceJson(ctx: ApiContext, r: Record<string, any>) {
   };
 }
 
-function epochJson(r: Record<string, any>) {
+function epochJson(r: Row) {
   return { epoch: r.epoch, state: r.state, root: r.root, total: r.total, artifactHash: r.artifact_hash, txHash: r.tx_hash };
 }
 

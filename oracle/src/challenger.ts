@@ -3,7 +3,7 @@
 // artifact has it even if the oracle then dies) and pushes it down the device's socket.
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Hex } from 'viem';
-import type { Challenge, EpochClock, NetworkPlugin } from '@groundwork/protocol';
+import type { Challenge, EpochClock, NetworkPlugins } from '@groundwork/protocol';
 import type { Database } from './db/database.ts';
 import type { DeviceCache, KnownDevice } from './devices.ts';
 import type { OracleMetrics } from './metrics.ts';
@@ -24,7 +24,7 @@ export class Challenger {
       devices: DeviceCache;
       hub: SocketHub;
       clock: EpochClock;
-      plugins: Readonly<Record<string, NetworkPlugin<any>>>;
+      plugins: NetworkPlugins;
       parameters: Readonly<Record<string, unknown>>;
       metrics: OracleMetrics;
       now?: () => number;

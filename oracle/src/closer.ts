@@ -27,7 +27,7 @@ import {
   type EpochClock,
   type EpochInputs,
   type EpochResult,
-  type NetworkPlugin,
+  type NetworkPlugins,
 } from '@groundwork/protocol';
 import type { Database } from './db/database.ts';
 import type { ChainFollower } from './follower.ts';
@@ -45,7 +45,7 @@ export type CloserOptions = {
   quorum: number;
   follower: ChainFollower;
   clock: EpochClock;
-  plugins: Readonly<Record<string, NetworkPlugin<any>>>;
+  plugins: NetworkPlugins;
   parameters: Readonly<Record<string, unknown>>;
   metrics: OracleMetrics;
   /** Ingest keeps taking an epoch's reports this long after its end (ms). */

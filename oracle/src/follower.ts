@@ -118,7 +118,7 @@ export class ChainFollower {
         const at = log.address.toLowerCase();
         const block = log.blockNumber!;
         const index = log.logIndex!;
-        const args = log.args as Record<string, any>;
+        const args = log.args as Record<string, unknown>;
         if (at === a.registry.toLowerCase()) {
           if (log.eventName === 'Transfer') {
             const device = deviceIdHex(args.tokenId as bigint);
@@ -154,7 +154,7 @@ export class ChainFollower {
     if (changed.length) this.opts.onDevicesChanged?.([...new Set(changed)]);
   }
 
-  private async applyDeviceEvent(tx: Queryable, name: string, args: Record<string, any>, block: bigint, index: number, time: number, state: DeviceState) {
+  private async applyDeviceEvent(tx: Queryable, name: string, args: Record<string, unknown>, block: bigint, index: number, time: number, state: DeviceState) {
     const device = deviceIdHex(args.deviceId as bigint);
     const data = Object.fromEntries(Object.entries(args).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]));
     await tx.query('insert into device_events (block, log_index, device, kind, data) values ($1,$2,$3,$4,$5) on conflict do nothing', [block.toString(), index, device, name, JSON.stringify(data)]);

@@ -3,14 +3,14 @@
 // and a reason, and no accepted-report row is written for it.
 import type { Hex } from 'viem';
 import {
-  EpochClock,
+  type EpochClock,
   LIMITS,
   encodeReport,
   describeZodError,
   reportSchema,
   sha256Hex,
   type Domain,
-  type NetworkPlugin,
+  type NetworkPlugins,
   type Report,
 } from '@groundwork/protocol';
 import type { Database, Queryable } from './db/database.ts';
@@ -34,7 +34,7 @@ export type IngestOptions = {
   db: Database;
   devices: DeviceCache;
   domain: Domain;
-  plugins: Readonly<Record<string, NetworkPlugin<any>>>;
+  plugins: NetworkPlugins;
   clock: EpochClock;
   /** How long after an epoch's end its reports are still taken (ms). */
   graceMs: number;

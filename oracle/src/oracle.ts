@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { RewardDistributorAbi, type Deployment } from '@groundwork/contracts';
-import { EpochClock, type NetworkPlugin } from '@groundwork/protocol';
+import { EpochClock, type AnyNetworkPlugin, type NetworkPlugins } from '@groundwork/protocol';
 import { uptimeNetwork } from '@groundwork/network-uptime';
 import { createHandler } from './api.ts';
 import { Challenger } from './challenger.ts';
@@ -20,7 +20,7 @@ import { createMetrics } from './metrics.ts';
 import { SocketHub } from './sockets.ts';
 
 /** Every network this oracle build knows; a deployment's networks pick from these. */
-export const NETWORK_PLUGINS: Readonly<Record<string, NetworkPlugin<any>>> = { [uptimeNetwork.kind]: uptimeNetwork };
+export const NETWORK_PLUGINS: NetworkPlugins = { [uptimeNetwork.kind]: uptimeNetwork };
 
 export type OracleConfig = {
   deployment: Deployment;
@@ -70,7 +70,7 @@ export class OracleConfigError extends Error {
 
 export async function startOracle(config: OracleConfig): Promise<Oracle> {
   const { deployment } = config;
-  const plugins: Record<string, NetworkPlugin<any>> = {};
+  const plugins: Record<string, AnyNetworkPlugin> = {};
   const parameters: Record<string, unknown> = {};
   for (const net of deployment.networks) {
     const plugin = NETWORK_PLUGINS[net.kind];

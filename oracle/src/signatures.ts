@@ -62,7 +62,8 @@ export class SignaturePool {
    * first reports do not wait for it. Rejects if a worker cannot start.
    */
   async start(): Promise<void> {
-    await Promise.all(this.slots.map((_, i) => (this.slots[i] ??= this.spawn(i)).ready));
+    for (let i = 0; i < this.slots.length; i++) this.slots[i] ??= this.spawn(i);
+    await Promise.all(this.slots.map((slot) => slot!.ready));
   }
 
   /** Verifies every check; resolves with one boolean per check, in order. */
@@ -80,7 +81,8 @@ export class SignaturePool {
 
   private send(checks: readonly SignatureCheck[]): Promise<Uint8Array> {
     const index = this.turn++ % this.size;
-    const slot = this.slots[index] ?? (this.slots[index] = this.spawn(index));
+    const slot = this.slots[index] ?? this.spawn(index);
+    this.slots[index] = slot;
     const keys: VerifyRequest['keys'] = [];
     let length = 0;
     for (const c of checks) {

@@ -91,7 +91,7 @@ describe('oracle crash at each step of epoch close', () => {
     for (const step of STEPS) {
       const run = runOracle(step);
       const url = await run.ready;
-      if (step === 'scored') await net.startAgents(url.replace('http', 'ws') + '/v1/connect');
+      if (step === 'scored') await net.startAgents(`${url.replace('http', 'ws')}/v1/connect`);
       let timer: NodeJS.Timeout | undefined;
       const signal = await Promise.race([run.exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 60_000)))]);
       clearTimeout(timer);

@@ -14,7 +14,10 @@ import { ChainFollower, openDatabase, type Database } from '../src/index.ts';
 function flakyProxy(target: string, seed = 7): Promise<{ url: string; server: Server; failures: () => number }> {
   let state = seed;
   let failures = 0;
-  const rand = () => ((state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rand = () => {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    return state / 0x7fffffff;
+  };
   const server = createServer((req, res) => {
     const r = rand();
     if (r < 0.15) {

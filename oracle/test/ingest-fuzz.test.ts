@@ -265,12 +265,12 @@ function makeCase(i: number): Case {
     const expect = new Set<number>();
     for (let j = 0; j < n; j++) reports.push(rng.next() < 0.5 ? goodFor(rng, rng.pick(honest)) : (() => {
       const bad = badReport(rng);
-      bad.expect.forEach((s) => expect.add(s));
+      for (const s of bad.expect) expect.add(s);
       return bad.report;
     })());
     // at least one bad report, at a random place
     const bad = badReport(rng);
-    bad.expect.forEach((s) => expect.add(s));
+    for (const s of bad.expect) expect.add(s);
     reports.splice(rng.int(0, reports.length), 0, bad.report);
     return batch(`batch-mixed-${bad.kind}`, toJson({ reports }), [...expect]);
   }
@@ -412,7 +412,9 @@ test(`${HTTP_REQUESTS} bad requests at HTTP ingest get 4xx { error, detail } and
   const ackedAfterFuzz = acked();
   console.log(`# honest agents acked ${JSON.stringify(ackedBefore)} before, ${JSON.stringify(ackedAfterFuzz)} after the fuzz`);
   if (seconds > 3 * net.clock.duration) {
-    ackedAfterFuzz.forEach((n, i) => assert.ok(n > ackedBefore[i]!, `honest agent ${i} was acked during the fuzz (${ackedBefore[i]} -> ${n})`));
+    ackedAfterFuzz.forEach((n, i) => {
+      assert.ok(n > ackedBefore[i]!, `honest agent ${i} was acked during the fuzz (${ackedBefore[i]} -> ${n})`);
+    });
   }
   // ...and epochs still close; their scoring re-checks every stored report's digest and signature.
   await Promise.all([

@@ -115,7 +115,11 @@ function problems(value: unknown, schema: Json, at = '$'): string[] {
       else if (s.additionalProperties && typeof s.additionalProperties === 'object') out.push(...problems(v, s.additionalProperties, `${at}.${k}`));
     }
   }
-  if (Array.isArray(value) && s.items) value.forEach((v, i) => out.push(...problems(v, s.items, `${at}[${i}]`)));
+  if (Array.isArray(value) && s.items) {
+    value.forEach((v, i) => {
+      out.push(...problems(v, s.items, `${at}[${i}]`));
+    });
+  }
   return out;
 }
 

@@ -6,7 +6,7 @@ import type { Address, Hex } from 'viem';
 import { canonicalBytes, canonicalJson } from './encoding.ts';
 import { publicKeyFromCoordinates, verifyMessage } from './device-key.ts';
 import { RewardTree } from './merkle.ts';
-import type { AcceptedReport, DeviceSnapshot, NetworkPlugin, Rejection } from './network.ts';
+import type { AcceptedReport, DeviceSnapshot, NetworkPlugins, Rejection } from './network.ts';
 import { AccountTable, computeRewardColumns, forEachDeviceReward, forEachLeaf, networkColumns, priorColumns, type NetworkRewardColumns } from './rewards.ts';
 import { reportSigningBytes } from './schemas.ts';
 import { sha256Hex } from './encoding.ts';
@@ -82,7 +82,7 @@ export type ComputeEpochOptions = {
  */
 export function computeEpoch(
   inputs: EpochInputs,
-  plugins: Readonly<Record<string, NetworkPlugin<any>>>,
+  plugins: NetworkPlugins,
   options: ComputeEpochOptions = {},
 ): { result: EpochResult; tree: RewardTree | null } {
   const checkSignatures = options.checkSignatures ?? true;
@@ -101,7 +101,7 @@ export function computeEpoch(
     // Receive order, ties by digest: the result cannot depend on how the inputs were listed.
     const ordered = [...net.reports].sort((a, b) => a.receivedAt - b.receivedAt || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
     const reports = checkSignatures ? filterBySignature(ordered, net.devices, rejections) : ordered;
-    let out;
+    let out: ReturnType<typeof plugin.verify>;
     try {
       out = plugin.verify({
         epoch: inputs.epoch,

@@ -84,7 +84,9 @@ describe('RewardTree matches StandardMerkleTree.of(values, ["address", "uint256"
     const oz = ozTree(leaves);
     assert.equal(tree.leafHash(0).slice(0, 10), tree.leafHash(1).slice(0, 10));
     assert.equal(tree.root, oz.root);
-    leaves.forEach((_, i) => assert.deepEqual(tree.proof(i), oz.getProof(i)));
+    leaves.forEach((_, i) => {
+      assert.deepEqual(tree.proof(i), oz.getProof(i));
+    });
   });
 
   it('a single leaf is its own root, with an empty proof', () => {

@@ -81,3 +81,13 @@ export type NetworkPlugin<P = unknown> = {
   challenger?: Challenger<P>;
   worker: Worker;
 };
+
+/**
+ * A plug-in of any network, as registries hold them: each plug-in parses its own parameters with
+ * its own schema, so a registry cannot name one parameter type for all of them.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: parameters are checked by each plug-in's own schema
+export type AnyNetworkPlugin = NetworkPlugin<any>;
+
+/** Plug-ins by network kind. */
+export type NetworkPlugins = Readonly<Record<string, AnyNetworkPlugin>>;

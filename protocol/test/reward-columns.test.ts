@@ -140,7 +140,9 @@ describe('RewardTree.fromColumns', () => {
   const accounts = crowdedAccounts(next, 300);
   const amounts = accounts.map((_, i) => (i % 5 === 0 ? 0n : BigInt(next()) << BigInt(next() % 200)));
   const bytes = new Uint8Array(20 * accounts.length);
-  accounts.forEach((a, i) => bytes.set(Buffer.from(a.slice(2), 'hex'), 20 * i));
+  accounts.forEach((a, i) => {
+    bytes.set(Buffer.from(a.slice(2), 'hex'), 20 * i);
+  });
 
   test("same root and proofs as RewardTree.of and OpenZeppelin's StandardMerkleTree", () => {
     const tree = RewardTree.fromColumns(bytes, amounts);

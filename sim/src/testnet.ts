@@ -16,7 +16,7 @@ import {
   type Anvil,
   type Deployment,
 } from '@groundwork/contracts';
-import { EpochClock, generateDeviceKey, deviceIdHex, deviceIdOf, devicePublicKey, type Challenge, type NetworkPlugin, type Report, type WorkerContext } from '@groundwork/protocol';
+import { EpochClock, generateDeviceKey, deviceIdHex, deviceIdOf, devicePublicKey, type Challenge, type NetworkPlugins, type Report, type WorkerContext } from '@groundwork/protocol';
 import { uptimeNetwork } from '@groundwork/network-uptime';
 import { startOracle, NETWORK_PLUGINS, type Oracle, type OracleConfig } from '@groundwork/oracle';
 import { chainSession, createKeyFile, readKeyFile, registerDevice, startAgent, type Agent, type ChainSession } from '@groundwork/agent';
@@ -65,7 +65,7 @@ export type Testnet = {
   oracle: Oracle | null;
   oracleConfig: OracleConfig;
   providers: TestnetProvider[];
-  plugins: Readonly<Record<string, NetworkPlugin<any>>>;
+  plugins: NetworkPlugins;
   /** Starts the oracle (again) in this process, e.g. after a test stopped or killed one. */
   startOracle(overrides?: Partial<OracleConfig>): Promise<Oracle>;
   /** Starts agents for every provider that is not offline (again after a restart); `wsUrl` defaults to the in-process oracle. */

@@ -271,7 +271,9 @@ describe('planChallenges', () => {
     // Just below 1: the end of each slot (float rounding may land on the slot's upper edge, never past it).
     const top = planChallenges({ ...args, random: () => 1 - 2 ** -53 });
     assert.equal(top.length, 3);
-    top.forEach((t, i) => assert.ok(t >= 8500 * (i + 1) - 1 && t <= 8500 * (i + 1), `${t}`));
+    top.forEach((t, i) => {
+      assert.ok(t >= 8500 * (i + 1) - 1 && t <= 8500 * (i + 1), `${t}`);
+    });
     assert.ok(top[2]! <= 30_000 - DEFAULT_PARAMETERS.deadlineMs - 500);
     assert.deepEqual(planChallenges({ ...args, random: () => 0.999 }), [8491, 16_991, 25_491]);
   });

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// biome-ignore lint/suspicious/noExplicitAny: a row's columns are whatever its SQL selected
 export type Row = Record<string, any>;
 
 export type Queryable = {
@@ -51,7 +52,7 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
     throw new DatabaseConfigError(`DATABASE_URL is not a URL: ${JSON.stringify(url)}`);
   }
   if (!/^postgres(ql)?:$/.test(parsed.protocol)) throw new DatabaseConfigError(`DATABASE_URL must start with postgres://, got ${parsed.protocol}//`);
-  const types = { getTypeParser: (oid: number, format?: any) => (oid === INT8 || oid === NUMERIC ? (v: string) => v : pg.types.getTypeParser(oid, format)) };
+  const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8 || oid === NUMERIC ? (v: string) => v : pg.types.getTypeParser(oid, format)) };
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 8, types: types as never });
   pool.on('error', () => {}); // an idle client's error surfaces on its next query
   try {
