@@ -43,13 +43,29 @@ const DEFAULT_EPOCH_SECONDS = 30; // the devnet's own default (cli/src/commands/
 const DEFAULT_DEVICES = 20;
 
 type Summary = {
-  epochs: { epoch: number; state: string; root: string | null; claimedThisEpoch: string; verify: boolean; meanScore: number; connected: number; devices: number }[];
+  epochs: {
+    epoch: number;
+    state: string;
+    root: string | null;
+    claimedThisEpoch: string;
+    verify: boolean;
+    meanScore: number;
+    connected: number;
+    devices: number;
+  }[];
   verify: { epoch: number; pass: boolean; failed: string[] }[];
   claimed: Record<string, string>;
   secondsToFirstClaim: number | null;
 };
 
-type Run = { code: number | null; signal: string | null; stdout: string; wallSeconds: number; firstClaimLineSeconds: number | null; epochSecondsSeen: number | null };
+type Run = {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  wallSeconds: number;
+  firstClaimLineSeconds: number | null;
+  epochSecondsSeen: number | null;
+};
 
 function runDevnet(args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -130,7 +146,15 @@ async function main(): Promise<void> {
     wallSeconds: run.wallSeconds,
     firstClaimLineSeconds: run.firstClaimLineSeconds,
     verify: summary?.verify.map((v) => ({ epoch: v.epoch, pass: v.pass })) ?? [],
-    perEpoch: summary?.epochs.map((e) => ({ epoch: e.epoch, state: e.state, connected: e.connected, devices: e.devices, meanScore: e.meanScore, claimed: e.claimedThisEpoch })) ?? [],
+    perEpoch:
+      summary?.epochs.map((e) => ({
+        epoch: e.epoch,
+        state: e.state,
+        connected: e.connected,
+        devices: e.devices,
+        meanScore: e.meanScore,
+        claimed: e.claimedThisEpoch,
+      })) ?? [],
     exit: run.signal ?? run.code,
     pass,
   };
@@ -141,15 +165,26 @@ async function main(): Promise<void> {
     if (first !== null) console.log(`seconds from start to first claimed reward: ${first} (epoch length ${epochLength} s)`);
     else console.log(`seconds from start to first claimed reward: none (nothing was claimed; epoch length ${epochLength} s)`);
     if (ratio !== null) {
-      console.log(`epochs of waiting: ${ratio.toFixed(2)} (time to first claim / epoch length; the protocol's floor is about ${floorEpochs.toFixed(2)})`);
+      console.log(
+        `epochs of waiting: ${ratio.toFixed(2)} (time to first claim / epoch length; the protocol's floor is about ${floorEpochs.toFixed(2)})`,
+      );
     }
     console.log('  baseline: there is no external system to run here, so the time is put against the epoch length. A reward can be');
     console.log("  claimed only after its epoch has ended, the oracle's grace (2 s) has passed, the root is signed and posted, and");
-    console.log(`  its challenge window (${windowSeconds} s = epoch / 6 on the devnet) has passed. Epoch 0 starts at deployment, a second or`);
-    console.log(`  two after the start, and the rest of the boot runs inside it: floor = (${epochLength} + 2 + ${windowSeconds}) / ${epochLength} = ${floorEpochs.toFixed(2)} epochs`);
+    console.log(
+      `  its challenge window (${windowSeconds} s = epoch / 6 on the devnet) has passed. Epoch 0 starts at deployment, a second or`,
+    );
+    console.log(
+      `  two after the start, and the rest of the boot runs inside it: floor = (${epochLength} + 2 + ${windowSeconds}) / ${epochLength} = ${floorEpochs.toFixed(2)} epochs`,
+    );
     console.log('  from deployment (epoch 0 begins at the last block time before it, to the second, so a run can come in a little under).');
-    console.log(`wall clock: ${run.wallSeconds} s from spawn to exit${run.firstClaimLineSeconds !== null ? `; ${run.firstClaimLineSeconds} s from spawn to the line of the first epoch with a claim (after its claims and verification)` : ''}`);
-    for (const e of out.perEpoch) console.log(`  epoch ${e.epoch}: ${e.state}, ${e.connected}/${e.devices} devices connected, mean score ${e.meanScore}, claimed ${e.claimed} wei`);
+    console.log(
+      `wall clock: ${run.wallSeconds} s from spawn to exit${run.firstClaimLineSeconds !== null ? `; ${run.firstClaimLineSeconds} s from spawn to the line of the first epoch with a claim (after its claims and verification)` : ''}`,
+    );
+    for (const e of out.perEpoch)
+      console.log(
+        `  epoch ${e.epoch}: ${e.state}, ${e.connected}/${e.devices} devices connected, mean score ${e.meanScore}, claimed ${e.claimed} wei`,
+      );
     console.log(`verify: ${verifyPass ? 'PASS' : 'FAIL'} · exit ${out.exit}`);
   }
   if (!pass) {

@@ -31,7 +31,12 @@ type Options = { leaves: number; seed: number; proofs: number };
 
 /** Runs one side in a fresh process and returns the JSON line it prints. */
 function runSide(mode: WorkerResult['mode'], options: Options): Promise<WorkerResult> {
-  return runWorker<WorkerResult>(WORKER, ['--mode', mode, '--leaves', String(options.leaves), '--seed', String(options.seed), '--proofs', String(options.proofs)], `${mode} side`, ROOT);
+  return runWorker<WorkerResult>(
+    WORKER,
+    ['--mode', mode, '--leaves', String(options.leaves), '--seed', String(options.seed), '--proofs', String(options.proofs)],
+    `${mode} side`,
+    ROOT,
+  );
 }
 
 type Comparison = {

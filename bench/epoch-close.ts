@@ -61,7 +61,12 @@ type Options = { devices: number; seed: number; proofs: number };
 
 /** Runs one mode in a fresh process and returns the JSON line it prints. */
 function runSide(mode: Mode, options: Options): Promise<EpochWorkerResult> {
-  return runWorker<EpochWorkerResult>(WORKER, ['--mode', mode, '--devices', String(options.devices), '--seed', String(options.seed), '--proofs', String(options.proofs)], `${mode} side`, ROOT);
+  return runWorker<EpochWorkerResult>(
+    WORKER,
+    ['--mode', mode, '--devices', String(options.devices), '--seed', String(options.seed), '--proofs', String(options.proofs)],
+    `${mode} side`,
+    ROOT,
+  );
 }
 
 type Comparison = {
@@ -107,7 +112,8 @@ const count = (value: number) => value.toLocaleString('en-US');
 
 function table(rows: string[][], leftColumns = 1): void {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  for (const row of rows) console.log(row.map((cell, c) => (c < leftColumns ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+  for (const row of rows)
+    console.log(row.map((cell, c) => (c < leftColumns ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
 }
 
 function sideRows(sides: { label: string; side: EpochWorkerResult }[]): string[][] {
@@ -149,7 +155,14 @@ function phaseTable(title: string, side: EpochWorkerResult): void {
   ]);
 }
 
-type Report = { options: Options; fast: EpochWorkerResult; oz?: EpochWorkerResult; comparison?: Comparison; proofsOk: boolean; informational?: Informational };
+type Report = {
+  options: Options;
+  fast: EpochWorkerResult;
+  oz?: EpochWorkerResult;
+  comparison?: Comparison;
+  proofsOk: boolean;
+  informational?: Informational;
+};
 
 function printHeadline(r: Report): void {
   const { options, fast, oz, comparison } = r;
@@ -163,21 +176,29 @@ function printHeadline(r: Report): void {
         `(${count(e.zeroScores ?? 0)} scored 0), prior amounts of ${count(e.prior ?? 0)} accounts; ${count(e.earners ?? 0)} owners paid`,
     );
   }
-  console.log(`  baseline:   StandardMerkleTree.of(values, ['address', 'uint256']) on the same cumulative leaves (from computeRewards on objects) → ${P} × getProof`);
+  console.log(
+    `  baseline:   StandardMerkleTree.of(values, ['address', 'uint256']) on the same cumulative leaves (from computeRewards on objects) → ${P} × getProof`,
+  );
   console.log('');
   table(sideRows([{ label: 'scores → proofs', side: fast }, ...(oz ? [{ label: 'StandardMerkleTree', side: oz }] : [])]));
   peakNotes([fast, ...(oz ? [oz] : [])]);
   if (fast.steps) {
     const { computeRewards, rewardTree, proofs } = fast.steps;
-    console.log(`fast side's time: computeRewardColumns ${ms(computeRewards)} + RewardTree.fromColumns ${ms(rewardTree)} + ${P} proofs ${ms(proofs)}`);
+    console.log(
+      `fast side's time: computeRewardColumns ${ms(computeRewards)} + RewardTree.fromColumns ${ms(rewardTree)} + ${P} proofs ${ms(proofs)}`,
+    );
   }
   if (fast.error) console.log(`\nthe fast side FAILED: ${fast.error}`);
   if (comparison) {
     const { speedup, memory, memoryAboveBaseline, rootsEqual, proofsEqual, targetsChecked } = comparison;
     const verdict = (ok: boolean) => (!targetsChecked ? `not checked below ${count(TARGET_DEVICES)} devices` : ok ? 'ok' : 'MISSED');
     console.log('');
-    console.log(`speedup  oz_ms / fast_ms             ${speedup.toFixed(2)}x   (target >= ${TARGET_SPEEDUP}: ${verdict(comparison.speedupMet)})`);
-    console.log(`memory   fast_peak / oz_peak         ${memory.toFixed(3)}   (target <= ${TARGET_MEMORY}: ${verdict(comparison.memoryMet)})`);
+    console.log(
+      `speedup  oz_ms / fast_ms             ${speedup.toFixed(2)}x   (target >= ${TARGET_SPEEDUP}: ${verdict(comparison.speedupMet)})`,
+    );
+    console.log(
+      `memory   fast_peak / oz_peak         ${memory.toFixed(3)}   (target <= ${TARGET_MEMORY}: ${verdict(comparison.memoryMet)})`,
+    );
     console.log(`         above each side's baseline  ${memoryAboveBaseline.toFixed(3)}   (reported, not checked)`);
     console.log(`roots    ${rootsEqual ? 'equal' : 'DIFFER'} · proofs ${proofsEqual ? 'equal' : 'DIFFER'}`);
   }
@@ -189,14 +210,18 @@ function printInformational(options: Options, info: Informational): void {
   console.log('INCLUDING the uptime verifier (scoring 3 challenges per device from the accepted reports), then');
   console.log(`${options.proofs} × tree.proofFor; reported apart from the headline, which starts from the verifier's scores`);
   const e = info.full?.epoch ?? info.phases?.epoch;
-  if (e) console.log(`inputs: ${count(e.challenges ?? 0)} challenges, ${count(e.reports ?? 0)} reports${e.rejections !== undefined ? ` → ${count(e.rejections)} rejections` : ''}`);
+  if (e)
+    console.log(
+      `inputs: ${count(e.challenges ?? 0)} challenges, ${count(e.reports ?? 0)} reports${e.rejections !== undefined ? ` → ${count(e.rejections)} rejections` : ''}`,
+    );
   if (info.full) {
     console.log('');
     table(sideRows([{ label: 'computeEpoch', side: info.full }]));
     peakNotes([info.full]);
   }
   for (const error of info.errors) console.log(`FAILED: ${error}`);
-  const same = (v: boolean | null, what: string) => (v === null ? '' : v ? `${what}: same root as the headline` : `${what}: a DIFFERENT root from the headline's (the inputs disagree)`);
+  const same = (v: boolean | null, what: string) =>
+    v === null ? '' : v ? `${what}: same root as the headline` : `${what}: a DIFFERENT root from the headline's (the inputs disagree)`;
   const roots = [same(info.sameRootAsHeadline.full, 'computeEpoch'), same(info.sameRootAsHeadline.phases, 'phases')].filter(Boolean);
   if (roots.length) console.log(roots.join(' · '));
   if (info.phases?.phases) phaseTable("computeEpoch's steps one by one (phases mode, its own process)", info.phases);
@@ -231,7 +256,9 @@ async function main(): Promise<void> {
     informational = { errors: [], sameRootAsHeadline: { full: null, phases: null } };
     const headlineRoot = fast.root ?? oz?.root ?? null;
     for (const mode of ['full', 'phases'] as const) {
-      console.error(`informational: ${mode === 'full' ? 'computeEpoch (verifier included)' : "computeEpoch's steps one by one"} for ${n} devices...`);
+      console.error(
+        `informational: ${mode === 'full' ? 'computeEpoch (verifier included)' : "computeEpoch's steps one by one"} for ${n} devices...`,
+      );
       try {
         const side = await runSide(mode, options);
         informational[mode] = side;

@@ -71,7 +71,14 @@ async function runClients(file: string, url: string, clients: number): Promise<C
         const t0 = performance.now();
         const reply = await new Promise<{ status: number; text: string }>((resolve, reject) => {
           const req = request(
-            { host: target.hostname, port: target.port, path: '/v1/reports/batch', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+            {
+              host: target.hostname,
+              port: target.port,
+              path: '/v1/reports/batch',
+              method: 'POST',
+              agent,
+              headers: { 'content-type': 'application/json', 'content-length': body.length },
+            },
             (res) => {
               const chunks: Buffer[] = [];
               res.on('data', (c: Buffer) => chunks.push(c));
@@ -93,7 +100,6 @@ async function runClients(file: string, url: string, clients: number): Promise<C
   return { ms: performance.now() - started, latenciesMs, acked, failures, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -113,7 +119,8 @@ async function main(): Promise<void> {
   const B = Number(values.batch);
   const C = Number(values.clients);
   const D = Number(values.devices);
-  if (![N, B, C, D].every((x) => Number.isInteger(x) && x > 0)) throw new Error('--reports, --batch, --clients and --devices take positive integers');
+  if (![N, B, C, D].every((x) => Number.isInteger(x) && x > 0))
+    throw new Error('--reports, --batch, --clients and --devices take positive integers');
   const { LIMITS, reportDigest, reportSigningBytes, signReport } = await import('@groundwork/protocol');
   if (B > LIMITS.maxBatchReports) throw new Error(`--batch may be at most ${LIMITS.maxBatchReports}`);
   const { startTestnet } = await import('@groundwork/sim');
@@ -125,7 +132,12 @@ async function main(): Promise<void> {
   // The oracle's default: PGlite in files under its data directory (durable across a crash of
   // the process, as oracle/test/crash.test.ts checks), not PGlite in memory.
   const dir = mkdtempSync(path.join(tmpdir(), 'groundwork-bench-ingest-'));
-  const net = await startTestnet({ devices: D, epochSeconds: 3600, dataDir: path.join(dir, 'testnet'), ...(scratch ? { databaseUrl: scratch.url } : {}) }).catch(async (err) => {
+  const net = await startTestnet({
+    devices: D,
+    epochSeconds: 3600,
+    dataDir: path.join(dir, 'testnet'),
+    ...(scratch ? { databaseUrl: scratch.url } : {}),
+  }).catch(async (err) => {
     await scratch?.drop();
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -144,7 +156,18 @@ async function main(): Promise<void> {
     const devices = net.providers.map((p) => ({ device: p.device, key: p.key, publicKey: createPublicKey(p.key) }));
     const reports = Array.from({ length: N }, (_, i) => {
       const d = devices[i % devices.length]!;
-      return signReport({ v: 1, ...domain, network: 'uptime', type: 'uptime.answer', device: d.device, epoch, body: { nonce: `0x${randomBytes(32).toString('hex')}` } }, d.key);
+      return signReport(
+        {
+          v: 1,
+          ...domain,
+          network: 'uptime',
+          type: 'uptime.answer',
+          device: d.device,
+          epoch,
+          body: { nonce: `0x${randomBytes(32).toString('hex')}` },
+        },
+        d.key,
+      );
     });
     const batches: string[] = [];
     for (let i = 0; i < N; i += B) batches.push(JSON.stringify({ reports: reports.slice(i, i + B) }));
@@ -152,8 +175,13 @@ async function main(): Promise<void> {
     writeFileSync(file, `${batches.join('\n')}\n`);
 
     // Raw: crypto.verify of the signing bytes, cached keys, this thread.
-    const signing = reports.map((r, i) => ({ bytes: reportSigningBytes(r), sig: Buffer.from(r.sig.slice(2), 'hex'), key: devices[i % devices.length]!.publicKey }));
-    for (let i = 0; i < Math.min(2000, N); i++) verify('sha256', signing[i]!.bytes, { key: signing[i]!.key, dsaEncoding: 'ieee-p1363' }, signing[i]!.sig); // warm-up
+    const signing = reports.map((r, i) => ({
+      bytes: reportSigningBytes(r),
+      sig: Buffer.from(r.sig.slice(2), 'hex'),
+      key: devices[i % devices.length]!.publicKey,
+    }));
+    for (let i = 0; i < Math.min(2000, N); i++)
+      verify('sha256', signing[i]!.bytes, { key: signing[i]!.key, dsaEncoding: 'ieee-p1363' }, signing[i]!.sig); // warm-up
     log(`raw: verifying ${N} signatures on one core...`);
     let valid = 0;
     const r0 = performance.now();
@@ -166,7 +194,10 @@ async function main(): Promise<void> {
     // Ingest: C clients in a child process.
     const [{ n: before }] = (await oracle.db.query<{ n: number }>('select count(*)::int as n from reports')) as [{ n: number }];
     log(`ingest: ${batches.length} batches of ${B} over ${C} keep-alive clients...`);
-    const child = fork(SELF, ['--client', file, oracle.url, String(C)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(SELF, ['--client', file, oracle.url, String(C)], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     const profiler = values.profile ? await startProfiler() : null;
     let cpu0 = process.cpuUsage();
     const result = await new Promise<ClientResult>((resolve, reject) => {
@@ -186,7 +217,9 @@ async function main(): Promise<void> {
     if (profiler) writeFileSync(values.profile!, JSON.stringify(await profiler.stop()));
     const [{ n: after }] = (await oracle.db.query<{ n: number }>('select count(*)::int as n from reports')) as [{ n: number }];
     const digests = reports.slice(0, 1000).map((r) => reportDigest(r));
-    const [{ n: sampled }] = (await oracle.db.query<{ n: number }>('select count(*)::int as n from reports where digest = any($1)', [digests])) as [{ n: number }];
+    const [{ n: sampled }] = (await oracle.db.query<{ n: number }>('select count(*)::int as n from reports where digest = any($1)', [
+      digests,
+    ])) as [{ n: number }];
 
     const lat = [...result.latenciesMs].sort((a, b) => a - b);
     const pct = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))]!;
@@ -225,20 +258,36 @@ async function main(): Promise<void> {
     if (values.json) console.log(JSON.stringify(out));
     else {
       console.log(`\ningest of signed reports, ${N.toLocaleString('en-US')} reports from ${D} devices, batches of ${B}, ${C} clients`);
-      console.log(`machine: ${out.cores} cores (${out.cpu}), Node ${out.node}, ${out.database}, ${out.verifyThreads} signature worker thread(s); the oracle, its database, anvil and the load generator share these cores\n`);
-      console.log(`raw P-256 verify, 1 core   ${out.raw.perSecond.toLocaleString('en-US').padStart(8)} reports/s  (${N} in ${out.raw.ms} ms)`);
-      console.log(`HTTP ingest to ${out.database.padEnd(10)} ${out.ingest.perSecond.toLocaleString('en-US').padStart(8)} reports/s  (${N} in ${out.ingest.ms} ms)`);
-      console.log(`ratio ingest / raw         ${out.ratio.toFixed(3).padStart(8)}   (target >= ${TARGET_RATIO}: ${out.ratio >= TARGET_RATIO ? 'ok' : 'MISSED'})`);
-      console.log(`batch latency              p50 ${out.ingest.p50Ms} ms, p99 ${out.ingest.p99Ms} ms, max ${out.ingest.maxMs} ms (${out.ingest.batches} batches)`);
-      console.log(`stored                     ${out.ingest.stored} new rows, ${out.ingest.acked} acked, ${out.ingest.failures} failed batches`);
-      console.log(`CPU while ingesting        oracle process ${out.ingest.oracleCpuMs} ms (all threads), clients ${out.ingest.clientCpuMs} ms, over ${out.ingest.ms} ms wall`);
+      console.log(
+        `machine: ${out.cores} cores (${out.cpu}), Node ${out.node}, ${out.database}, ${out.verifyThreads} signature worker thread(s); the oracle, its database, anvil and the load generator share these cores\n`,
+      );
+      console.log(
+        `raw P-256 verify, 1 core   ${out.raw.perSecond.toLocaleString('en-US').padStart(8)} reports/s  (${N} in ${out.raw.ms} ms)`,
+      );
+      console.log(
+        `HTTP ingest to ${out.database.padEnd(10)} ${out.ingest.perSecond.toLocaleString('en-US').padStart(8)} reports/s  (${N} in ${out.ingest.ms} ms)`,
+      );
+      console.log(
+        `ratio ingest / raw         ${out.ratio.toFixed(3).padStart(8)}   (target >= ${TARGET_RATIO}: ${out.ratio >= TARGET_RATIO ? 'ok' : 'MISSED'})`,
+      );
+      console.log(
+        `batch latency              p50 ${out.ingest.p50Ms} ms, p99 ${out.ingest.p99Ms} ms, max ${out.ingest.maxMs} ms (${out.ingest.batches} batches)`,
+      );
+      console.log(
+        `stored                     ${out.ingest.stored} new rows, ${out.ingest.acked} acked, ${out.ingest.failures} failed batches`,
+      );
+      console.log(
+        `CPU while ingesting        oracle process ${out.ingest.oracleCpuMs} ms (all threads), clients ${out.ingest.clientCpuMs} ms, over ${out.ingest.ms} ms wall`,
+      );
       if (breakdown) {
         console.log('\nper report, each step alone on this thread (µs):');
         for (const [k, v] of Object.entries(breakdown)) console.log(`  ${k.padEnd(34)} ${v.toFixed(1).padStart(7)}`);
       }
     }
     if (!ok) {
-      console.error(`FAILED: ${result.failures.length} failed batches (${result.failures.slice(0, 3).join(' | ')}), ${after - before} rows stored for ${N} reports`);
+      console.error(
+        `FAILED: ${result.failures.length} failed batches (${result.failures.slice(0, 3).join(' | ')}), ${after - before} rows stored for ${N} reports`,
+      );
       process.exitCode = 1;
     }
   } finally {
@@ -279,7 +328,9 @@ async function stageBreakdown(
   devices: readonly { publicKey: KeyObject }[],
   db: import('@groundwork/oracle').Database,
 ): Promise<Record<string, number>> {
-  const { canonicalBytes, canonicalJson, reportSchema, reportSigningBytes, sha256Hex, verifyMessage } = await import('@groundwork/protocol');
+  const { canonicalBytes, canonicalJson, reportSchema, reportSigningBytes, sha256Hex, verifyMessage } = await import(
+    '@groundwork/protocol'
+  );
   const { answerBodySchema } = await import('@groundwork/network-uptime');
   const { insertReportsSql } = await import('../oracle/src/ingest.ts');
   const sample = reports.slice(0, Math.min(reports.length, 10_000));

@@ -43,7 +43,11 @@ function runBench(name: string, file: string, args: string[]): Promise<Outcome> 
     });
     const done = (code: number | null) => {
       const seconds = Math.round((performance.now() - started) / 100) / 10;
-      const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+      const line = stdout
+        .trim()
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'));
       let result: Record<string, any> | null = null;
       try {
         result = line ? (JSON.parse(line) as Record<string, any>) : null;
@@ -77,12 +81,17 @@ function summarise(o: Outcome, quick: boolean): Summary {
   const indent = ''.padEnd(12);
   if (!r) return { lines: [`${name} ${status}: no JSON result (exit ${o.code})`], missed: [] };
   if (o.name === 'ingest') {
-    const rate = (side: unknown) => (side && typeof side === 'object' && 'perSecond' in side ? Number((side as { perSecond: number }).perSecond).toLocaleString('en-US') : 'n/a');
+    const rate = (side: unknown) =>
+      side && typeof side === 'object' && 'perSecond' in side
+        ? Number((side as { perSecond: number }).perSecond).toLocaleString('en-US')
+        : 'n/a';
     const target = typeof r.target === 'number' ? r.target : 0.7;
     const miss = typeof r.ratio === 'number' && r.ratio < target;
     const met = typeof r.ratio !== 'number' ? 'n/a' : !miss ? 'ok' : quick ? 'missed, not checked under --quick' : 'MISSED';
     return {
-      lines: [`${name} ${status}: ingest/raw = ${fixed(r.ratio, 3)} (target >= ${target}: ${met}); ingest ${rate(r.ingest)} reports/s, raw P-256 verify ${rate(r.raw)} reports/s`],
+      lines: [
+        `${name} ${status}: ingest/raw = ${fixed(r.ratio, 3)} (target >= ${target}: ${met}); ingest ${rate(r.ingest)} reports/s, raw P-256 verify ${rate(r.raw)} reports/s`,
+      ],
       missed: miss && !quick ? [`ingest: ingest/raw ${fixed(r.ratio, 3)} < ${target}`] : [],
     };
   }
@@ -99,13 +108,18 @@ function summarise(o: Outcome, quick: boolean): Summary {
         `${name} ${status}: ${n} devices, scores → rewards → tree → proofs: speedup ${fixed(r.speedup, 2)}x (target >= ${t.speedup}: ${verdict(r.speedupMet)}), ` +
           `memory ${fixed(r.memory, 3)} of the baseline's peak (target <= ${t.memory}: ${verdict(r.memoryMet)}); roots ${r.rootsEqual ? 'equal' : r.rootsEqual === false ? 'DIFFER' : 'n/a'}`,
       );
-      if (r.oz) lines.push(`${indent} computeRewardColumns → RewardTree.fromColumns → proofs ${r.fast.ms} ms, StandardMerkleTree.of → proofs ${r.oz.ms} ms on ${Number(r.oz.leaves).toLocaleString('en-US')} leaves`);
+      if (r.oz)
+        lines.push(
+          `${indent} computeRewardColumns → RewardTree.fromColumns → proofs ${r.fast.ms} ms, StandardMerkleTree.of → proofs ${r.oz.ms} ms on ${Number(r.oz.leaves).toLocaleString('en-US')} leaves`,
+        );
       if (checked && r.speedupMet === false) missed.push(`epoch-close: speedup ${fixed(r.speedup, 2)}x < ${t.speedup}`);
       if (checked && r.memoryMet === false) missed.push(`epoch-close: memory ${fixed(r.memory, 3)} > ${t.memory}`);
     }
     const info = r.informational;
     if (info?.full && !info.full.error) {
-      lines.push(`${indent} informational, computeEpoch with the uptime verifier: ${info.full.ms} ms, peak ${(info.full.maxRssKiB / 1024).toFixed(0)} MiB (not in the ratios)`);
+      lines.push(
+        `${indent} informational, computeEpoch with the uptime verifier: ${info.full.ms} ms, peak ${(info.full.maxRssKiB / 1024).toFixed(0)} MiB (not in the ratios)`,
+      );
     }
     for (const e of info?.errors ?? []) lines.push(`${indent} informational, failed (does not fail the run): ${e}`);
     return { lines, missed };
@@ -132,7 +146,8 @@ async function main(): Promise<void> {
   const skip = new Set(values.skip!.split(',').filter(Boolean));
   const quick = values.quick!;
   const plan: { name: string; file: string; args: string[] }[] = [];
-  if (existsSync(bench('ingest.ts'))) plan.push({ name: 'ingest', file: 'ingest.ts', args: ['--json', ...(quick ? ['--reports', '5000'] : [])] });
+  if (existsSync(bench('ingest.ts')))
+    plan.push({ name: 'ingest', file: 'ingest.ts', args: ['--json', ...(quick ? ['--reports', '5000'] : [])] });
   else console.log('bench/ingest.ts does not exist: skipped');
   plan.push({ name: 'epoch-close', file: 'epoch-close.ts', args: ['--json', ...(quick ? ['--devices', '100000', '--skip-full'] : [])] });
   plan.push({ name: 'devnet', file: 'devnet.ts', args: ['--json', ...(quick ? ['--devices', '4', '--epoch-seconds', '10'] : [])] });

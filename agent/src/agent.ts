@@ -76,7 +76,9 @@ export function startAgent(o: AgentOptions): Agent {
       }
       switch (msg.type) {
         case 'hello':
-          socket.send(JSON.stringify({ type: 'auth', device: o.device, nonce: msg.nonce, sig: signSocketAuth(o.domain, o.device, msg.nonce, o.key) }));
+          socket.send(
+            JSON.stringify({ type: 'auth', device: o.device, nonce: msg.nonce, sig: signSocketAuth(o.domain, o.device, msg.nonce, o.key) }),
+          );
           break;
         case 'ready':
           connected = true;

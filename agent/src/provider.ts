@@ -1,16 +1,7 @@
 // What a provider (or consumer) does on chain: buy credits, register a device with its stake and
 // fee, read rewards from the oracle and claim them. Each is a plain function of (client, params).
 import type { KeyObject } from 'node:crypto';
-import {
-  createPublicClient,
-  createWalletClient,
-  http,
-  type Abi,
-  type Address,
-  type Hex,
-  type PublicClient,
-  type WalletClient,
-} from 'viem';
+import { createPublicClient, createWalletClient, http, type Abi, type Address, type Hex, type PublicClient, type WalletClient } from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import {
   DeviceRegistryAbi,
@@ -34,7 +25,14 @@ export function chainSession(rpcUrl: string, deployment: Deployment, privateKey:
 
 async function send(s: ChainSession, address: Address, abi: Abi, functionName: string, args: readonly unknown[]): Promise<Hex> {
   // Simulated against the pending block: chains that mine on demand date it now.
-  const { request } = await s.client.simulateContract({ account: s.account, address, abi, functionName, args, blockTag: 'pending' } as never);
+  const { request } = await s.client.simulateContract({
+    account: s.account,
+    address,
+    abi,
+    functionName,
+    args,
+    blockTag: 'pending',
+  } as never);
   const hash = await s.wallet.writeContract({ ...(request as object), gas: 1_000_000n } as never);
   const receipt = await s.client.waitForTransactionReceipt({ hash });
   if (receipt.status !== 'success') throw new Error(`${functionName} reverted in ${hash}`);
@@ -45,16 +43,40 @@ async function send(s: ChainSession, address: Address, abi: Abi, functionName: s
  * Burns token for at least `credits` service credits (rounded up to whole tokens' worth), allowing
  * 1% slippage. Returns the credits minted.
  */
-export async function buyCredits(s: ChainSession, credits: bigint, to: Address = s.account.address): Promise<{ tokens: bigint; credits: bigint; tx: Hex }> {
+export async function buyCredits(
+  s: ChainSession,
+  credits: bigint,
+  to: Address = s.account.address,
+): Promise<{ tokens: bigint; credits: bigint; tx: Hex }> {
   if (credits <= 0n) throw new RangeError('credits must be positive');
   const a = s.deployment.addresses;
-  const tokens = (await s.client.readContract({ address: a.credits, abi: ServiceCreditsAbi, functionName: 'quoteTokens', args: [credits] })) as bigint;
-  const balance = (await s.client.readContract({ address: a.token, abi: GroundworkTokenAbi, functionName: 'balanceOf', args: [s.account.address] })) as bigint;
+  const tokens = (await s.client.readContract({
+    address: a.credits,
+    abi: ServiceCreditsAbi,
+    functionName: 'quoteTokens',
+    args: [credits],
+  })) as bigint;
+  const balance = (await s.client.readContract({
+    address: a.token,
+    abi: GroundworkTokenAbi,
+    functionName: 'balanceOf',
+    args: [s.account.address],
+  })) as bigint;
   if (balance < tokens) throw new Error(`buying ${credits} credits needs ${tokens} token units; ${s.account.address} has ${balance}`);
   await send(s, a.token, GroundworkTokenAbi, 'approve', [a.credits, tokens]);
-  const before = (await s.client.readContract({ address: a.credits, abi: ServiceCreditsAbi, functionName: 'balanceOf', args: [to] })) as bigint;
+  const before = (await s.client.readContract({
+    address: a.credits,
+    abi: ServiceCreditsAbi,
+    functionName: 'balanceOf',
+    args: [to],
+  })) as bigint;
   const tx = await send(s, a.credits, ServiceCreditsAbi, 'mint', [to, tokens, (credits * 99n) / 100n]);
-  const after = (await s.client.readContract({ address: a.credits, abi: ServiceCreditsAbi, functionName: 'balanceOf', args: [to] })) as bigint;
+  const after = (await s.client.readContract({
+    address: a.credits,
+    abi: ServiceCreditsAbi,
+    functionName: 'balanceOf',
+    args: [to],
+  })) as bigint;
   return { tokens, credits: after - before, tx };
 }
 
@@ -70,7 +92,8 @@ export async function registerDevice(
   p: { key: KeyObject; network: string; stake?: bigint; location?: bigint },
 ): Promise<RegisterResult> {
   const a = s.deployment.addresses;
-  const read = (address: Address, abi: Abi, functionName: string, args: readonly unknown[] = []) => s.client.readContract({ address, abi, functionName, args } as never) as Promise<unknown>;
+  const read = (address: Address, abi: Abi, functionName: string, args: readonly unknown[] = []) =>
+    s.client.readContract({ address, abi, functionName, args } as never) as Promise<unknown>;
   const pub = devicePublicKey(p.key);
   const deviceId = deviceIdOf(pub);
   const net = networkId(p.network);

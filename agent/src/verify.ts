@@ -44,39 +44,82 @@ export async function verifyEpoch(o: VerifyOptions): Promise<VerifyResult> {
     check('artifact parses', false, (err as Error).message);
     return { epoch: o.epoch, pass: false, artifactHash: hash, root: null, checks };
   }
-  check('artifact is canonical', canonicalJson(artifact) === Buffer.from(bytes).toString('utf8'), 'its bytes are the canonical encoding of its content');
-  check('artifact is for this epoch and deployment', artifact.inputs?.epoch === o.epoch && artifact.inputs.chainId === o.deployment.chainId && artifact.inputs.distributor?.toLowerCase() === a.distributor.toLowerCase(), `epoch ${artifact.inputs?.epoch}, chain ${artifact.inputs?.chainId}`);
+  check(
+    'artifact is canonical',
+    canonicalJson(artifact) === Buffer.from(bytes).toString('utf8'),
+    'its bytes are the canonical encoding of its content',
+  );
+  check(
+    'artifact is for this epoch and deployment',
+    artifact.inputs?.epoch === o.epoch &&
+      artifact.inputs.chainId === o.deployment.chainId &&
+      artifact.inputs.distributor?.toLowerCase() === a.distributor.toLowerCase(),
+    `epoch ${artifact.inputs?.epoch}, chain ${artifact.inputs?.chainId}`,
+  );
 
   // 1. Recompute scores, rewards and root from the artifact's inputs.
   try {
     const { result } = computeEpoch(artifact.inputs, o.plugins, { checkSignatures: true });
     const diffs = diffResults(artifact.result, result);
-    check('recomputed result matches the artifact', diffs.length === 0, diffs.length ? diffs.join('\n') : `root ${result.root}, total ${result.total}`);
+    check(
+      'recomputed result matches the artifact',
+      diffs.length === 0,
+      diffs.length ? diffs.join('\n') : `root ${result.root}, total ${result.total}`,
+    );
   } catch (err) {
     check('recomputed result matches the artifact', false, (err as Error).message);
   }
 
   // 2. The chain: the posted root, total and artifact hash; the budgets Emissions released.
-  const posted = await client.getContractEvents({ address: a.distributor, abi: RewardDistributorAbi, eventName: 'RootPosted', args: { epoch: BigInt(o.epoch) }, fromBlock: o.deployment.startBlock });
+  const posted = await client.getContractEvents({
+    address: a.distributor,
+    abi: RewardDistributorAbi,
+    eventName: 'RootPosted',
+    args: { epoch: BigInt(o.epoch) },
+    fromBlock: o.deployment.startBlock,
+  });
   const ev = posted[0]?.args as { root: Hex; total: bigint; artifactHash: Hex } | undefined;
   if (!ev) {
-    check('root posted on chain', artifact.result.root === null, artifact.result.root === null ? 'nobody has earned anything: there is no root to post' : `no RootPosted event for epoch ${o.epoch}`);
+    check(
+      'root posted on chain',
+      artifact.result.root === null,
+      artifact.result.root === null ? 'nobody has earned anything: there is no root to post' : `no RootPosted event for epoch ${o.epoch}`,
+    );
   } else {
     check('chain root equals the artifact root', ev.root === artifact.result.root, `chain ${ev.root}, artifact ${artifact.result.root}`);
-    check('chain total equals the artifact total', ev.total.toString() === artifact.result.total, `chain ${ev.total}, artifact ${artifact.result.total}`);
+    check(
+      'chain total equals the artifact total',
+      ev.total.toString() === artifact.result.total,
+      `chain ${ev.total}, artifact ${artifact.result.total}`,
+    );
     check('chain artifact hash equals sha256 of the artifact', ev.artifactHash === hash, `chain ${ev.artifactHash}, sha256 ${hash}`);
     check('posted once', posted.length === 1, `${posted.length} RootPosted events for epoch ${o.epoch}`);
   }
   for (const net of artifact.inputs.networks ?? []) {
-    const budget = (await client.readContract({ address: a.emissions, abi: EmissionsAbi, functionName: 'networkBudget', args: [BigInt(o.epoch), net.id] })) as bigint;
-    check(`budget of ${net.kind} equals Emissions.networkBudget`, budget.toString() === net.budget, `chain ${budget}, artifact ${net.budget}`);
+    const budget = (await client.readContract({
+      address: a.emissions,
+      abi: EmissionsAbi,
+      functionName: 'networkBudget',
+      args: [BigInt(o.epoch), net.id],
+    })) as bigint;
+    check(
+      `budget of ${net.kind} equals Emissions.networkBudget`,
+      budget.toString() === net.budget,
+      `chain ${budget}, artifact ${net.budget}`,
+    );
   }
 
   // 3. The prior cumulative amounts are the previous artifact's result.
   if (o.checkPrior !== false && artifact.inputs.prior?.epoch != null) {
     try {
-      const prev = JSON.parse(Buffer.from(await fetchArtifact({ ...o, artifactFile: undefined, epoch: artifact.inputs.prior.epoch })).toString('utf8')) as EpochArtifact;
-      check('prior cumulative equals the previous artifact', canonicalJson(prev.result.cumulative) === canonicalJson(artifact.inputs.prior.cumulative), `previous epoch ${artifact.inputs.prior.epoch}`);
+      const prev = JSON.parse(
+        Buffer.from(await fetchArtifact({ ...o, artifactFile: undefined, epoch: artifact.inputs.prior.epoch })).toString('utf8'),
+      ) as EpochArtifact;
+      check(
+        'prior cumulative equals the previous artifact',
+        canonicalJson(prev.result.cumulative) === canonicalJson(artifact.inputs.prior.cumulative),
+        `previous epoch ${artifact.inputs.prior.epoch}`,
+      );
     } catch (err) {
       check('prior cumulative equals the previous artifact', false, (err as Error).message);
     }

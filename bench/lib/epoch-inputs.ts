@@ -143,7 +143,8 @@ export function planEpoch(n: number, seed: number, proofs: number): EpochPlan {
   // that own nothing now. Amounts up to ~2^80 wei (about a million tokens).
   const prior: EpochPlan['prior'] = [];
   const priorAmount = () => ((BigInt(next() & 0xffff) << 64n) | (BigInt(next()) << 32n) | BigInt(next())).toString();
-  for (let b = 0; b + 4 <= ownerCount; b += 4) prior.push({ account: owners[b + (next() % 4)]!.toLowerCase() as Address, amount: priorAmount() });
+  for (let b = 0; b + 4 <= ownerCount; b += 4)
+    prior.push({ account: owners[b + (next() % 4)]!.toLowerCase() as Address, amount: priorAmount() });
   for (let b = 0; b + 4 <= ownerCount; b += 4) prior.push({ account: randomHex(next, 5) as Address, amount: priorAmount() });
 
   // Which accounts end up as leaves: every prior account, every owner with a device that earns.
@@ -237,7 +238,16 @@ export function rewardColumnsFromPlan(plan: EpochPlan): RewardColumnsInput {
   });
   return {
     owners,
-    networks: [{ kind: 'uptime', budget: BUDGET, usageShareBps: USAGE_SHARE_BPS, scores, ownerOf: plan.ownerOf.slice(), usage: { index: Uint32Array.from(usageIndex), credits } }],
+    networks: [
+      {
+        kind: 'uptime',
+        budget: BUDGET,
+        usageShareBps: USAGE_SHARE_BPS,
+        scores,
+        ownerOf: plan.ownerOf.slice(),
+        usage: { index: Uint32Array.from(usageIndex), credits },
+      },
+    ],
     prior: { accounts, amounts: plan.prior.map((p) => BigInt(p.amount)) },
   };
 }
@@ -279,7 +289,17 @@ export function materialise(plan: EpochPlan): EpochInputs {
   const made: Challenge[] = new Array(n * CHALLENGES_PER_DEVICE);
   const madeReports: AcceptedReport[] = [];
   const report = (device: Hex, nonce: Hex, receivedAt: number): AcceptedReport => ({
-    report: { v: 1, chainId: CHAIN_ID, registry: REGISTRY, network: 'uptime', type: 'uptime.answer', device, epoch: EPOCH, body: { nonce }, sig: DUMMY_SIG },
+    report: {
+      v: 1,
+      chainId: CHAIN_ID,
+      registry: REGISTRY,
+      network: 'uptime',
+      type: 'uptime.answer',
+      device,
+      epoch: EPOCH,
+      body: { nonce },
+      sig: DUMMY_SIG,
+    },
     digest: randomHex(next, 8),
     receivedAt,
   });

@@ -108,7 +108,14 @@ function phaseClock(): { list: Phase[]; mark: (name: string) => Promise<void>; t
       const gcBefore = list.reduce((sum, p) => sum + p.gcMs, 0);
       await turn();
       await turn();
-      list.push({ name, ms: Math.round(ms), gcMs: Math.round(gcMs - gcBefore), heapUsedMiB: mib(m.heapUsed), rssMiB: mib(m.rss), maxRssMiB: mib(maxRss * 1024) });
+      list.push({
+        name,
+        ms: Math.round(ms),
+        gcMs: Math.round(gcMs - gcBefore),
+        heapUsedMiB: mib(m.heapUsed),
+        rssMiB: mib(m.rss),
+        maxRssMiB: mib(maxRss * 1024),
+      });
       last = performance.now();
     },
     total: () => {
@@ -139,7 +146,20 @@ function failedResult(
   afterMs: number,
   extra: Partial<EpochWorkerResult> = {},
 ): EpochWorkerResult {
-  return { mode, devices, leaves: 0, ms: afterMs, root: null, maxRssKiB: maxRssKiB(), ...base, proofs, proofsChecked: 0, proofsDigest: '', ...extra, error: describeError(err, what, afterMs) };
+  return {
+    mode,
+    devices,
+    leaves: 0,
+    ms: afterMs,
+    root: null,
+    maxRssKiB: maxRssKiB(),
+    ...base,
+    proofs,
+    proofsChecked: 0,
+    proofsDigest: '',
+    ...extra,
+    error: describeError(err, what, afterMs),
+  };
 }
 
 /**
@@ -200,7 +220,14 @@ async function fast(plan: EpochPlan): Promise<EpochWorkerResult> {
     proofsChecked: checked,
     proofsDigest: digestClaims(claims),
     steps: { computeRewards: Math.round(rewarded - started), rewardTree: Math.round(built - rewarded), proofs: Math.round(ended - built) },
-    epoch: { scored: devices, prior: input.prior.amounts.length, earners, zeroScores, paid: rewards.paid.toString(), cumulativeTotal: rewards.total.toString() },
+    epoch: {
+      scored: devices,
+      prior: input.prior.amounts.length,
+      earners,
+      zeroScores,
+      paid: rewards.paid.toString(),
+      cumulativeTotal: rewards.total.toString(),
+    },
   };
 }
 
@@ -313,7 +340,9 @@ async function full(plan: EpochPlan): Promise<EpochWorkerResult> {
  * that drifts from computeEpoch shows.
  */
 async function phases(plan: EpochPlan): Promise<EpochWorkerResult> {
-  const { AccountTable, computeRewardColumns, forEachDeviceReward, forEachLeaf, networkColumns, priorColumns } = await import('../../protocol/src/rewards.ts');
+  const { AccountTable, computeRewardColumns, forEachDeviceReward, forEachLeaf, networkColumns, priorColumns } = await import(
+    '../../protocol/src/rewards.ts'
+  );
   const { RewardTree } = await import('../../protocol/src/merkle.ts');
   const { uptimeNetwork } = await import('../../networks/uptime/src/index.ts');
   const inputs = materialise(plan);
@@ -332,7 +361,15 @@ async function phases(plan: EpochPlan): Promise<EpochWorkerResult> {
   // Receive order, ties by digest, as computeEpoch orders the reports before the verifier.
   const ordered = [...net.reports].sort((a, b) => a.receivedAt - b.receivedAt || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   await mark('order reports (computeEpoch)');
-  const out = plugin.verify({ epoch: inputs.epoch, start: inputs.start, end: inputs.end, parameters, devices: net.devices, reports: ordered, oracleInputs: net.oracleInputs });
+  const out = plugin.verify({
+    epoch: inputs.epoch,
+    start: inputs.start,
+    end: inputs.end,
+    parameters,
+    devices: net.devices,
+    reports: ordered,
+    oracleInputs: net.oracleInputs,
+  });
   await mark('verifyUptime (scores)');
   // A loop, not rejections.push(...out.rejections): a spread of this many arguments overflows
   // the stack (RangeError) past ~120k rejections.
@@ -341,11 +378,20 @@ async function phases(plan: EpochPlan): Promise<EpochWorkerResult> {
   const owners = new AccountTable();
   const columns = networkColumns(
     { kind: net.kind, budget: BigInt(net.budget), usageShareBps: plugin.usageShareBps(parameters), count: net.devices.length },
-    (i) => ({ device: net.devices[i]!.device, owner: net.devices[i]!.owner, score: out.scores[i]!.score, usage: usage.get(net.devices[i]!.device) ?? 0n }),
+    (i) => ({
+      device: net.devices[i]!.device,
+      owner: net.devices[i]!.owner,
+      score: out.scores[i]!.score,
+      usage: usage.get(net.devices[i]!.device) ?? 0n,
+    }),
     owners,
   );
   await mark('reward columns (owner table, scores, usage)');
-  const perNetwork = { kind: net.kind, scores: out.scores.map((s) => ({ device: s.device, score: s.score.toString(), detail: s.detail })), rejections };
+  const perNetwork = {
+    kind: net.kind,
+    scores: out.scores.map((s) => ({ device: s.device, score: s.score.toString(), detail: s.detail })),
+    rejections,
+  };
   await mark('score strings for the result');
   const prior = priorColumns(inputs.prior.cumulative.map((c) => [c.account, BigInt(c.amount)] as const));
   await mark('prior columns');
@@ -357,7 +403,14 @@ async function phases(plan: EpochPlan): Promise<EpochWorkerResult> {
   const s = rewards.networks[0]!;
   const devicesOut: unknown[] = [];
   forEachDeviceReward(rewards, [columns], (_, i, owner, proof, usageReward, totalReward) => {
-    devicesOut.push({ network: net.kind, device: net.devices[i]!.device, owner: owners.lower[owner]!, proof: str(proof), usage: str(usageReward), total: str(totalReward) });
+    devicesOut.push({
+      network: net.kind,
+      device: net.devices[i]!.device,
+      owner: owners.lower[owner]!,
+      proof: str(proof),
+      usage: str(usageReward),
+      total: str(totalReward),
+    });
   });
   const ownersOut: unknown[] = [];
   const cumulative: unknown[] = [];
@@ -366,7 +419,16 @@ async function phases(plan: EpochPlan): Promise<EpochWorkerResult> {
     if (earned !== undefined) ownersOut.push({ account, amount: str(earned) });
   });
   const result = {
-    networks: [{ ...perNetwork, budget: str(s.budget), usagePool: str(s.usagePool), proofPool: str(s.proofPool), paid: str(s.paid), undistributed: str(s.undistributed) }],
+    networks: [
+      {
+        ...perNetwork,
+        budget: str(s.budget),
+        usagePool: str(s.usagePool),
+        proofPool: str(s.proofPool),
+        paid: str(s.paid),
+        undistributed: str(s.undistributed),
+      },
+    ],
     devices: devicesOut,
     owners: ownersOut,
     cumulative,

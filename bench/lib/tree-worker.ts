@@ -75,8 +75,7 @@ async function fastSide(leaves: RewardLeaf[], indexes: number[]): Promise<Side> 
       const tree = RewardTree.of(leaves);
       return { root: tree.root, proofs: indexes.map((i) => tree.proof(i)) };
     },
-    check: (root, proofs) =>
-      proofs.filter((proof, k) => verifyRewardProof(root as Hex, leaves[indexes[k]!]!, proof as Hex[])).length,
+    check: (root, proofs) => proofs.filter((proof, k) => verifyRewardProof(root as Hex, leaves[indexes[k]!]!, proof as Hex[])).length,
   };
 }
 
@@ -90,8 +89,7 @@ async function ozSide(leaves: RewardLeaf[], indexes: number[]): Promise<Side> {
       const tree = StandardMerkleTree.of(values, ENCODING);
       return { root: tree.root, proofs: indexes.map((i) => tree.getProof(i)) };
     },
-    check: (root, proofs) =>
-      proofs.filter((proof, k) => StandardMerkleTree.verify(root, ENCODING, values[indexes[k]!]!, proof)).length,
+    check: (root, proofs) => proofs.filter((proof, k) => StandardMerkleTree.verify(root, ENCODING, values[indexes[k]!]!, proof)).length,
   };
 }
 

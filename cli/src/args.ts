@@ -84,7 +84,8 @@ export function oneOf(f: Flags, a: string, b: string): { name: string; value: st
 export function integer(name: string, value: string, o: { min?: number; max?: number } = {}): number {
   const min = o.min ?? 0;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
+    throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(value)}`);
   if (n < min) throw new UsageError(`--${name} must be at least ${min}, got ${n}`);
   if (o.max !== undefined && n > o.max) throw new UsageError(`--${name} must be at most ${o.max}, got ${n}`);
   return n;
@@ -96,13 +97,15 @@ export function port(name: string, value: string): number {
 
 /** A positive whole number as a bigint (credits). */
 export function positiveBigint(name: string, value: string): bigint {
-  if (!/^\d+$/.test(value) || BigInt(value) === 0n) throw new UsageError(`--${name} must be a positive whole number, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || BigInt(value) === 0n)
+    throw new UsageError(`--${name} must be a positive whole number, got ${JSON.stringify(value)}`);
   return BigInt(value);
 }
 
 /** Whole tokens with up to 18 decimals ("10", "2.5") → token units. */
 export function tokenAmount(name: string, value: string): bigint {
-  if (!/^\d+(\.\d{1,18})?$/.test(value)) throw new UsageError(`--${name} must be an amount of tokens such as 10 or 2.5 (at most 18 decimals), got ${JSON.stringify(value)}`);
+  if (!/^\d+(\.\d{1,18})?$/.test(value))
+    throw new UsageError(`--${name} must be an amount of tokens such as 10 or 2.5 (at most 18 decimals), got ${JSON.stringify(value)}`);
   const units = parseEther(value);
   if (units === 0n) throw new UsageError(`--${name} must be more than zero`);
   return units;
@@ -110,14 +113,16 @@ export function tokenAmount(name: string, value: string): bigint {
 
 /** An H3 cell index in hex (15 or 16 digits, optional 0x). */
 export function h3Location(name: string, value: string): bigint {
-  if (!/^(0x)?[0-9a-fA-F]{15,16}$/.test(value)) throw new UsageError(`--${name} must be an H3 cell index in hex (e.g. 8a2a1072b59ffff), got ${JSON.stringify(value)}`);
+  if (!/^(0x)?[0-9a-fA-F]{15,16}$/.test(value))
+    throw new UsageError(`--${name} must be an H3 cell index in hex (e.g. 8a2a1072b59ffff), got ${JSON.stringify(value)}`);
   const n = BigInt(value.startsWith('0x') ? value : `0x${value}`);
   if (n === 0n) throw new UsageError(`--${name} must not be zero`);
   return n;
 }
 
 export function address(name: string, value: string): Address {
-  if (!/^0x[0-9a-fA-F]{40}$/.test(value)) throw new UsageError(`--${name} must be a 0x-prefixed 20-byte address, got ${JSON.stringify(value)}`);
+  if (!/^0x[0-9a-fA-F]{40}$/.test(value))
+    throw new UsageError(`--${name} must be a 0x-prefixed 20-byte address, got ${JSON.stringify(value)}`);
   if (!isAddress(value)) throw new UsageError(`--${name} ${value} has a bad checksum (mixed case that is not EIP-55)`);
   return value as Address;
 }
@@ -155,7 +160,8 @@ export function url(name: string, value: string, protocols = ['http:', 'https:']
   } catch {
     throw new UsageError(`--${name} must be a URL such as http://127.0.0.1:8545, got ${JSON.stringify(value)}`);
   }
-  if (!protocols.includes(u.protocol)) throw new UsageError(`--${name} must be an ${protocols.map((p) => p.replace(':', '')).join('/')} URL, got ${JSON.stringify(value)}`);
+  if (!protocols.includes(u.protocol))
+    throw new UsageError(`--${name} must be an ${protocols.map((p) => p.replace(':', '')).join('/')} URL, got ${JSON.stringify(value)}`);
   return value.replace(/\/+$/, '');
 }
 
@@ -188,6 +194,7 @@ export function loadKeyFile(name: string, file: string): KeyObject {
 /** The deployment's network kinds; `kind` must be one of them. */
 export function networkOf(name: string, kind: string, deployment: Deployment): string {
   const kinds = deployment.networks.map((n) => n.kind);
-  if (!kinds.includes(kind)) throw new UsageError(`--${name} ${JSON.stringify(kind)} is not a network of this deployment (it has ${kinds.join(', ')})`);
+  if (!kinds.includes(kind))
+    throw new UsageError(`--${name} ${JSON.stringify(kind)} is not a network of this deployment (it has ${kinds.join(', ')})`);
   return kind;
 }

@@ -15,7 +15,13 @@ export type { Io, Stream } from './io.ts';
 export { UsageError, CliError } from './io.ts';
 export type { Command } from './command.ts';
 
-export const COMMANDS: readonly Command[] = [...providerCommands, ...creditsCommands, ...epochCommands, ...oracleCommands, ...devnetCommands];
+export const COMMANDS: readonly Command[] = [
+  ...providerCommands,
+  ...creditsCommands,
+  ...epochCommands,
+  ...oracleCommands,
+  ...devnetCommands,
+];
 
 const GROUPS: Record<string, string> = { provider: PROVIDER_USAGE, credits: CREDITS_USAGE, epoch: EPOCH_USAGE };
 

@@ -18,7 +18,8 @@ export async function checkChain(client: { getChainId(): Promise<number> }, rpcU
   } catch (err) {
     throw new CliError(`cannot reach the chain at --rpc ${rpcUrl}: ${describeError(err)}`);
   }
-  if (chainId !== deployment.chainId) throw new CliError(`--rpc ${rpcUrl} is chain ${chainId}, but the deployment file is for chain ${deployment.chainId}`);
+  if (chainId !== deployment.chainId)
+    throw new CliError(`--rpc ${rpcUrl} is chain ${chainId}, but the deployment file is for chain ${deployment.chainId}`);
 }
 
 export type OracleReply<T> = { status: number; body: T };
@@ -35,7 +36,9 @@ export async function oracleGet<T = unknown>(oracleUrl: string, path: string): P
   try {
     return { status: res.status, body: JSON.parse(text) as T };
   } catch {
-    throw new CliError(`the oracle at ${oracleUrl} answered ${res.status} to GET ${path} with something that is not JSON: ${text.slice(0, 120)}`);
+    throw new CliError(
+      `the oracle at ${oracleUrl} answered ${res.status} to GET ${path} with something that is not JSON: ${text.slice(0, 120)}`,
+    );
   }
 }
 

@@ -9,7 +9,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseEther, type Address } from 'viem';
-import { GroundworkTokenAbi, devnetAccounts, devnetParameters, networkId, writeDeploymentFile, type Deployment } from '@groundwork/contracts';
+import {
+  GroundworkTokenAbi,
+  devnetAccounts,
+  devnetParameters,
+  networkId,
+  writeDeploymentFile,
+  type Deployment,
+} from '@groundwork/contracts';
 import { chainSession } from '@groundwork/agent';
 import { canonicalJson, type EpochArtifact } from '@groundwork/protocol';
 import { startTestnet, type Testnet } from '@groundwork/sim';
@@ -24,7 +31,12 @@ type Run = { code: number; out: string; err: string };
 async function run(args: string[], o: { env?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Run> {
   let out = '';
   let err = '';
-  const io: Io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: o.env ?? {}, signal: o.signal };
+  const io: Io = {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    env: o.env ?? {},
+    signal: o.signal,
+  };
   const code = await main(args, io);
   return { code, out, err };
 }
@@ -50,7 +62,16 @@ before(async () => {
     deployer: devnetAccounts(0).address,
     startBlock: 1n,
     endBlock: 2n,
-    addresses: { token: a(1), emissions: a(2), priceFeed: a(3), credits: a(4), registry: a(5), distributor: a(6), timelock: a(7), governor: a(8) },
+    addresses: {
+      token: a(1),
+      emissions: a(2),
+      priceFeed: a(3),
+      credits: a(4),
+      registry: a(5),
+      distributor: a(6),
+      timelock: a(7),
+      governor: a(8),
+    },
     networks: [{ kind: 'uptime', id: networkId('uptime'), weight: 1n }],
     parameters: devnetParameters({ deployer: devnetAccounts(0).address, oracles: [devnetAccounts(1).address], quorum: 1, genesisTime: 1n }),
   };
@@ -105,27 +126,79 @@ describe('bad command lines: exit 2, one error line naming the flag, then the us
     ['provider init', ['--key-file'], /--key-file needs a value/],
     ['provider init', ['--json=yes'], /--json takes no value/],
     ['provider init', ['stray'], /unexpected argument "stray"/],
-    ['provider init', ['--key-file', path.join(dir, 'never.pem'), '--import', path.join(dir, 'missing.pem')], /--import .*missing\.pem: no such file/],
+    [
+      'provider init',
+      ['--key-file', path.join(dir, 'never.pem'), '--import', path.join(dir, 'missing.pem')],
+      /--import .*missing\.pem: no such file/,
+    ],
     ['provider register', [...D, ...RPC, '--owner-key', KEY], /missing --key-file/],
     ['provider register', ['--key-file', deviceKeyFile, ...D, '--rpc', 'localhost:8545', '--owner-key', KEY], /--rpc must be/],
-    ['provider register', ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', '0x1234'], /--owner-key must be 0x followed by 64 hex digits/],
-    ['provider register', ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', `0x${'zz'.repeat(32)}`], /--owner-key must be 0x followed by 64 hex digits/],
+    [
+      'provider register',
+      ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', '0x1234'],
+      /--owner-key must be 0x followed by 64 hex digits/,
+    ],
+    [
+      'provider register',
+      ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', `0x${'zz'.repeat(32)}`],
+      /--owner-key must be 0x followed by 64 hex digits/,
+    ],
     ['provider register', ['--key-file', deviceKeyFile, ...D, ...RPC], /missing --owner-key \(or --owner-key-file\)/],
-    ['provider register', ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', KEY, '--owner-key-file', 'x'], /give --owner-key or --owner-key-file, not both/],
-    ['provider register', ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', KEY, '--stake', 'ten'], /--stake must be an amount of tokens/],
-    ['provider register', ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', KEY, '--stake', '0'], /--stake must be more than zero/],
-    ['provider register', ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', KEY, '--location', 'paris'], /--location must be an H3 cell index/],
-    ['provider register', ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', KEY, '--network', 'storage'], /--network "storage" is not a network of this deployment/],
-    ['provider register', ['--key-file', deviceKeyFile, '--deployment', path.join(dir, 'nope.json'), ...RPC, '--owner-key', KEY], /--deployment .*nope\.json: no such file/],
-    ['provider register', ['--key-file', deviceKeyFile, '--deployment', garbageFile, ...RPC, '--owner-key', KEY], /--deployment: cannot read deployment file/],
-    ['provider register', ['--key-file', path.join(dir, 'nokey.pem'), ...D, ...RPC, '--owner-key', KEY], /--key-file .*nokey\.pem: no such file/],
-    ['provider register', ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key-file', path.join(dir, 'nokey.hex')], /--owner-key-file .*nokey\.hex: no such file/],
+    [
+      'provider register',
+      ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', KEY, '--owner-key-file', 'x'],
+      /give --owner-key or --owner-key-file, not both/,
+    ],
+    [
+      'provider register',
+      ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', KEY, '--stake', 'ten'],
+      /--stake must be an amount of tokens/,
+    ],
+    [
+      'provider register',
+      ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', KEY, '--stake', '0'],
+      /--stake must be more than zero/,
+    ],
+    [
+      'provider register',
+      ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', KEY, '--location', 'paris'],
+      /--location must be an H3 cell index/,
+    ],
+    [
+      'provider register',
+      ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key', KEY, '--network', 'storage'],
+      /--network "storage" is not a network of this deployment/,
+    ],
+    [
+      'provider register',
+      ['--key-file', deviceKeyFile, '--deployment', path.join(dir, 'nope.json'), ...RPC, '--owner-key', KEY],
+      /--deployment .*nope\.json: no such file/,
+    ],
+    [
+      'provider register',
+      ['--key-file', deviceKeyFile, '--deployment', garbageFile, ...RPC, '--owner-key', KEY],
+      /--deployment: cannot read deployment file/,
+    ],
+    [
+      'provider register',
+      ['--key-file', path.join(dir, 'nokey.pem'), ...D, ...RPC, '--owner-key', KEY],
+      /--key-file .*nokey\.pem: no such file/,
+    ],
+    [
+      'provider register',
+      ['--key-file', deviceKeyFile, ...D, ...RPC, '--owner-key-file', path.join(dir, 'nokey.hex')],
+      /--owner-key-file .*nokey\.hex: no such file/,
+    ],
     ['provider start', ['--key-file', deviceKeyFile, ...D], /missing --oracle/],
     ['provider start', ['--key-file', deviceKeyFile, ...D, '--oracle', 'ftp://oracle'], /--oracle must be an http\/https URL/],
     ['provider start', ['--key-file', deviceKeyFile, '--deployment', garbageFile, ...ORACLE], /--deployment: cannot read deployment file/],
     ['provider status', [...ORACLE], /missing --key-file \(or --device\)/],
     ['provider status', ['--device', '0x12', ...ORACLE], /--device must be 0x followed by 64 hex digits/],
-    ['provider status', ['--key-file', deviceKeyFile, '--device', `0x${'1'.repeat(64)}`, ...ORACLE], /give --key-file or --device, not both/],
+    [
+      'provider status',
+      ['--key-file', deviceKeyFile, '--device', `0x${'1'.repeat(64)}`, ...ORACLE],
+      /give --key-file or --device, not both/,
+    ],
     ['provider rewards', [...ORACLE], /missing --owner/],
     ['provider rewards', ['--owner', '0x1234', ...ORACLE], /--owner must be a 0x-prefixed 20-byte address/],
     ['provider rewards', ['--owner', '0xF39fd6e51aad88F6F4ce6aB8827279cffFb92266', ...ORACLE], /--owner .* has a bad checksum/],
@@ -145,9 +218,17 @@ describe('bad command lines: exit 2, one error line naming the flag, then the us
     ['oracle', [...D, ...RPC, '--quorum', '1'], /missing --signer-key/],
     ['oracle', [...D, ...RPC, '--signer-key', KEY, '--quorum', '2'], /--quorum 2 needs at least 2 --signer-key flags, got 1/],
     ['oracle', [...D, ...RPC, '--signer-key', KEY, '--quorum', 'two'], /--quorum must be a whole number, got "two"/],
-    ['oracle', [...D, ...RPC, '--signer-key', KEY, '--signer-key', '0xbad', '--quorum', '1'], /--signer-key must be 0x followed by 64 hex digits/],
+    [
+      'oracle',
+      [...D, ...RPC, '--signer-key', KEY, '--signer-key', '0xbad', '--quorum', '1'],
+      /--signer-key must be 0x followed by 64 hex digits/,
+    ],
     ['oracle', [...D, ...RPC, '--signer-key', KEY, '--quorum', '1', '--port', '70000'], /--port must be at most 65535, got 70000/],
-    ['oracle', [...D, ...RPC, '--signer-key', KEY, '--quorum', '1', '--database-url', 'mysql://x'], /--database-url must be an postgres\/postgresql URL/],
+    [
+      'oracle',
+      [...D, ...RPC, '--signer-key', KEY, '--quorum', '1', '--database-url', 'mysql://x'],
+      /--database-url must be an postgres\/postgresql URL/,
+    ],
     ['devnet', ['--devices', 'many'], /--devices must be a whole number, got "many"/],
     ['devnet', ['--epochs', '0'], /--epochs must be at least 1, got 0/],
     ['devnet', ['--epoch-seconds', '1'], /--epoch-seconds must be at least 4, got 1/],
@@ -170,32 +251,87 @@ describe('bad command lines: exit 2, one error line naming the flag, then the us
   }
 
   test('GROUNDWORK_CRASH_AFTER is checked', async () => {
-    const r = await run(['oracle', '--deployment', fakeDeploymentFile, '--rpc', 'http://127.0.0.1:1', '--signer-key', KEY, '--quorum', '1'], { env: { GROUNDWORK_CRASH_AFTER: 'lunch' } });
+    const r = await run(
+      ['oracle', '--deployment', fakeDeploymentFile, '--rpc', 'http://127.0.0.1:1', '--signer-key', KEY, '--quorum', '1'],
+      { env: { GROUNDWORK_CRASH_AFTER: 'lunch' } },
+    );
     assert.equal(r.code, 2);
     assert.match(r.err, /^error: GROUNDWORK_CRASH_AFTER must be one of scored, artifact, signed, posted, got "lunch"/);
-    assert.equal(parseOracle(['--deployment', 'd', '--rpc', 'http://x', '--signer-key', KEY, '--quorum', '1'], { GROUNDWORK_CRASH_AFTER: 'signed' }).crashAfter, 'signed');
+    assert.equal(
+      parseOracle(['--deployment', 'd', '--rpc', 'http://x', '--signer-key', KEY, '--quorum', '1'], { GROUNDWORK_CRASH_AFTER: 'signed' })
+        .crashAfter,
+      'signed',
+    );
   });
 
   test('parsers: defaults and conversions', () => {
-    const reg = parseRegister(['--key-file', 'k', '--deployment', 'd', '--rpc', 'http://h:8545/', '--owner-key', KEY, '--stake', '2.5', '--location', '8a2a1072b59ffff']);
+    const reg = parseRegister([
+      '--key-file',
+      'k',
+      '--deployment',
+      'd',
+      '--rpc',
+      'http://h:8545/',
+      '--owner-key',
+      KEY,
+      '--stake',
+      '2.5',
+      '--location',
+      '8a2a1072b59ffff',
+    ]);
     assert.equal(reg.stake, 2_500_000_000_000_000_000n);
     assert.equal(reg.location, 0x8a2a1072b59ffffn);
     assert.equal(reg.network, 'uptime');
     assert.equal(reg.rpc, 'http://h:8545');
     const dn = parseDevnet([], { DATABASE_URL: 'postgres://u@h/db' });
-    assert.deepEqual({ ...dn, dataDir: path.normalize(dn.dataDir) }, { dataDir: path.join('.data', 'devnet'), devices: 20, epochSeconds: 30, epochs: undefined, rpcPort: 8545, oraclePort: 8787, databaseUrl: 'postgres://u@h/db', verbose: false, json: false });
+    assert.deepEqual(
+      { ...dn, dataDir: path.normalize(dn.dataDir) },
+      {
+        dataDir: path.join('.data', 'devnet'),
+        devices: 20,
+        epochSeconds: 30,
+        epochs: undefined,
+        rpcPort: 8545,
+        oraclePort: 8787,
+        databaseUrl: 'postgres://u@h/db',
+        verbose: false,
+        json: false,
+      },
+    );
     assert.equal(parseVerify(['7', '--deployment', 'd', '--rpc', 'http://h', '--artifact', 'a.json']).epoch, 7);
     assert.equal(socketUrl('https://oracle.example/'), 'wss://oracle.example/v1/connect');
     assert.equal(socketUrl('http://127.0.0.1:8787'), 'ws://127.0.0.1:8787/v1/connect');
     assert.match(whyUnpaid({ epoch: 1, score: null, reward: '0', rejections: [] })!, /not scored/);
-    assert.match(whyUnpaid({ epoch: 1, score: { score: '0', detail: {} }, reward: '0', rejections: [{ device: '0x', digest: null, reason: 'late', detail: 'x' }, { device: '0x', digest: null, reason: 'late', detail: 'y' }] })!, /late ×2/);
+    assert.match(
+      whyUnpaid({
+        epoch: 1,
+        score: { score: '0', detail: {} },
+        reward: '0',
+        rejections: [
+          { device: '0x', digest: null, reason: 'late', detail: 'x' },
+          { device: '0x', digest: null, reason: 'late', detail: 'y' },
+        ],
+      })!,
+      /late ×2/,
+    );
     assert.equal(whyUnpaid({ epoch: 1, score: { score: '1000000', detail: {} }, reward: '5', rejections: [] }), null);
   });
 });
 
 describe('runtime failures: exit 1, one line, no stack', () => {
   test('an unreachable chain', async () => {
-    const r = await run(['credits', 'buy', '--credits', '10', '--deployment', fakeDeploymentFile, '--rpc', 'http://127.0.0.1:1', '--key', KEY]);
+    const r = await run([
+      'credits',
+      'buy',
+      '--credits',
+      '10',
+      '--deployment',
+      fakeDeploymentFile,
+      '--rpc',
+      'http://127.0.0.1:1',
+      '--key',
+      KEY,
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.err, /^error: cannot reach the chain at --rpc http:\/\/127\.0\.0\.1:1/);
     assert.equal(r.err.trim().split('\n').length, 1, r.err);
@@ -205,7 +341,9 @@ describe('runtime failures: exit 1, one line, no stack', () => {
     assert.equal(r.code, 1);
     assert.match(r.err, /^error: cannot reach the oracle at --oracle http:\/\/127\.0\.0\.1:1/);
     assert.equal(r.err.trim().split('\n').length, 1, r.err);
-    const debug = await run(['provider', 'rewards', '--owner', devnetAccounts(5).address, '--oracle', 'http://127.0.0.1:1'], { env: { GROUNDWORK_DEBUG: '1' } });
+    const debug = await run(['provider', 'rewards', '--owner', devnetAccounts(5).address, '--oracle', 'http://127.0.0.1:1'], {
+      env: { GROUNDWORK_DEBUG: '1' },
+    });
     assert.equal(debug.code, 1);
     assert.ok(debug.err.trim().split('\n').length > 1, 'GROUNDWORK_DEBUG=1 adds the stack');
   });
@@ -270,7 +408,14 @@ describe('against a testnet', () => {
     writeFileSync(ownerKeyFile, `${owner.privateKey}\n`, { mode: 0o600 });
     // anvil gives account 5 ether; the token comes from the deployer's genesis allocation.
     const deployer = chainSession(net.rpcUrl, net.deployment, devnetAccounts(0).privateKey);
-    const hash = await deployer.wallet.writeContract({ account: deployer.account, chain: null, address: net.deployment.addresses.token, abi: GroundworkTokenAbi, functionName: 'transfer', args: [owner.address, parseEther('1000')] });
+    const hash = await deployer.wallet.writeContract({
+      account: deployer.account,
+      chain: null,
+      address: net.deployment.addresses.token,
+      abi: GroundworkTokenAbi,
+      functionName: 'transfer',
+      args: [owner.address, parseEther('1000')],
+    });
     await deployer.client.waitForTransactionReceipt({ hash });
   });
   after(async () => {
@@ -286,7 +431,9 @@ describe('against a testnet', () => {
     assert.ok(BigInt(buy.credits) >= 100n, `bought ${buy.credits}`);
     assert.match(buy.tx, /^0x[0-9a-f]{64}$/);
 
-    const reg = json(await run(['provider', 'register', '--key-file', keyFile, ...chain, '--owner-key-file', ownerKeyFile, '--stake', '12.5', '--json']));
+    const reg = json(
+      await run(['provider', 'register', '--key-file', keyFile, ...chain, '--owner-key-file', ownerKeyFile, '--stake', '12.5', '--json']),
+    );
     assert.equal(reg.device, init.device);
     assert.equal(reg.stake, '12500000000000000000');
     assert.equal(reg.owner, owner.address);
@@ -308,7 +455,9 @@ describe('against a testnet', () => {
 
     // Run the agent in-process until it is connected, then stop it.
     const stop = new AbortController();
-    const agent = run(['provider', 'start', '--key-file', keyFile, '--deployment', deploymentFile, ...oracle, '--json'], { signal: stop.signal });
+    const agent = run(['provider', 'start', '--key-file', keyFile, '--deployment', deploymentFile, ...oracle, '--json'], {
+      signal: stop.signal,
+    });
     let connected = false;
     for (let i = 0; i < 50 && !connected; i++) {
       await new Promise((r) => setTimeout(r, 200));
@@ -320,7 +469,10 @@ describe('against a testnet', () => {
     const started = await agent;
     assert.equal(started.code, 0, started.err);
     assert.ok(connected, `the agent connected: ${started.out}`);
-    const events = started.out.trim().split('\n').map((l) => JSON.parse(l) as { event: string });
+    const events = started.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string });
     assert.ok(events.some((e) => e.event === 'connected'));
     assert.equal(events.at(-1)!.event, 'stopped');
 
@@ -356,8 +508,13 @@ describe('against a testnet', () => {
     assert.match(bad.out, /\nFAIL\n$/);
     const badJson = await run(['epoch', 'verify', String(epoch), ...chain, '--artifact', tampered, ...oracle, '--json']);
     assert.equal(badJson.code, 1);
-    const failed = (JSON.parse(badJson.out) as { pass: boolean; checks: { name: string; ok: boolean; detail: string }[] }).checks.filter((c) => !c.ok);
-    assert.ok(failed.some((c) => c.detail.includes('result.devices[0].total')), JSON.stringify(failed));
+    const failed = (JSON.parse(badJson.out) as { pass: boolean; checks: { name: string; ok: boolean; detail: string }[] }).checks.filter(
+      (c) => !c.ok,
+    );
+    assert.ok(
+      failed.some((c) => c.detail.includes('result.devices[0].total')),
+      JSON.stringify(failed),
+    );
 
     // Rewards and claims for one of the testnet's providers.
     const p = net.providers[0]!;
@@ -380,9 +537,29 @@ describe('against a testnet', () => {
 describe('devnet', () => {
   test('--epochs 1 --json: progress on stderr, one JSON summary on stdout', async () => {
     const dataDir = path.join(dir, 'devnet');
-    const r = await run(['devnet', '--data-dir', dataDir, '--devices', '2', '--epoch-seconds', '6', '--epochs', '1', '--rpc-port', '0', '--oracle-port', '0', '--json']);
+    const r = await run([
+      'devnet',
+      '--data-dir',
+      dataDir,
+      '--devices',
+      '2',
+      '--epoch-seconds',
+      '6',
+      '--epochs',
+      '1',
+      '--rpc-port',
+      '0',
+      '--oracle-port',
+      '0',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.err);
-    const summary = JSON.parse(r.out) as { chainId: number; epochs: { epoch: number; verify: boolean }[]; verify: { pass: boolean }[]; addresses: Record<string, string> };
+    const summary = JSON.parse(r.out) as {
+      chainId: number;
+      epochs: { epoch: number; verify: boolean }[];
+      verify: { pass: boolean }[];
+      addresses: Record<string, string>;
+    };
     assert.equal(summary.chainId, 31337);
     assert.equal(summary.epochs.length, 1);
     assert.equal(summary.verify[0]!.pass, true);

@@ -38,7 +38,13 @@ import { networkId } from './networks.ts';
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address') as z.ZodType<Address>;
 const nonZeroAddress = address.refine((a) => a.toLowerCase() !== zeroAddress, 'must not be the zero address');
 // Bigints, or the decimal strings a deployment file stores them as.
-const bigintLike = z.union([z.bigint(), z.string().regex(/^(0|[1-9][0-9]*)$/, 'must be a decimal integer').transform((v) => BigInt(v))]);
+const bigintLike = z.union([
+  z.bigint(),
+  z
+    .string()
+    .regex(/^(0|[1-9][0-9]*)$/, 'must be a decimal integer')
+    .transform((v) => BigInt(v)),
+]);
 const uint = bigintLike.pipe(z.bigint().nonnegative('must not be negative'));
 const positive = bigintLike.pipe(z.bigint().positive('must be positive'));
 
@@ -83,7 +89,11 @@ export const deployParametersSchema = z
   })
   .superRefine((p, ctx) => {
     if (p.rewards.quorum > p.rewards.oracles.length) {
-      ctx.addIssue({ code: 'custom', path: ['rewards', 'quorum'], message: `quorum ${p.rewards.quorum} exceeds the ${p.rewards.oracles.length} oracles` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rewards', 'quorum'],
+        message: `quorum ${p.rewards.quorum} exceeds the ${p.rewards.oracles.length} oracles`,
+      });
     }
     if (p.schedule.decayNumerator > p.schedule.decayDenominator) {
       ctx.addIssue({ code: 'custom', path: ['schedule', 'decayNumerator'], message: 'decay must be a fraction <= 1' });
@@ -378,9 +388,7 @@ class Deployer {
 
   async deploy(step: string, abi: Abi, bytecode: Hex, args: readonly unknown[]): Promise<Address> {
     const receipt = await this.send(step, () =>
-      this.nextNonce().then((nonce) =>
-        this.wallet.deployContract({ abi, bytecode, args, account: this.account, chain: null, nonce }),
-      ),
+      this.nextNonce().then((nonce) => this.wallet.deployContract({ abi, bytecode, args, account: this.account, chain: null, nonce })),
     );
     if (!receipt.contractAddress) throw new DeployError(step, new Error('receipt has no contract address'));
     return getAddress(receipt.contractAddress);

@@ -53,29 +53,37 @@ const R404 = (what: string) => errorResponse(`No ${what}`, ['not-found']);
 const DEFAULT = json(ERROR, 'Unexpected failure (500, error `internal`); the body has the same shape');
 
 const INGEST_ERRORS = (schema: Json) => ({
-  '400': errorResponse('The body is not JSON or does not match the schema, or the network, type or report body is unknown or invalid', [
-    'malformed',
-    'unknown-network',
-    'unknown-type',
-    'bad-body',
-  ], schema),
-  '401': errorResponse("The signature does not verify against the device's registered key (high-s signatures are refused too)", ['bad-signature'], schema),
-  '403': errorResponse('The report is for another deployment, the device is not registered, or it is registered for another network', [
-    'wrong-domain',
-    'unregistered-device',
-    'wrong-network',
-  ], schema),
-  '409': errorResponse('The epoch has not started, has closed (or is closing), or another report in the batch was refused', [
-    'future-epoch',
-    'epoch-closed',
-    'batch-refused',
-  ], schema),
-  '413': errorResponse(`The request body is over ${LIMITS.maxRequestBytes} bytes, or a report body over ${LIMITS.maxReportBodyBytes} bytes`, [
-    'too-large',
-    'body-too-large',
-  ], schema),
+  '400': errorResponse(
+    'The body is not JSON or does not match the schema, or the network, type or report body is unknown or invalid',
+    ['malformed', 'unknown-network', 'unknown-type', 'bad-body'],
+    schema,
+  ),
+  '401': errorResponse(
+    "The signature does not verify against the device's registered key (high-s signatures are refused too)",
+    ['bad-signature'],
+    schema,
+  ),
+  '403': errorResponse(
+    'The report is for another deployment, the device is not registered, or it is registered for another network',
+    ['wrong-domain', 'unregistered-device', 'wrong-network'],
+    schema,
+  ),
+  '409': errorResponse(
+    'The epoch has not started, has closed (or is closing), or another report in the batch was refused',
+    ['future-epoch', 'epoch-closed', 'batch-refused'],
+    schema,
+  ),
+  '413': errorResponse(
+    `The request body is over ${LIMITS.maxRequestBytes} bytes, or a report body over ${LIMITS.maxReportBodyBytes} bytes`,
+    ['too-large', 'body-too-large'],
+    schema,
+  ),
   '415': errorResponse('The Content-Type is not application/json', ['unsupported-media-type'], schema),
-  '503': errorResponse('Signatures could not be checked (a signature worker stopped); nothing was stored: send the same reports again', ['unavailable'], schema),
+  '503': errorResponse(
+    'Signatures could not be checked (a signature worker stopped); nothing was stored: send the same reports again',
+    ['unavailable'],
+    schema,
+  ),
   '405': R405,
   default: DEFAULT,
 });
@@ -97,14 +105,26 @@ const pathParam = (name: string, pattern: string, description: string) => ({
 
 /** Path parameters, with exactly the patterns the routes in oracle/src/api.ts match. */
 const PARAMS = {
-  device: pathParam('device', jsonSchemaOf(hex32).pattern, 'Device id: keccak256(abi.encode(x, y)) of its P-256 key, 0x and 64 lowercase hex digits'),
+  device: pathParam(
+    'device',
+    jsonSchemaOf(hex32).pattern,
+    'Device id: keccak256(abi.encode(x, y)) of its P-256 key, 0x and 64 lowercase hex digits',
+  ),
   epoch: pathParam('epoch', '^\\d{1,12}$', 'Epoch number'),
   hash: pathParam('hash', jsonSchemaOf(hex32).pattern, 'sha256 of the artifact bytes (the artifactHash the quorum signed)'),
   account: pathParam('account', jsonSchemaOf(addressSchema).pattern, 'Owner account (any case)'),
 };
 
-const hexString = (digits: number, description?: string) => ({ type: 'string', pattern: `^0x[0-9a-f]{${digits}}$`, ...(description ? { description } : {}) });
-const uintText = { type: 'string', pattern: '^(0|[1-9][0-9]*)$', description: 'non-negative integer in decimal (token amounts are in wei)' };
+const hexString = (digits: number, description?: string) => ({
+  type: 'string',
+  pattern: `^0x[0-9a-f]{${digits}}$`,
+  ...(description ? { description } : {}),
+});
+const uintText = {
+  type: 'string',
+  pattern: '^(0|[1-9][0-9]*)$',
+  description: 'non-negative integer in decimal (token amounts are in wei)',
+};
 const nullable = (schema: Json) => ({ anyOf: [schema, { type: 'null' }] });
 const object = (properties: Json, extra: Json = {}) => ({ type: 'object', properties, required: Object.keys(properties), ...extra });
 
@@ -114,7 +134,7 @@ function componentSchemas(): Json {
     Report: {
       ...jsonSchemaOf(reportSchema),
       description:
-        "A signed device report. `sig` is the device key's low-s P-256 signature (r||s) over the canonical JSON of every other field plus `purpose: \"groundwork/report\"`. `body` is checked by the network plug-in named by `network` and `type` (see the ReportBody.* schemas).",
+        'A signed device report. `sig` is the device key\'s low-s P-256 signature (r||s) over the canonical JSON of every other field plus `purpose: "groundwork/report"`. `body` is checked by the network plug-in named by `network` and `type` (see the ReportBody.* schemas).',
     },
     ReportBatch: withItems(jsonSchemaOf(batchSchema), 'reports', ref('Report'), 'Up to 500 reports, stored all together or not at all.'),
     Challenge: jsonSchemaOf(challengeSchema),
@@ -123,16 +143,28 @@ function componentSchemas(): Json {
   };
   for (const plugin of Object.values(NETWORK_PLUGINS)) {
     for (const [type, schema] of Object.entries(plugin.reportTypes)) {
-      generated[`ReportBody.${type}`] = { ...jsonSchemaOf(schema as z.ZodType), description: `body of a ${plugin.kind} report of type ${type}` };
+      generated[`ReportBody.${type}`] = {
+        ...jsonSchemaOf(schema as z.ZodType),
+        description: `body of a ${plugin.kind} report of type ${type}`,
+      };
     }
   }
 
   const accepted = object(
-    { ok: { type: 'boolean', const: true }, digest: hexString(64, 'sha256 of the canonical report'), status: { type: 'string', enum: ['stored', 'duplicate'] } },
+    {
+      ok: { type: 'boolean', const: true },
+      digest: hexString(64, 'sha256 of the canonical report'),
+      status: { type: 'string', enum: ['stored', 'duplicate'] },
+    },
     { additionalProperties: false },
   );
   const refusal = {
-    ...object({ ok: { type: 'boolean', const: false }, status: { type: 'integer' }, reason: { type: 'string' }, detail: { type: 'string' } }),
+    ...object({
+      ok: { type: 'boolean', const: false },
+      status: { type: 'integer' },
+      reason: { type: 'string' },
+      detail: { type: 'string' },
+    }),
     properties: {
       ok: { type: 'boolean', const: false },
       status: { type: 'integer', description: 'HTTP status this refusal alone would get' },
@@ -163,7 +195,12 @@ function componentSchemas(): Json {
     artifactHash: nullable(hexString(64)),
     txHash: nullable(hexString(64)),
   });
-  const rejection = object({ device: nullable(hexString(64)), digest: nullable(hexString(64)), reason: { type: 'string' }, detail: { type: 'string' } });
+  const rejection = object({
+    device: nullable(hexString(64)),
+    digest: nullable(hexString(64)),
+    reason: { type: 'string' },
+    detail: { type: 'string' },
+  });
   const amount = object({ account: { type: 'string', pattern: '^0x[0-9a-f]{40}$' }, amount: uintText });
 
   return {
@@ -171,7 +208,11 @@ function componentSchemas(): Json {
     Error: {
       type: 'object',
       description: 'Every error reply. `error` is a stable reason code, `detail` says what was wrong in words.',
-      properties: { error: { type: 'string' }, detail: { type: 'string', minLength: 1 }, digest: { ...hexString(64), description: 'digest of the refused report, once the device was identified' } },
+      properties: {
+        error: { type: 'string' },
+        detail: { type: 'string', minLength: 1 },
+        digest: { ...hexString(64), description: 'digest of the refused report, once the device was identified' },
+      },
       required: ['error', 'detail'],
     },
     BatchError: {
@@ -181,10 +222,18 @@ function componentSchemas(): Json {
     },
     Refusal: refusal,
     Accepted: accepted,
-    BatchAccepted: object({ stored: { type: 'integer', minimum: 0 }, duplicates: { type: 'integer', minimum: 0 }, results: { type: 'array', items: ref('Accepted') } }),
+    BatchAccepted: object({
+      stored: { type: 'integer', minimum: 0 },
+      duplicates: { type: 'integer', minimum: 0 },
+      results: { type: 'array', items: ref('Accepted') },
+    }),
     Status: object({
       chainId: { type: 'integer' },
-      addresses: { type: 'object', additionalProperties: { type: 'string' }, description: 'contract addresses by name (token, emissions, registry, distributor, ...)' },
+      addresses: {
+        type: 'object',
+        additionalProperties: { type: 'string' },
+        description: 'contract addresses by name (token, emissions, registry, distributor, ...)',
+      },
       networks: {
         type: 'array',
         items: object({ kind: { type: 'string' }, id: hexString(64), weight: uintText, parameters: { type: 'object' } }),
@@ -232,7 +281,14 @@ function componentSchemas(): Json {
       pending: {
         type: 'array',
         description: `refusals at ingest for epochs not closed yet (newest first, at most 100; ingest keeps at most ${MAX_REJECTIONS_PER_DEVICE_EPOCH} per device and epoch)`,
-        items: object({ epoch: { type: 'integer' }, network: { type: 'string' }, digest: nullable(hexString(64)), reason: { type: 'string' }, detail: { type: 'string' }, at: uintText }),
+        items: object({
+          epoch: { type: 'integer' },
+          network: { type: 'string' },
+          digest: nullable(hexString(64)),
+          reason: { type: 'string' },
+          detail: { type: 'string' },
+          at: uintText,
+        }),
       },
     }),
     EpochSummary: epochSummary,
@@ -243,7 +299,14 @@ function componentSchemas(): Json {
         object({
           networks: {
             type: 'array',
-            items: object({ kind: { type: 'string' }, budget: uintText, paid: uintText, undistributed: uintText, devices: { type: 'integer' }, rejections: { type: 'integer' } }),
+            items: object({
+              kind: { type: 'string' },
+              budget: uintText,
+              paid: uintText,
+              undistributed: uintText,
+              devices: { type: 'integer' },
+              rejections: { type: 'integer' },
+            }),
           },
           owners: { type: 'array', items: amount, description: 'what each owner earned in this epoch' },
         }),
@@ -275,7 +338,8 @@ function componentSchemas(): Json {
 /** batchSchema takes `reports: unknown[]` (each report is checked on its own); the document names the item type. */
 function withItems(schema: Json, key: string, items: Json, description: string): Json {
   const prop = schema.properties?.[key];
-  if (prop?.type !== 'array' || Object.keys(prop.items ?? {}).length) throw new Error(`expected ${key} to be an array of anything in the generated schema`);
+  if (prop?.type !== 'array' || Object.keys(prop.items ?? {}).length)
+    throw new Error(`expected ${key} to be an array of anything in the generated schema`);
   return { ...schema, properties: { ...schema.properties, [key]: { ...prop, items } }, description };
 }
 
@@ -283,7 +347,8 @@ function withItems(schema: Json, key: string, items: Json, description: string):
 function withReport(schema: Json): Json {
   const variants = schema.oneOf as Json[];
   const report = variants?.find((v) => v.properties?.type?.const === 'report');
-  if (!report || Object.keys(report.properties.report).length) throw new Error('expected a report message with `report: unknown` in the generated schema');
+  if (!report || Object.keys(report.properties.report).length)
+    throw new Error('expected a report message with `report: unknown` in the generated schema');
   return { ...schema, oneOf: variants.map((v) => (v === report ? { ...v, properties: { ...v.properties, report: ref('Report') } } : v)) };
 }
 
@@ -296,8 +361,11 @@ const WEBSOCKET_DESCRIPTION = `WebSocket upgrade (devices sit behind NAT, so the
 Messages are JSON text of at most ${LIMITS.maxSocketMessageBytes} bytes (larger ones close the socket with 1009). A malformed message is answered with \`{"type":"error","reason","detail"}\` and the socket stays open; a failed auth (unknown device, wrong nonce, bad signature) or no auth in time is answered with an error and the socket is closed with code 4001. Device-to-oracle messages: DeviceMessage; oracle-to-device: ServerMessage.`;
 
 export function buildOpenApi(): Json {
-  const version = (JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
-  const get = (operationId: string, summary: string, responses: Json, extra: Json = {}) => ({ get: { operationId, summary, ...extra, responses: { ...responses, '405': R405, default: DEFAULT } } });
+  const version = (JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string })
+    .version;
+  const get = (operationId: string, summary: string, responses: Json, extra: Json = {}) => ({
+    get: { operationId, summary, ...extra, responses: { ...responses, '405': R405, default: DEFAULT } },
+  });
   return {
     openapi: '3.1.0',
     info: {
@@ -309,7 +377,12 @@ export function buildOpenApi(): Json {
     },
     tags: [{ name: 'ingest' }, { name: 'network' }, { name: 'devices' }, { name: 'epochs' }, { name: 'rewards' }, { name: 'meta' }],
     paths: {
-      '/v1/status': get('status', 'Network status: chain, contracts, networks, epoch clock, devices, follower, closer, quorum', { '200': json(ref('Status'), 'Status') }, { tags: ['network'] }),
+      '/v1/status': get(
+        'status',
+        'Network status: chain, contracts, networks, epoch clock, devices, follower, closer, quorum',
+        { '200': json(ref('Status'), 'Status') },
+        { tags: ['network'] },
+      ),
       '/v1/reports': {
         post: {
           operationId: 'report',
@@ -330,7 +403,8 @@ export function buildOpenApi(): Json {
           operationId: 'batch',
           tags: ['ingest'],
           summary: 'Submit up to 500 signed reports, all or nothing',
-          description: 'Every report is checked as for POST /v1/reports; if any is refused, none is stored and the reply lists every refusal.',
+          description:
+            'Every report is checked as for POST /v1/reports; if any is refused, none is stored and the reply lists every refusal.',
           requestBody: { required: true, content: { 'application/json': { schema: ref('ReportBatch') } } },
           responses: { '201': json(ref('BatchAccepted'), 'Every report stored (or already stored)'), ...INGEST_ERRORS(ref('BatchError')) },
         },
@@ -344,28 +418,76 @@ export function buildOpenApi(): Json {
           parameters: [
             paginationLimit(100, 1000),
             { name: 'offset', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 1e9, default: 0 } },
-            { name: 'owner', in: 'query', required: false, description: 'only devices of this owner', schema: { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' } },
+            {
+              name: 'owner',
+              in: 'query',
+              required: false,
+              description: 'only devices of this owner',
+              schema: { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' },
+            },
           ],
         },
       ),
-      '/v1/devices/{device}': get('device', 'One device and its registry events', { '200': json(ref('DeviceDetail'), 'Device'), '404': R404('such device') }, { tags: ['devices'], parameters: [PARAMS.device] }),
+      '/v1/devices/{device}': get(
+        'device',
+        'One device and its registry events',
+        { '200': json(ref('DeviceDetail'), 'Device'), '404': R404('such device') },
+        { tags: ['devices'], parameters: [PARAMS.device] },
+      ),
       '/v1/devices/{device}/rejections': get(
         'rejections',
         'Why a device was (not) paid: scores, rewards and rejections per closed epoch, and ingest refusals for open epochs',
         { '200': json(ref('DeviceRejections'), 'Rejections'), '400': R400_QUERY },
-        { tags: ['devices'], parameters: [PARAMS.device, { name: 'epoch', in: 'query', required: false, description: 'one closed epoch instead of the last 10', schema: { type: 'integer', minimum: 0, maximum: 2 ** 40 } }] },
+        {
+          tags: ['devices'],
+          parameters: [
+            PARAMS.device,
+            {
+              name: 'epoch',
+              in: 'query',
+              required: false,
+              description: 'one closed epoch instead of the last 10',
+              schema: { type: 'integer', minimum: 0, maximum: 2 ** 40 },
+            },
+          ],
+        },
       ),
-      '/v1/epochs': get('epochs', 'Closed (or closing) epochs, newest first', { '200': json(ref('EpochList'), 'Epochs'), '400': R400_QUERY }, { tags: ['epochs'], parameters: [paginationLimit(50, 1000)] }),
-      '/v1/epochs/{epoch}': get('epoch', 'One epoch: root, total, per-network budget and payout, per-owner amounts', { '200': json(ref('EpochDetail'), 'Epoch'), '404': R404('closed epoch with this number') }, { tags: ['epochs'], parameters: [PARAMS.epoch] }),
-      '/v1/epochs/{epoch}/artifact': get('epoch-artifact', "An epoch's artifact", { '200': artifactResponse(), '404': R404('artifact for this epoch yet') }, { tags: ['epochs'], parameters: [PARAMS.epoch] }),
-      '/v1/artifacts/{hash}': get('artifact', 'An artifact by its hash', { '200': artifactResponse(), '404': R404('artifact with this hash') }, { tags: ['epochs'], parameters: [PARAMS.hash] }),
+      '/v1/epochs': get(
+        'epochs',
+        'Closed (or closing) epochs, newest first',
+        { '200': json(ref('EpochList'), 'Epochs'), '400': R400_QUERY },
+        { tags: ['epochs'], parameters: [paginationLimit(50, 1000)] },
+      ),
+      '/v1/epochs/{epoch}': get(
+        'epoch',
+        'One epoch: root, total, per-network budget and payout, per-owner amounts',
+        { '200': json(ref('EpochDetail'), 'Epoch'), '404': R404('closed epoch with this number') },
+        { tags: ['epochs'], parameters: [PARAMS.epoch] },
+      ),
+      '/v1/epochs/{epoch}/artifact': get(
+        'epoch-artifact',
+        "An epoch's artifact",
+        { '200': artifactResponse(), '404': R404('artifact for this epoch yet') },
+        { tags: ['epochs'], parameters: [PARAMS.epoch] },
+      ),
+      '/v1/artifacts/{hash}': get(
+        'artifact',
+        'An artifact by its hash',
+        { '200': artifactResponse(), '404': R404('artifact with this hash') },
+        { tags: ['epochs'], parameters: [PARAMS.hash] },
+      ),
       '/v1/rewards/{account}': get(
         'rewards',
         "An account's cumulative rewards, what it has claimed, and a Merkle proof against the root the distributor pays now",
         { '200': json(ref('Rewards'), 'Rewards') },
         { tags: ['rewards'], parameters: [PARAMS.account] },
       ),
-      '/metrics': get('metrics', 'Prometheus metrics', { '200': { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } }, { tags: ['meta'] }),
+      '/metrics': get(
+        'metrics',
+        'Prometheus metrics',
+        { '200': { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        { tags: ['meta'] },
+      ),
       '/openapi.json': get('openapi', 'This document', { '200': json({ type: 'object' }, 'OpenAPI 3.1 document') }, { tags: ['meta'] }),
       '/v1/connect': {
         get: {
@@ -373,7 +495,11 @@ export function buildOpenApi(): Json {
           tags: ['ingest'],
           summary: 'Device WebSocket: authenticate, receive challenges, send reports',
           description: WEBSOCKET_DESCRIPTION,
-          'x-websocket': { clientMessages: ref('DeviceMessage'), serverMessages: ref('ServerMessage'), maxMessageBytes: LIMITS.maxSocketMessageBytes },
+          'x-websocket': {
+            clientMessages: ref('DeviceMessage'),
+            serverMessages: ref('ServerMessage'),
+            maxMessageBytes: LIMITS.maxSocketMessageBytes,
+          },
           parameters: [
             { name: 'Upgrade', in: 'header', required: true, schema: { type: 'string', const: 'websocket' } },
             { name: 'Connection', in: 'header', required: true, schema: { type: 'string', const: 'Upgrade' } },

@@ -44,7 +44,10 @@ const OPENAPI_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..
 
 route('GET', '/v1/status', 'status', async (ctx) => ({ json: await ctx.status() }));
 route('GET', '/openapi.json', 'openapi', async () => ({ body: readFileSync(OPENAPI_FILE), type: 'application/json' }));
-route('GET', '/metrics', 'metrics', async (ctx) => ({ body: await ctx.metrics.registry.metrics(), type: ctx.metrics.registry.contentType }));
+route('GET', '/metrics', 'metrics', async (ctx) => ({
+  body: await ctx.metrics.registry.metrics(),
+  type: ctx.metrics.registry.contentType,
+}));
 
 route('POST', '/v1/reports', 'report', async (ctx, req) => {
   const result = await ctx.ingest.submit(await readJson(req));
@@ -58,7 +61,10 @@ route('POST', '/v1/reports/batch', 'batch', async (ctx, req) => {
   const result = await ctx.ingest.submitBatch(parsed.data.reports);
   if (!result.ok) {
     const first = result.refusals.find((r) => r.reason !== 'batch-refused') ?? result.refusals[0]!;
-    return { status: first.status, json: { error: first.reason, detail: `report ${first.index ?? 0}: ${first.detail}`, refusals: result.refusals } };
+    return {
+      status: first.status,
+      json: { error: first.reason, detail: `report ${first.index ?? 0}: ${first.detail}`, refusals: result.refusals },
+    };
   }
   const stored = result.results.filter((r) => r.status === 'stored').length;
   return { status: 201, json: { stored, duplicates: result.results.length - stored, results: result.results } };
@@ -68,7 +74,8 @@ route('GET', '/v1/devices', 'devices', async (ctx, _req, _p, url) => {
   const limit = intParam(url, 'limit', 100, 1, 1000);
   const offset = intParam(url, 'offset', 0, 0, 1e9);
   const owner = url.searchParams.get('owner');
-  if (owner !== null && !/^0x[0-9a-fA-F]{40}$/.test(owner)) throw new HttpError(400, 'bad-query', 'owner must be a 0x-prefixed 20-byte address');
+  if (owner !== null && !/^0x[0-9a-fA-F]{40}$/.test(owner))
+    throw new HttpError(400, 'bad-query', 'owner must be a 0x-prefixed 20-byte address');
   const rows = owner
     ? await ctx.db.query('select * from devices where owner = $1 order by device limit $2 offset $3', [owner.toLowerCase(), limit, offset])
     : await ctx.db.query('select * from devices order by device limit $1 offset $2', [limit, offset]);
@@ -78,7 +85,10 @@ route('GET', '/v1/devices', 'devices', async (ctx, _req, _p, url) => {
 route('GET', `/v1/devices/${DEVICE}`, 'device', async (ctx, _req, p) => {
   const rows = await ctx.db.query('select * from devices where device = $1', [p[1]]);
   if (!rows[0]) throw new HttpError(404, 'not-found', `no device ${p[1]}`);
-  const events = await ctx.db.query('select block::text as block, kind, data from device_events where device = $1 order by block, log_index', [p[1]]);
+  const events = await ctx.db.query(
+    'select block::text as block, kind, data from device_events where device = $1 order by block, log_index',
+    [p[1]],
+  );
   return { json: { ...deviceJson(ctx, rows[0]), events } };
 });
 
@@ -86,13 +96,17 @@ route('GET', `/v1/devices/${DEVICE}/rejections`, 'rejections', async (ctx, _req,
   const epoch = url.searchParams.has('epoch') ? intParam(url, 'epoch', 0, 0, 2 ** 40) : null;
   const device = p[1]!;
   const closed = await ctx.db.query<{ epoch: number }>(
-    epoch === null ? 'select epoch from epochs where result is not null order by epoch desc limit 10' : 'select epoch from epochs where epoch = $1 and result is not null',
+    epoch === null
+      ? 'select epoch from epochs where result is not null order by epoch desc limit 10'
+      : 'select epoch from epochs where epoch = $1 and result is not null',
     epoch === null ? [] : [epoch],
   );
   const epochs = [];
   for (const row of closed) {
     const result = (await resultFor(ctx, row.epoch))!;
-    const rejections = result.networks.flatMap((n) => n.rejections.filter((r) => r.device === device).map((r) => ({ network: n.kind, ...r })));
+    const rejections = result.networks.flatMap((n) =>
+      n.rejections.filter((r) => r.device === device).map((r) => ({ network: n.kind, ...r })),
+    );
     const score = result.networks.flatMap((n) => n.scores.filter((s) => s.device === device))[0] ?? null;
     const reward = result.devices.find((d) => d.device === device) ?? null;
     epochs.push({ epoch: row.epoch, score, reward: reward?.total ?? '0', rejections });
@@ -107,18 +121,31 @@ route('GET', `/v1/devices/${DEVICE}/rejections`, 'rejections', async (ctx, _req,
 
 route('GET', '/v1/epochs', 'epochs', async (ctx, _req, _p, url) => {
   const limit = intParam(url, 'limit', 50, 1, 1000);
-  const rows = await ctx.db.query('select epoch, state, root, total::text as total, artifact_hash, tx_hash from epochs order by epoch desc limit $1', [limit]);
+  const rows = await ctx.db.query(
+    'select epoch, state, root, total::text as total, artifact_hash, tx_hash from epochs order by epoch desc limit $1',
+    [limit],
+  );
   return { json: { epochs: rows.map(epochJson) } };
 });
 
 route('GET', '/v1/epochs/(\\d{1,12})', 'epoch', async (ctx, _req, p) => {
-  const rows = await ctx.db.query('select epoch, state, root, total::text as total, artifact_hash, tx_hash from epochs where epoch = $1', [Number(p[1])]);
+  const rows = await ctx.db.query('select epoch, state, root, total::text as total, artifact_hash, tx_hash from epochs where epoch = $1', [
+    Number(p[1]),
+  ]);
   if (!rows[0]) throw new HttpError(404, 'not-found', `epoch ${p[1]} has not been closed`);
   const result = await resultFor(ctx, rows[0].epoch);
   return {
     json: {
       ...epochJson(rows[0]),
-      networks: result?.networks.map((n) => ({ kind: n.kind, budget: n.budget, paid: n.paid, undistributed: n.undistributed, devices: n.scores.length, rejections: n.rejections.length })) ?? [],
+      networks:
+        result?.networks.map((n) => ({
+          kind: n.kind,
+          budget: n.budget,
+          paid: n.paid,
+          undistributed: n.undistributed,
+          devices: n.scores.length,
+          rejections: n.rejections.length,
+        })) ?? [],
       owners: result?.owners ?? [],
     },
   };
@@ -146,9 +173,24 @@ route('GET', '/v1/rewards/(0x[0-9a-fA-F]{40})', 'rewards', async (ctx, _req, p) 
   if (claimable) {
     const tree = await treeFor(ctx, claimable.epoch);
     const found = tree && tree.root === claimable.root ? tree.proofFor(account) : undefined;
-    if (found) claim = { epoch: claimable.epoch, root: claimable.root, cumulativeAmount: found.amount.toString(), proof: found.proof, claimable: (found.amount > claimed ? found.amount - claimed : 0n).toString() };
+    if (found)
+      claim = {
+        epoch: claimable.epoch,
+        root: claimable.root,
+        cumulativeAmount: found.amount.toString(),
+        proof: found.proof,
+        claimable: (found.amount > claimed ? found.amount - claimed : 0n).toString(),
+      };
   }
-  return { json: { account, latestEpoch: latest[0]?.epoch ?? null, latestCumulative: latestCumulative.toString(), claimed: claimed.toString(), claim } };
+  return {
+    json: {
+      account,
+      latestEpoch: latest[0]?.epoch ?? null,
+      latestCumulative: latestCumulative.toString(),
+      claimed: claimed.toString(),
+      claim,
+    },
+  };
 });
 
 /**
@@ -223,7 +265,8 @@ function refusal(r: Refusal): Reply {
 function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
   const v = url.searchParams.get(name);
   if (v === null) return fallback;
-  if (!/^\d{1,15}$/.test(v) || Number(v) < min || Number(v) > max) throw new HttpError(400, 'bad-query', `${name} must be an integer in ${min}..${max}`);
+  if (!/^\d{1,15}$/.test(v) || Number(v) < min || Number(v) > max)
+    throw new HttpError(400, 'bad-query', `${name} must be an integer in ${min}..${max}`);
   return Number(v);
 }
 
@@ -292,8 +335,12 @@ export function createHandler(ctx: ApiContext) {
     const status = reply.status ?? 200;
     ctx.metrics.httpRequests.inc({ route: name, status: String(status) });
     if (status >= 400 && req.readableEnded === false) req.resume(); // drain what we did not read
-    const body = reply.json !== undefined ? JSON.stringify(reply.json, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) : reply.body ?? '';
-    res.writeHead(status, { 'content-type': reply.json !== undefined ? 'application/json' : reply.type ?? 'text/plain', ...(reply.headers ?? {}) });
+    const body =
+      reply.json !== undefined ? JSON.stringify(reply.json, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) : (reply.body ?? '');
+    res.writeHead(status, {
+      'content-type': reply.json !== undefined ? 'application/json' : (reply.type ?? 'text/plain'),
+      ...(reply.headers ?? {}),
+    });
     res.end(body);
   };
 }

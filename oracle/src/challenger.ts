@@ -83,7 +83,13 @@ export class Challenger {
     this.planned.add(d.device);
     const startMs = this.o.clock.start(epoch) * 1000;
     const endMs = this.o.clock.end(epoch) * 1000;
-    const times = plugin.challenger.plan({ epoch, startMs, endMs, parameters: this.o.parameters[d.network], random: () => randomInt(0, 2 ** 32) / 2 ** 32 });
+    const times = plugin.challenger.plan({
+      epoch,
+      startMs,
+      endMs,
+      parameters: this.o.parameters[d.network],
+      random: () => randomInt(0, 2 ** 32) / 2 ** 32,
+    });
     // Times already past when a device is added mid-epoch (or the oracle restarts) are skipped.
     for (const at of times) if (at >= now) this.queue.push({ at, device: d.device, network: d.network, epoch });
     this.queue.sort((a, b) => a.at - b.at);
@@ -100,7 +106,12 @@ export class Challenger {
       deadline: now + plugin.challenger!.deadlineMs(this.o.parameters[due.network]),
     };
     await this.o.db.query('insert into challenges (network, device, epoch, nonce, issued_at, deadline) values ($1,$2,$3,$4,$5,$6)', [
-      challenge.network, challenge.device, challenge.epoch, challenge.nonce, challenge.issuedAt, challenge.deadline,
+      challenge.network,
+      challenge.device,
+      challenge.epoch,
+      challenge.nonce,
+      challenge.issuedAt,
+      challenge.deadline,
     ]);
     const delivered = this.o.hub.send(due.device, { type: 'challenge', challenge });
     this.o.metrics.challengesIssued.inc({ network: due.network, delivered: String(delivered) });

@@ -75,7 +75,9 @@ export class EpochCloser {
       this.firstEpoch = Number(rows[0].value);
     } else {
       this.firstEpoch = this.o.clock.epochAtMs(this.now());
-      await this.o.db.query("insert into oracle_state (key, value) values ('first_epoch', $1) on conflict do nothing", [String(this.firstEpoch)]);
+      await this.o.db.query("insert into oracle_state (key, value) values ('first_epoch', $1) on conflict do nothing", [
+        String(this.firstEpoch),
+      ]);
     }
     for (const r of await this.o.db.query<{ epoch: number }>('select epoch from epochs')) this.closing.add(r.epoch);
   }
@@ -122,7 +124,9 @@ export class EpochCloser {
 
   /** The oldest epoch not yet fully closed whose window has passed, or null. */
   private async nextEpoch(): Promise<number | null> {
-    const open = await this.o.db.query<{ epoch: number }>("select epoch from epochs where state not in ('posted', 'empty') order by epoch limit 1");
+    const open = await this.o.db.query<{ epoch: number }>(
+      "select epoch from epochs where state not in ('posted', 'empty') order by epoch limit 1",
+    );
     if (open[0]) return open[0].epoch;
     const last = await this.o.db.query<{ epoch: number }>('select max(epoch) as epoch from epochs');
     const next = last[0]?.epoch == null ? this.firstEpoch : last[0].epoch + 1;
@@ -175,7 +179,9 @@ export class EpochCloser {
        values ($1, 'scored', $2, $3, $4, $5, $6, $7) on conflict (epoch) do nothing`,
       [epoch, inputs.snapshotBlock, JSON.stringify(inputs), JSON.stringify(result), result.root, result.total, this.now()],
     );
-    this.o.log?.(`epoch ${epoch}: scored ${inputs.networks.reduce((s, n) => s + n.devices.length, 0)} devices, paid ${result.paid}, root ${result.root ?? '(none)'}`);
+    this.o.log?.(
+      `epoch ${epoch}: scored ${inputs.networks.reduce((s, n) => s + n.devices.length, 0)} devices, paid ${result.paid}, root ${result.root ?? '(none)'}`,
+    );
   }
 
   /** Everything the epoch's result depends on, read once and stored with it. */
@@ -192,7 +198,12 @@ export class EpochCloser {
     for (const net of deployment.networks) {
       const plugin = this.o.plugins[net.kind];
       if (!plugin) continue;
-      const budget = (await client.readContract({ address: a.emissions, abi: EmissionsAbi, functionName: 'networkBudget', args: [BigInt(epoch), net.id] })) as bigint;
+      const budget = (await client.readContract({
+        address: a.emissions,
+        abi: EmissionsAbi,
+        functionName: 'networkBudget',
+        args: [BigInt(epoch), net.id],
+      })) as bigint;
       const devices = await db.query(
         `select d.device, d.network, d.key_x, d.key_y, d.stake::text as stake, d.registered_at,
                 coalesce((select t.to_addr from device_transfers t where t.device = d.device and t.block <= $2
@@ -200,9 +211,18 @@ export class EpochCloser {
            from devices d where d.network = $1 and d.registered_block <= $2 order by d.device`,
         [net.kind, snapshotBlock.toString()],
       );
-      const reports = await db.query("select digest, report, received_at from reports where network = $1 and epoch = $2 order by received_at, digest", [net.kind, epoch]);
-      const challenges = await db.query('select network, device, epoch, nonce, issued_at, deadline from challenges where network = $1 and epoch = $2 order by issued_at, device, nonce', [net.kind, epoch]);
-      const rejections = await db.query('select device, digest, reason, detail from ingest_rejections where network = $1 and epoch = $2 order by id', [net.kind, epoch]);
+      const reports = await db.query(
+        'select digest, report, received_at from reports where network = $1 and epoch = $2 order by received_at, digest',
+        [net.kind, epoch],
+      );
+      const challenges = await db.query(
+        'select network, device, epoch, nonce, issued_at, deadline from challenges where network = $1 and epoch = $2 order by issued_at, device, nonce',
+        [net.kind, epoch],
+      );
+      const rejections = await db.query(
+        'select device, digest, reason, detail from ingest_rejections where network = $1 and epoch = $2 order by id',
+        [net.kind, epoch],
+      );
       const usage = await db.query(
         `select device, sum(credits)::text as credits from credit_spends
           where network = $1 and block_time >= $2 and block_time < $3 and spender <> $4 group by device order by device`,
@@ -213,15 +233,37 @@ export class EpochCloser {
         id: net.id,
         budget: budget.toString(),
         parameters: this.o.parameters[net.kind],
-        devices: devices.map((d) => ({ device: d.device, owner: d.owner, network: d.network, keyX: d.key_x, keyY: d.key_y, stake: d.stake, registeredAt: Number(d.registered_at) })),
+        devices: devices.map((d) => ({
+          device: d.device,
+          owner: d.owner,
+          network: d.network,
+          keyX: d.key_x,
+          keyY: d.key_y,
+          stake: d.stake,
+          registeredAt: Number(d.registered_at),
+        })),
         usage: usage.map((u) => ({ device: u.device, credits: u.credits })),
-        oracleInputs: challenges.map((c) => ({ network: c.network, device: c.device, epoch: c.epoch, nonce: c.nonce, issuedAt: Number(c.issued_at), deadline: Number(c.deadline) })),
-        reports: reports.map((r) => ({ report: typeof r.report === 'string' ? JSON.parse(r.report) : r.report, digest: r.digest, receivedAt: Number(r.received_at) })),
+        oracleInputs: challenges.map((c) => ({
+          network: c.network,
+          device: c.device,
+          epoch: c.epoch,
+          nonce: c.nonce,
+          issuedAt: Number(c.issued_at),
+          deadline: Number(c.deadline),
+        })),
+        reports: reports.map((r) => ({
+          report: typeof r.report === 'string' ? JSON.parse(r.report) : r.report,
+          digest: r.digest,
+          receivedAt: Number(r.received_at),
+        })),
         ingestRejections: rejections.map((r) => ({ device: r.device, digest: r.digest, reason: r.reason, detail: r.detail })),
       });
     }
 
-    const priorRow = await db.query<{ epoch: number; result: string }>('select epoch, result from epochs where epoch < $1 order by epoch desc limit 1', [epoch]);
+    const priorRow = await db.query<{ epoch: number; result: string }>(
+      'select epoch, result from epochs where epoch < $1 order by epoch desc limit 1',
+      [epoch],
+    );
     const priorResult = priorRow[0] ? (JSON.parse(priorRow[0].result) as EpochResult) : null;
     return {
       format: ARTIFACT_FORMAT,
@@ -242,12 +284,24 @@ export class EpochCloser {
   /** Mints the epoch's emission if nobody has yet (anyone may call release). */
   private async release(epoch: number): Promise<void> {
     const { client, wallet, deployment } = this.o;
-    const released = await client.readContract({ address: deployment.addresses.emissions, abi: EmissionsAbi, functionName: 'released', args: [BigInt(epoch)] });
+    const released = await client.readContract({
+      address: deployment.addresses.emissions,
+      abi: EmissionsAbi,
+      functionName: 'released',
+      args: [BigInt(epoch)],
+    });
     if (released) return;
     await this.waitForChainTime(this.o.clock.end(epoch));
     try {
       // 'pending': chains that mine on demand (anvil) date the next block now, not at the last block.
-      const { request } = await client.simulateContract({ account: wallet.account!, address: deployment.addresses.emissions, abi: EmissionsAbi, functionName: 'release', args: [BigInt(epoch)], blockTag: 'pending' });
+      const { request } = await client.simulateContract({
+        account: wallet.account!,
+        address: deployment.addresses.emissions,
+        abi: EmissionsAbi,
+        functionName: 'release',
+        args: [BigInt(epoch)],
+        blockTag: 'pending',
+      });
       const hash = await wallet.writeContract({ ...request, gas: 400_000n });
       await client.waitForTransactionReceipt({ hash });
     } catch (err) {
@@ -268,7 +322,12 @@ export class EpochCloser {
     const state: CloseStep = row.root ? 'artifact' : 'empty';
     await this.o.db.transaction(async (tx) => {
       await tx.query('insert into artifacts (hash, epoch, body) values ($1, $2, $3) on conflict do nothing', [hash, epoch, body]);
-      await tx.query('update epochs set state = $2, artifact_hash = $3, updated_at = $4 where epoch = $1', [epoch, state, hash, this.now()]);
+      await tx.query('update epochs set state = $2, artifact_hash = $3, updated_at = $4 where epoch = $1', [
+        epoch,
+        state,
+        hash,
+        this.now(),
+      ]);
     });
   }
 
@@ -280,14 +339,22 @@ export class EpochCloser {
       total: BigInt(row.total!),
       artifactHash: row.artifact_hash as Hex,
     });
-    await this.o.db.query("update epochs set state = 'signed', signatures = $2, updated_at = $3 where epoch = $1", [epoch, signatures, this.now()]);
+    await this.o.db.query("update epochs set state = 'signed', signatures = $2, updated_at = $3 where epoch = $1", [
+      epoch,
+      signatures,
+      this.now(),
+    ]);
   }
 
   /** Posts the root; false if the chain is not ready for it yet (the last root is in its window). */
   private async post(epoch: number, row: EpochRow): Promise<boolean> {
     const { client, wallet, deployment } = this.o;
     const distributor = deployment.addresses.distributor;
-    const latest = (await client.readContract({ address: distributor, abi: RewardDistributorAbi, functionName: 'latestRoot' })) as { root: Hex; epoch: bigint; activeAt: bigint };
+    const latest = (await client.readContract({ address: distributor, abi: RewardDistributorAbi, functionName: 'latestRoot' })) as {
+      root: Hex;
+      epoch: bigint;
+      activeAt: bigint;
+    };
     if (BigInt(latest.epoch) >= BigInt(epoch) && latest.root !== `0x${'00'.repeat(32)}`) {
       // Already on chain (posted before a crash): record it, never post again.
       const tx = await this.findPostTx(epoch, row.root as Hex);
@@ -299,11 +366,22 @@ export class EpochCloser {
     if (BigInt(latest.activeAt) > head.timestamp) return false;
     const args = [BigInt(epoch), row.root as Hex, BigInt(row.total!), row.artifact_hash as Hex, row.signatures as Hex] as const;
     try {
-      const { request } = await client.simulateContract({ account: wallet.account!, address: distributor, abi: RewardDistributorAbi, functionName: 'postRoot', args, blockTag: 'pending' });
+      const { request } = await client.simulateContract({
+        account: wallet.account!,
+        address: distributor,
+        abi: RewardDistributorAbi,
+        functionName: 'postRoot',
+        args,
+        blockTag: 'pending',
+      });
       const hash = await wallet.writeContract({ ...request, gas: 300_000n });
       const receipt = await client.waitForTransactionReceipt({ hash });
       if (receipt.status !== 'success') throw new Error(`postRoot for epoch ${epoch} reverted in ${hash}`);
-      await this.o.db.query("update epochs set state = 'posted', tx_hash = $2, updated_at = $3 where epoch = $1", [epoch, hash, this.now()]);
+      await this.o.db.query("update epochs set state = 'posted', tx_hash = $2, updated_at = $3 where epoch = $1", [
+        epoch,
+        hash,
+        this.now(),
+      ]);
       this.o.log?.(`epoch ${epoch}: root ${row.root} posted in ${hash}`);
       return true;
     } catch (err) {
@@ -350,7 +428,10 @@ export class EpochCloser {
   }
 
   private async row(epoch: number): Promise<EpochRow | null> {
-    const rows = await this.o.db.query<EpochRow>('select epoch, state, inputs, result, root, total::text as total, artifact_hash, signatures, tx_hash from epochs where epoch = $1', [epoch]);
+    const rows = await this.o.db.query<EpochRow>(
+      'select epoch, state, inputs, result, root, total::text as total, artifact_hash, signatures, tx_hash from epochs where epoch = $1',
+      [epoch],
+    );
     return rows[0] ?? null;
   }
 

@@ -8,7 +8,14 @@ import { deviceIdHex } from '@groundwork/protocol';
 import type { Database, Queryable } from './db/database.ts';
 
 const EVENTS_ABI = [...DeviceRegistryAbi, ...ServiceCreditsAbi, ...RewardDistributorAbi];
-const DEVICE_EVENTS = new Set(['DeviceRegistered', 'LocationAsserted', 'StakeAdded', 'UnstakeRequested', 'UnstakeWithdrawn', 'DeviceSlashed']);
+const DEVICE_EVENTS = new Set([
+  'DeviceRegistered',
+  'LocationAsserted',
+  'StakeAdded',
+  'UnstakeRequested',
+  'UnstakeWithdrawn',
+  'DeviceSlashed',
+]);
 
 export type FollowerOptions = {
   /** Blocks per getLogs call. */
@@ -106,7 +113,9 @@ export class ChainFollower {
     };
     // Device state is read from the chain at `to`, so the mirror holds what the contract holds.
     const touched = new Set<bigint>();
-    for (const log of logs) if (DEVICE_EVENTS.has(log.eventName) && log.address.toLowerCase() === a.registry.toLowerCase()) touched.add((log.args as { deviceId: bigint }).deviceId);
+    for (const log of logs)
+      if (DEVICE_EVENTS.has(log.eventName) && log.address.toLowerCase() === a.registry.toLowerCase())
+        touched.add((log.args as { deviceId: bigint }).deviceId);
     const states = new Map<bigint, DeviceState>();
     for (const id of touched) states.set(id, await this.readDevice(id, to));
     // Registrations and spends are stamped with their block's time (read before the transaction).
@@ -122,9 +131,10 @@ export class ChainFollower {
         if (at === a.registry.toLowerCase()) {
           if (log.eventName === 'Transfer') {
             const device = deviceIdHex(args.tokenId as bigint);
-            await tx.query('insert into device_transfers (block, log_index, device, from_addr, to_addr) values ($1,$2,$3,$4,$5) on conflict do nothing', [
-              block.toString(), index, device, (args.from as string).toLowerCase(), (args.to as string).toLowerCase(),
-            ]);
+            await tx.query(
+              'insert into device_transfers (block, log_index, device, from_addr, to_addr) values ($1,$2,$3,$4,$5) on conflict do nothing',
+              [block.toString(), index, device, (args.from as string).toLowerCase(), (args.to as string).toLowerCase()],
+            );
             await tx.query('update devices set owner = $2 where device = $1', [device, (args.to as string).toLowerCase()]);
             changed.push(device);
           } else if (DEVICE_EVENTS.has(log.eventName)) {
@@ -134,43 +144,99 @@ export class ChainFollower {
         } else if (at === a.credits.toLowerCase() && log.eventName === 'CreditsSpent') {
           await tx.query(
             'insert into credit_spends (block, log_index, block_time, account, spender, network, device, credits) values ($1,$2,$3,$4,$5,$6,$7,$8) on conflict do nothing',
-            [block.toString(), index, ((times.get(block) ?? 0) * 1000).toString(), (args.account as string).toLowerCase(), (args.spender as string).toLowerCase(), this.kinds.get((args.network as string).toLowerCase()) ?? args.network, deviceIdHex(args.deviceId as bigint), (args.credits as bigint).toString()],
+            [
+              block.toString(),
+              index,
+              ((times.get(block) ?? 0) * 1000).toString(),
+              (args.account as string).toLowerCase(),
+              (args.spender as string).toLowerCase(),
+              this.kinds.get((args.network as string).toLowerCase()) ?? args.network,
+              deviceIdHex(args.deviceId as bigint),
+              (args.credits as bigint).toString(),
+            ],
           );
         } else if (at === a.distributor.toLowerCase()) {
           if (log.eventName === 'RootPosted') {
-            await tx.query('insert into posted_roots (epoch, root, total, artifact_hash, block, tx_hash) values ($1,$2,$3,$4,$5,$6) on conflict do nothing', [
-              Number(args.epoch), args.root, (args.total as bigint).toString(), args.artifactHash, block.toString(), log.transactionHash,
-            ]);
+            await tx.query(
+              'insert into posted_roots (epoch, root, total, artifact_hash, block, tx_hash) values ($1,$2,$3,$4,$5,$6) on conflict do nothing',
+              [Number(args.epoch), args.root, (args.total as bigint).toString(), args.artifactHash, block.toString(), log.transactionHash],
+            );
           } else if (log.eventName === 'Claimed') {
-            await tx.query('insert into claims (block, log_index, account, amount, cumulative, root) values ($1,$2,$3,$4,$5,$6) on conflict do nothing', [
-              block.toString(), index, (args.account as string).toLowerCase(), (args.amount as bigint).toString(), (args.cumulativeAmount as bigint).toString(), args.root,
-            ]);
+            await tx.query(
+              'insert into claims (block, log_index, account, amount, cumulative, root) values ($1,$2,$3,$4,$5,$6) on conflict do nothing',
+              [
+                block.toString(),
+                index,
+                (args.account as string).toLowerCase(),
+                (args.amount as bigint).toString(),
+                (args.cumulativeAmount as bigint).toString(),
+                args.root,
+              ],
+            );
           }
         }
       }
-      await tx.query("insert into chain_cursor (name, block) values ('follower', $1) on conflict (name) do update set block = excluded.block", [to.toString()]);
+      await tx.query(
+        "insert into chain_cursor (name, block) values ('follower', $1) on conflict (name) do update set block = excluded.block",
+        [to.toString()],
+      );
     });
     this.cursor = to;
     if (changed.length) this.opts.onDevicesChanged?.([...new Set(changed)]);
   }
 
-  private async applyDeviceEvent(tx: Queryable, name: string, args: Record<string, unknown>, block: bigint, index: number, time: number, state: DeviceState) {
+  private async applyDeviceEvent(
+    tx: Queryable,
+    name: string,
+    args: Record<string, unknown>,
+    block: bigint,
+    index: number,
+    time: number,
+    state: DeviceState,
+  ) {
     const device = deviceIdHex(args.deviceId as bigint);
     const data = Object.fromEntries(Object.entries(args).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]));
-    await tx.query('insert into device_events (block, log_index, device, kind, data) values ($1,$2,$3,$4,$5) on conflict do nothing', [block.toString(), index, device, name, JSON.stringify(data)]);
+    await tx.query('insert into device_events (block, log_index, device, kind, data) values ($1,$2,$3,$4,$5) on conflict do nothing', [
+      block.toString(),
+      index,
+      device,
+      name,
+      JSON.stringify(data),
+    ]);
     if (name === 'DeviceRegistered') {
       await tx.query(
         `insert into devices (device, network, key_x, key_y, owner, stake, registered_at, registered_block)
          values ($1,$2,$3,$4,$5,$6,$7,$8) on conflict (device) do nothing`,
-        [device, this.kinds.get((args.network as string).toLowerCase()) ?? args.network, (args.keyX as string).toLowerCase(), (args.keyY as string).toLowerCase(), (args.owner as string).toLowerCase(), (args.stake as bigint).toString(), (time * 1000).toString(), block.toString()],
+        [
+          device,
+          this.kinds.get((args.network as string).toLowerCase()) ?? args.network,
+          (args.keyX as string).toLowerCase(),
+          (args.keyY as string).toLowerCase(),
+          (args.owner as string).toLowerCase(),
+          (args.stake as bigint).toString(),
+          (time * 1000).toString(),
+          block.toString(),
+        ],
       );
     }
-    if (name === 'DeviceSlashed') await tx.query('update devices set slashed = slashed + $2 where device = $1', [device, (args.slashed as bigint).toString()]);
-    await tx.query('update devices set stake = $2, unstaking = $3, location = $4 where device = $1', [device, state.stake.toString(), state.unstaking.toString(), state.location === 0n ? null : state.location.toString(16)]);
+    if (name === 'DeviceSlashed')
+      await tx.query('update devices set slashed = slashed + $2 where device = $1', [device, (args.slashed as bigint).toString()]);
+    await tx.query('update devices set stake = $2, unstaking = $3, location = $4 where device = $1', [
+      device,
+      state.stake.toString(),
+      state.unstaking.toString(),
+      state.location === 0n ? null : state.location.toString(16),
+    ]);
   }
 
   private async readDevice(id: bigint, block: bigint): Promise<DeviceState> {
-    const d = (await this.client.readContract({ address: this.deployment.addresses.registry, abi: DeviceRegistryAbi, functionName: 'device', args: [id], blockNumber: block })) as unknown as DeviceState;
+    const d = (await this.client.readContract({
+      address: this.deployment.addresses.registry,
+      abi: DeviceRegistryAbi,
+      functionName: 'device',
+      args: [id],
+      blockNumber: block,
+    })) as unknown as DeviceState;
     return { stake: BigInt(d.stake), unstaking: BigInt(d.unstaking), location: BigInt(d.location) };
   }
 }

@@ -22,13 +22,18 @@ export type Refusal = { ok: false; status: number; reason: string; detail: strin
 export type Accepted = { ok: true; digest: Hex; status: 'stored' | 'duplicate' };
 export type IngestResult = Accepted | Refusal;
 
-type Checked = { ok: true; report: Report; digest: Hex; receivedAt: number; /** canonical JSON of the report (its digest's preimage) */ json: string };
+type Checked = {
+  ok: true;
+  report: Report;
+  digest: Hex;
+  receivedAt: number /** canonical JSON of the report (its digest's preimage) */;
+  json: string;
+};
 /** A report that passed every check before its signature's: what the signature check needs. */
 type Prechecked = Checked & { signingBytes: Uint8Array; keyX: Hex; keyY: Hex };
 
 /** At most this many refusals are kept per device and epoch ("why was I not paid?"). */
 export const MAX_REJECTIONS_PER_DEVICE_EPOCH = 32;
-
 
 export type IngestOptions = {
   db: Database;
@@ -66,9 +71,15 @@ export class Ingest {
       return refuse(403, 'wrong-domain', `this oracle serves chain ${this.o.domain.chainId}, registry ${this.o.domain.registry}`);
     }
     const plugin = this.o.plugins[report.network];
-    if (!plugin) return refuse(400, 'unknown-network', `no network "${report.network}" here (known: ${Object.keys(this.o.plugins).join(', ')})`);
+    if (!plugin)
+      return refuse(400, 'unknown-network', `no network "${report.network}" here (known: ${Object.keys(this.o.plugins).join(', ')})`);
     const bodySchema = plugin.reportTypes[report.type];
-    if (!bodySchema) return refuse(400, 'unknown-type', `network ${report.network} takes ${Object.keys(plugin.reportTypes).join(', ')}, not ${report.type}`);
+    if (!bodySchema)
+      return refuse(
+        400,
+        'unknown-type',
+        `network ${report.network} takes ${Object.keys(plugin.reportTypes).join(', ')}, not ${report.type}`,
+      );
     let encoded: ReturnType<typeof encodeReport>;
     try {
       encoded = encodeReport(report);
@@ -76,17 +87,32 @@ export class Ingest {
       // JSON numbers that are not safe integers (1.5, 1e300), or nesting too deep to encode.
       return refuse(400, 'bad-body', `the body has no canonical encoding: ${(err as Error).message}`);
     }
-    if (encoded.bodyBytes > LIMITS.maxReportBodyBytes) return refuse(413, 'body-too-large', `a report body may be at most ${LIMITS.maxReportBodyBytes} bytes`);
+    if (encoded.bodyBytes > LIMITS.maxReportBodyBytes)
+      return refuse(413, 'body-too-large', `a report body may be at most ${LIMITS.maxReportBodyBytes} bytes`);
     const body = bodySchema.safeParse(report.body);
     if (!body.success) return refuse(400, 'bad-body', describeZodError(body.error));
 
     const device = this.o.devices.get(report.device);
-    if (!device) return refuse(403, 'unregistered-device', `device ${report.device} is not registered (or the oracle has not seen its registration yet)`);
+    if (!device)
+      return refuse(
+        403,
+        'unregistered-device',
+        `device ${report.device} is not registered (or the oracle has not seen its registration yet)`,
+      );
     const digest = sha256Hex(encoded.bytes); // = reportDigest(report)
     if (device.network !== report.network) {
       return refuse(403, 'wrong-network', `device is registered for ${device.network}, not ${report.network}`, digest);
     }
-    return { ok: true, report, digest, receivedAt, json: encoded.json, signingBytes: encoded.signingBytes, keyX: device.keyX, keyY: device.keyY };
+    return {
+      ok: true,
+      report,
+      digest,
+      receivedAt,
+      json: encoded.json,
+      signingBytes: encoded.signingBytes,
+      keyX: device.keyX,
+      keyY: device.keyY,
+    };
   }
 
   /** The epoch window, checked once the signature is known to be good. */
@@ -119,7 +145,8 @@ export class Ingest {
     let k = 0;
     return pre.map((c) => {
       if (!c.ok) return c;
-      if (!verified[k++]) return refuse(401, 'bad-signature', "the signature does not verify against the device's registered key", c.digest);
+      if (!verified[k++])
+        return refuse(401, 'bad-signature', "the signature does not verify against the device's registered key", c.digest);
       return this.checkEpoch(c);
     });
   }
@@ -131,7 +158,9 @@ export class Ingest {
   }
 
   /** Checks every report; stores all of them in one transaction, or none if any is refused. */
-  async submitBatch(raws: readonly unknown[]): Promise<{ ok: true; results: Accepted[] } | { ok: false; status: number; refusals: Refusal[] }> {
+  async submitBatch(
+    raws: readonly unknown[],
+  ): Promise<{ ok: true; results: Accepted[] } | { ok: false; status: number; refusals: Refusal[] }> {
     const results = await this.submitMany(raws);
     const refusals = results.filter((r): r is Refusal => !r.ok);
     if (refusals.length) return { ok: false, status: refusals[0]!.status, refusals };
@@ -147,7 +176,11 @@ export class Ingest {
     if (refusals.length) {
       await this.recordRefusals(raws, refusals);
       for (const r of refusals) this.o.metrics.reportsRefused.inc({ reason: r.reason });
-      return checked.map((c) => (c.ok ? { ok: false, status: 409, reason: 'batch-refused', detail: 'another report in the batch was refused; nothing was stored' } : c)) as IngestResult[];
+      return checked.map((c) =>
+        c.ok
+          ? { ok: false, status: 409, reason: 'batch-refused', detail: 'another report in the batch was refused; nothing was stored' }
+          : c,
+      ) as IngestResult[];
     }
     const good = checked.filter((c): c is Checked => c.ok);
     let stored: Set<string>;
@@ -161,7 +194,9 @@ export class Ingest {
     this.o.metrics.reportsAccepted.inc({ status: 'stored' }, stored.size);
     this.o.metrics.reportsAccepted.inc({ status: 'duplicate' }, good.length - stored.size);
     this.o.metrics.ingestSeconds.observe((performance.now() - started) / 1000);
-    return checked.map((c) => (c.ok ? { ok: true, digest: c.digest, status: stored.has(c.digest) ? 'stored' : 'duplicate' } : c)) as IngestResult[];
+    return checked.map((c) =>
+      c.ok ? { ok: true, digest: c.digest, status: stored.has(c.digest) ? 'stored' : 'duplicate' } : c,
+    ) as IngestResult[];
   }
 
   /**

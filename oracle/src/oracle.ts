@@ -90,12 +90,18 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
   const log = config.log ?? (() => {});
   const signers = config.signerKeys.map((k) => privateKeyToAccount(k));
   const client = createPublicClient({ transport: http(config.rpcUrl, { retryCount: 2 }) }) as PublicClient;
-  const wallet = createWalletClient({ account: privateKeyToAccount(config.senderKey ?? config.signerKeys[0]!), transport: http(config.rpcUrl) });
+  const wallet = createWalletClient({
+    account: privateKeyToAccount(config.senderKey ?? config.signerKeys[0]!),
+    transport: http(config.rpcUrl),
+  });
   const clock = new EpochClock(deployment.parameters.schedule);
   const domain = { chainId: deployment.chainId, registry: deployment.addresses.registry };
   const graceMs = config.graceMs ?? 2000;
 
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir ? path.join(config.dataDir, 'pglite') : undefined });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir ? path.join(config.dataDir, 'pglite') : undefined,
+  });
   const metrics = createMetrics({ defaultMetrics: true });
   const devices = new DeviceCache();
   await devices.load(db);
@@ -110,7 +116,18 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
   await follower.init();
 
   const closer = new EpochCloser({
-    db, deployment, client, wallet, signers, quorum: config.quorum, follower, clock, plugins, parameters, metrics, graceMs,
+    db,
+    deployment,
+    client,
+    wallet,
+    signers,
+    quorum: config.quorum,
+    follower,
+    clock,
+    plugins,
+    parameters,
+    metrics,
+    graceMs,
     artifactDir: config.dataDir ? path.join(config.dataDir, 'artifacts') : undefined,
     crashAfter: config.crashAfter,
     log,
@@ -130,12 +147,20 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
     metrics,
     isConnected: (d) => hub.isConnected(d),
     status: async () => {
-      const [epochs] = await db.query("select max(epoch) filter (where state in ('posted','empty')) as closed, max(epoch) filter (where state = 'posted') as posted, count(*)::int as n from epochs");
+      const [epochs] = await db.query(
+        "select max(epoch) filter (where state in ('posted','empty')) as closed, max(epoch) filter (where state = 'posted') as posted, count(*)::int as n from epochs",
+      );
       return {
         chainId: deployment.chainId,
         addresses: deployment.addresses,
         networks: deployment.networks.map((n) => ({ kind: n.kind, id: n.id, weight: n.weight.toString(), parameters: parameters[n.kind] })),
-        epoch: { current: clock.epochAtMs(Date.now()), duration: clock.duration, genesisTime: clock.genesisTime, lastClosed: epochs?.closed ?? null, lastPosted: epochs?.posted ?? null },
+        epoch: {
+          current: clock.epochAtMs(Date.now()),
+          duration: clock.duration,
+          genesisTime: clock.genesisTime,
+          lastClosed: epochs?.closed ?? null,
+          lastPosted: epochs?.posted ?? null,
+        },
         devices: { registered: devices.size, connected: hub.connected },
         follower: { block: follower.cursor.toString(), lastError: follower.lastError },
         closer: { lastError: closer.lastError },
@@ -144,17 +169,32 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
       };
     },
     claimableRoot: async () => {
-      const r = (await client.readContract({ address: deployment.addresses.distributor, abi: RewardDistributorAbi, functionName: 'claimableRoot', blockTag: 'pending' }).catch(() => null)) as { root: Hex; epoch: bigint } | null;
+      const r = (await client
+        .readContract({
+          address: deployment.addresses.distributor,
+          abi: RewardDistributorAbi,
+          functionName: 'claimableRoot',
+          blockTag: 'pending',
+        })
+        .catch(() => null)) as { root: Hex; epoch: bigint } | null;
       return r && r.root !== `0x${'00'.repeat(32)}` ? { epoch: Number(r.epoch), root: r.root } : null;
     },
-    claimedOnChain: async (account) => (await client.readContract({ address: deployment.addresses.distributor, abi: RewardDistributorAbi, functionName: 'claimed', args: [account] })) as bigint,
+    claimedOnChain: async (account) =>
+      (await client.readContract({
+        address: deployment.addresses.distributor,
+        abi: RewardDistributorAbi,
+        functionName: 'claimed',
+        args: [account],
+      })) as bigint,
   });
   const server: Server = createServer((req, res) => void handler(req, res));
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
   hub.attach(server);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new OracleConfigError(`cannot listen on ${config.host ?? '127.0.0.1'}:${config.port ?? 0}: ${err.message}`)));
+    server.once('error', (err) =>
+      reject(new OracleConfigError(`cannot listen on ${config.host ?? '127.0.0.1'}:${config.port ?? 0}: ${err.message}`)),
+    );
     server.listen(config.port ?? 0, config.host ?? '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;

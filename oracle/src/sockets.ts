@@ -76,7 +76,10 @@ export class SocketHub {
       sendJson({ type: 'error', reason, detail });
       if (close) ws.close(4001, reason);
     };
-    const timer = setTimeout(() => device === null && refuse('auth-timeout', `no auth within ${AUTH_TIMEOUT_MS} ms`, true), AUTH_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => device === null && refuse('auth-timeout', `no auth within ${AUTH_TIMEOUT_MS} ms`, true),
+      AUTH_TIMEOUT_MS,
+    );
     ws.on('pong', () => this.alive.add(ws));
     ws.on('error', () => ws.terminate());
     ws.on('close', () => {
@@ -101,7 +104,7 @@ export class SocketHub {
           if (device) return refuse('already-authenticated', `this socket is device ${device}`);
           const known = this.o.devices.get(msg.data.device);
           if (!known) return refuse('unregistered-device', `device ${msg.data.device} is not registered`, true);
-          if (msg.data.nonce !== nonce) return refuse('wrong-nonce', 'sign the nonce from this socket\'s hello', true);
+          if (msg.data.nonce !== nonce) return refuse('wrong-nonce', "sign the nonce from this socket's hello", true);
           if (!verifyMessage(known.key, socketAuthBytes(this.o.domain, msg.data.device, nonce), msg.data.sig)) {
             return refuse('bad-signature', "the auth signature does not verify against the device's registered key", true);
           }
@@ -116,7 +119,12 @@ export class SocketHub {
         if (!device) return refuse('not-authenticated', 'send auth first');
         const result = await this.o.ingest.submit(msg.data.report);
         if (result.ok) sendJson({ type: 'ack', digest: result.digest, status: result.status });
-        else sendJson(result.digest ? { type: 'rejected', digest: result.digest, reason: result.reason, detail: result.detail } : { type: 'rejected', reason: result.reason, detail: result.detail });
+        else
+          sendJson(
+            result.digest
+              ? { type: 'rejected', digest: result.digest, reason: result.reason, detail: result.detail }
+              : { type: 'rejected', reason: result.reason, detail: result.detail },
+          );
       })().catch((err) => refuse('internal', (err as Error).message));
     });
     sendJson({ type: 'hello', nonce, serverTime: Date.now() });

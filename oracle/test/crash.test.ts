@@ -37,7 +37,14 @@ describe('oracle crash at each step of epoch close', () => {
     net = await startTestnet({ devices: 2, epochSeconds: 6, startOracle: false });
     const deploymentFile = path.join(dir, 'deployment.json');
     writeDeploymentFile(deploymentFile, net.deployment);
-    config = JSON.stringify({ ...net.oracleConfig, deployment: undefined, log: undefined, deploymentFile, dataDir: path.join(dir, 'oracle'), port: await freePort() });
+    config = JSON.stringify({
+      ...net.oracleConfig,
+      deployment: undefined,
+      log: undefined,
+      deploymentFile,
+      dataDir: path.join(dir, 'oracle'),
+      port: await freePort(),
+    });
   });
   after(async () => {
     child?.kill('SIGKILL');
@@ -73,7 +80,7 @@ describe('oracle crash at each step of epoch close', () => {
   async function readState(): Promise<{ root: string | null; state: string | null; epoch: number | null; digests: Set<string> }> {
     const db = await openPglite(path.join(dir, 'oracle', 'pglite'));
     try {
-      const rows = await db.query("select epoch, state, root from epochs where root is not null order by epoch limit 1");
+      const rows = await db.query('select epoch, state, root from epochs where root is not null order by epoch limit 1');
       const digests = new Set((await db.query<{ digest: string }>('select digest from reports')).map((r) => r.digest));
       return { root: rows[0]?.root ?? null, state: rows[0]?.state ?? null, epoch: rows[0]?.epoch ?? null, digests };
     } finally {
@@ -115,7 +122,13 @@ describe('oracle crash at each step of epoch close', () => {
       if (res.ok && ((await res.json()) as { state: string }).state === 'posted') break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    const posted = await net.client.getContractEvents({ address: net.deployment.addresses.distributor, abi: RewardDistributorAbi, eventName: 'RootPosted', args: { epoch: BigInt(epoch!) }, fromBlock: 0n });
+    const posted = await net.client.getContractEvents({
+      address: net.deployment.addresses.distributor,
+      abi: RewardDistributorAbi,
+      eventName: 'RootPosted',
+      args: { epoch: BigInt(epoch!) },
+      fromBlock: 0n,
+    });
     assert.equal(posted.length, 1, 'posted exactly once');
     assert.equal((posted[0]!.args as { root: string }).root, firstRoot);
     child!.kill('SIGTERM');

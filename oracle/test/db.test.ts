@@ -27,7 +27,10 @@ for (const engine of engines) {
 
     test('migrations are recorded and applying them again does nothing', async () => {
       const rows = await db.query<{ version: string }>('select version from schema_migrations order by version');
-      assert.deepEqual(rows.map((r) => r.version), ['001_init.sql', '002_reports_as_text.sql']);
+      assert.deepEqual(
+        rows.map((r) => r.version),
+        ['001_init.sql', '002_reports_as_text.sql'],
+      );
       assert.deepEqual(await migrate(db), []);
     });
 
@@ -64,7 +67,10 @@ for (const engine of engines) {
 
 describe('PostgreSQL configuration errors', () => {
   test('a bad DATABASE_URL is named', async () => {
-    await assert.rejects(openPostgres('mysql://x@localhost/db'), (err: Error) => err instanceof DatabaseConfigError && /postgres:\/\//.test(err.message));
+    await assert.rejects(
+      openPostgres('mysql://x@localhost/db'),
+      (err: Error) => err instanceof DatabaseConfigError && /postgres:\/\//.test(err.message),
+    );
     await assert.rejects(openPostgres('not a url'), /not a URL/);
     await assert.rejects(openPostgres('postgres://nobody@127.0.0.1:1/none'), /cannot connect to PostgreSQL at 127\.0\.0\.1:1\/none/);
   });
@@ -79,7 +85,13 @@ describe('a rewarded epoch on PostgreSQL', { skip: pgSkip }, () => {
       assert.equal(net.oracle!.db.kind, 'postgres');
       const epoch = net.oracle!.closer.firstEpoch + 1;
       await net.waitForEpoch(epoch, 60_000);
-      const v = await verifyEpoch({ epoch, deployment: net.deployment, rpcUrl: net.rpcUrl, plugins: net.plugins, oracleUrl: net.oracle!.url });
+      const v = await verifyEpoch({
+        epoch,
+        deployment: net.deployment,
+        rpcUrl: net.rpcUrl,
+        plugins: net.plugins,
+        oracleUrl: net.oracle!.url,
+      });
       assert.equal(v.pass, true, JSON.stringify(v.checks.filter((c) => !c.ok)));
       assert.ok(v.root);
     } finally {

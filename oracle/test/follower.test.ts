@@ -37,7 +37,11 @@ function flakyProxy(target: string, seed = 7): Promise<{ url: string; server: Se
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, failures: () => failures })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, failures: () => failures }),
+    ),
+  );
 }
 
 async function syncThroughErrors(f: ChainFollower, head: bigint): Promise<number> {
@@ -89,10 +93,16 @@ describe('chain follower', () => {
       assert.equal(d.network, 'uptime');
     }
     // Exactly the chain's registry events, none doubled by a retried batch.
-    const logs = parseEventLogs({ abi: DeviceRegistryAbi, logs: await net.client.getLogs({ address: net.deployment.addresses.registry, fromBlock: 0n, toBlock: head }) });
+    const logs = parseEventLogs({
+      abi: DeviceRegistryAbi,
+      logs: await net.client.getLogs({ address: net.deployment.addresses.registry, fromBlock: 0n, toBlock: head }),
+    });
     const deviceEvents = logs.filter((l) => l.eventName !== 'Transfer' && 'deviceId' in (l.args as object)).length;
     assert.equal((await db.query('select count(*)::int as n from device_events'))[0]!.n, deviceEvents);
-    assert.equal((await db.query('select count(*)::int as n from device_transfers'))[0]!.n, logs.filter((l) => l.eventName === 'Transfer').length);
+    assert.equal(
+      (await db.query('select count(*)::int as n from device_transfers'))[0]!.n,
+      logs.filter((l) => l.eventName === 'Transfer').length,
+    );
     const spends = (await db.query('select count(*)::int as n from credit_spends'))[0]!.n;
     assert.equal(spends, net.providers.length, 'one onboarding fee per device');
   });
@@ -102,7 +112,12 @@ describe('chain follower', () => {
     const p = net.providers[0]!;
     const to = net.providers[1]!.owner;
     const { request: tx } = await p.session.client.simulateContract({
-      account: p.session.account, address: net.deployment.addresses.registry, abi: DeviceRegistryAbi, functionName: 'transferFrom', args: [p.owner, to, BigInt(p.device)], blockTag: 'pending',
+      account: p.session.account,
+      address: net.deployment.addresses.registry,
+      abi: DeviceRegistryAbi,
+      functionName: 'transferFrom',
+      args: [p.owner, to, BigInt(p.device)],
+      blockTag: 'pending',
     });
     const receipt = await net.client.waitForTransactionReceipt({ hash: await p.session.wallet.writeContract(tx) });
     assert.equal(receipt.status, 'success');
@@ -113,7 +128,9 @@ describe('chain follower', () => {
     await syncThroughErrors(f, receipt.blockNumber);
     const [d] = await db.query('select owner from devices where device = $1', [p.device]);
     assert.equal(d!.owner, to.toLowerCase());
-    const history = await db.query('select from_addr, to_addr from device_transfers where device = $1 order by block, log_index', [p.device]);
+    const history = await db.query('select from_addr, to_addr from device_transfers where device = $1 order by block, log_index', [
+      p.device,
+    ]);
     assert.equal(history.length, 2, 'mint and transfer');
     assert.equal(history[1]!.from_addr, p.owner.toLowerCase());
   });

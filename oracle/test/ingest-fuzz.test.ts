@@ -166,7 +166,13 @@ function badReport(rng: Rng): { kind: string; report: unknown; expect: readonly 
       const r: Record<string, unknown> = { ...goodFor(rng, who) };
       const field = rng.pick(['device', 'sig', 'registry']);
       const value = String(r[field]);
-      r[field] = rng.pick([value.toUpperCase().replace('0X', '0x'), value.slice(0, -1), `${value}0`, value.replace(/[0-9a-f]$/, 'g'), value.slice(2)]);
+      r[field] = rng.pick([
+        value.toUpperCase().replace('0X', '0x'),
+        value.slice(0, -1),
+        `${value}0`,
+        value.replace(/[0-9a-f]$/, 'g'),
+        value.slice(2),
+      ]);
       if (field === 'registry' && /^0x[0-9a-fA-F]{40}$/.test(String(r[field]))) r[field] = `${r[field]}0`;
       return { kind: `bad-hex-${field}`, report: track(r), expect: [400] };
     }
@@ -175,9 +181,19 @@ function badReport(rng: Rng): { kind: string; report: unknown; expect: readonly 
       return { kind: 'wrong-domain', report: track(signReport({ ...unsigned(rng, who), ...wrong }, who.key)), expect: [403] };
     }
     case 5:
-      return { kind: 'unknown-network', report: track(signReport({ ...unsigned(rng, who), network: rng.pick(['storage', 'wifi', 'compute', 'uptime2']) }, who.key)), expect: [400] };
+      return {
+        kind: 'unknown-network',
+        report: track(signReport({ ...unsigned(rng, who), network: rng.pick(['storage', 'wifi', 'compute', 'uptime2']) }, who.key)),
+        expect: [400],
+      };
     case 6:
-      return { kind: 'unknown-type', report: track(signReport({ ...unsigned(rng, who), type: rng.pick(['uptime.ping', 'uptime', 'answer', 'uptime.answer2']) }, who.key)), expect: [400] };
+      return {
+        kind: 'unknown-type',
+        report: track(
+          signReport({ ...unsigned(rng, who), type: rng.pick(['uptime.ping', 'uptime', 'answer', 'uptime.answer2']) }, who.key),
+        ),
+        expect: [400],
+      };
     case 7: {
       const key = rng.pick(strangers);
       const device = (rng.next() < 0.5 ? `0x${rng.hex(32)}` : `0x${'0'.repeat(64)}`) as Hex;
@@ -206,7 +222,13 @@ function badReport(rng: Rng): { kind: string; report: unknown; expect: readonly 
       // byte for byte a report that was accepted, in an epoch that has closed
       return { kind: 'replay-closed', report: rng.pick(closedReplays), expect: [409] };
     case 14: {
-      const r = signReport({ ...unsigned(rng, who), body: { nonce: `0x${rng.hex(32)}`, pad: 'x'.repeat(rng.int(LIMITS.maxReportBodyBytes, 3 * LIMITS.maxReportBodyBytes)) } }, who.key);
+      const r = signReport(
+        {
+          ...unsigned(rng, who),
+          body: { nonce: `0x${rng.hex(32)}`, pad: 'x'.repeat(rng.int(LIMITS.maxReportBodyBytes, 3 * LIMITS.maxReportBodyBytes)) },
+        },
+        who.key,
+      );
       return { kind: 'body-over-4k', report: track(r), expect: [413] };
     }
     case 15: {
@@ -246,13 +268,45 @@ function toJson(value: unknown): string {
   );
 }
 
-const MALFORMED = ['', ' ', '{', '}', '[', 'nul', 'undefined', "{'v':1}", '{"v":1,}', '{"v":1', '0x', 'NaN', '{"a":NaN}', '\u0000', '\ufeff{}', '{"v":1}{"v":1}', '[1,]', '"\\x"', '{"v":01}'];
+const MALFORMED = [
+  '',
+  ' ',
+  '{',
+  '}',
+  '[',
+  'nul',
+  'undefined',
+  "{'v':1}",
+  '{"v":1,}',
+  '{"v":1',
+  '0x',
+  'NaN',
+  '{"a":NaN}',
+  '\u0000',
+  '\ufeff{}',
+  '{"v":1}{"v":1}',
+  '[1,]',
+  '"\\x"',
+  '{"v":01}',
+];
 
 function makeCase(i: number): Case {
   const rng = prng(SEED ^ Math.imul(i + 1, 0x9e3779b1));
   const who = rng.pick(honest);
-  const single = (kind: string, body: string | Buffer, expect: readonly number[], extra: Partial<Case> = {}): Case => ({ kind, path: '/v1/reports', body, expect, ...extra });
-  const batch = (kind: string, body: string | Buffer, expect: readonly number[], extra: Partial<Case> = {}): Case => ({ kind, path: '/v1/reports/batch', body, expect, ...extra });
+  const single = (kind: string, body: string | Buffer, expect: readonly number[], extra: Partial<Case> = {}): Case => ({
+    kind,
+    path: '/v1/reports',
+    body,
+    expect,
+    ...extra,
+  });
+  const batch = (kind: string, body: string | Buffer, expect: readonly number[], extra: Partial<Case> = {}): Case => ({
+    kind,
+    path: '/v1/reports/batch',
+    body,
+    expect,
+    ...extra,
+  });
   const r = rng.next();
   if (r < 0.36) {
     const bad = badReport(rng);
@@ -263,11 +317,16 @@ function makeCase(i: number): Case {
     const n = rng.int(0, 12);
     const reports: unknown[] = [];
     const expect = new Set<number>();
-    for (let j = 0; j < n; j++) reports.push(rng.next() < 0.5 ? goodFor(rng, rng.pick(honest)) : (() => {
-      const bad = badReport(rng);
-      for (const s of bad.expect) expect.add(s);
-      return bad.report;
-    })());
+    for (let j = 0; j < n; j++)
+      reports.push(
+        rng.next() < 0.5
+          ? goodFor(rng, rng.pick(honest))
+          : (() => {
+              const bad = badReport(rng);
+              for (const s of bad.expect) expect.add(s);
+              return bad.report;
+            })(),
+      );
     // at least one bad report, at a random place
     const bad = badReport(rng);
     for (const s of bad.expect) expect.add(s);
@@ -281,22 +340,39 @@ function makeCase(i: number): Case {
   }
   if (r < 0.7) {
     // a valid report (or batch of them) cut at a random point
-    const json = rng.next() < 0.6 ? JSON.stringify(goodFor(rng, who)) : JSON.stringify({ reports: Array.from({ length: rng.int(1, 5) }, () => goodFor(rng, rng.pick(honest))) });
+    const json =
+      rng.next() < 0.6
+        ? JSON.stringify(goodFor(rng, who))
+        : JSON.stringify({ reports: Array.from({ length: rng.int(1, 5) }, () => goodFor(rng, rng.pick(honest))) });
     const cut = json.slice(0, rng.int(0, json.length - 1));
     return json.startsWith('{"reports"') ? batch('truncated', cut, [400]) : single('truncated', cut, [400]);
   }
   if (r < 0.78) {
     // no, or the wrong, Content-Type on a valid body
-    const contentType = rng.pick([null, 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/jsonx', 'json', 'text/json', 'application/xml', '']);
+    const contentType = rng.pick([
+      null,
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data',
+      'application/jsonx',
+      'json',
+      'text/json',
+      'application/xml',
+      '',
+    ]);
     const body = JSON.stringify(goodFor(rng, who));
-    return rng.next() < 0.5 ? single('content-type', body, [415], { contentType }) : batch('content-type', JSON.stringify({ reports: [JSON.parse(body)] }), [415], { contentType });
+    return rng.next() < 0.5
+      ? single('content-type', body, [415], { contentType })
+      : batch('content-type', JSON.stringify({ reports: [JSON.parse(body)] }), [415], { contentType });
   }
   if (r < 0.8) {
     // over 1 MiB: a valid report padded with whitespace, declared or chunked
     const pad = Buffer.alloc(LIMITS.maxRequestBytes + rng.int(1, 200_000), ' ');
     const body = Buffer.concat([Buffer.from(JSON.stringify(goodFor(rng, who))), pad]);
     const chunked = rng.next() < 0.5;
-    return rng.next() < 0.7 ? single(chunked ? 'oversized-chunked' : 'oversized', body, [413], { chunked }) : batch(chunked ? 'oversized-chunked' : 'oversized', body, [413], { chunked });
+    return rng.next() < 0.7
+      ? single(chunked ? 'oversized-chunked' : 'oversized', body, [413], { chunked })
+      : batch(chunked ? 'oversized-chunked' : 'oversized', body, [413], { chunked });
   }
   if (r < 0.83) {
     // batches of more than 500 valid reports (copies of a few: the count alone refuses them)
@@ -305,12 +381,22 @@ function makeCase(i: number): Case {
     return batch('batch-over-500', JSON.stringify({ reports: Array.from({ length: n }, (_, j) => few[j % few.length]) }), [400]);
   }
   if (r < 0.86) {
-    const body = rng.pick(['{"reports":[]}', '{}', '[]', '{"reports":null}', '{"reports":{}}', '{"reports":[],"extra":1}', `{"report":[${JSON.stringify(goodFor(rng, who))}]}`]);
+    const body = rng.pick([
+      '{"reports":[]}',
+      '{}',
+      '[]',
+      '{"reports":null}',
+      '{"reports":{}}',
+      '{"reports":[],"extra":1}',
+      `{"report":[${JSON.stringify(goodFor(rng, who))}]}`,
+    ]);
     return batch('empty-batch', body, [400]);
   }
   if (r < 0.93) {
     // a single report sent to the batch route, a batch sent to the single route
-    return rng.next() < 0.5 ? batch('report-as-batch', JSON.stringify(goodFor(rng, who)), [400]) : single('batch-as-report', JSON.stringify({ reports: [goodFor(rng, who)] }), [400]);
+    return rng.next() < 0.5
+      ? batch('report-as-batch', JSON.stringify(goodFor(rng, who)), [400])
+      : single('batch-as-report', JSON.stringify({ reports: [goodFor(rng, who)] }), [400]);
   }
   // a batch with one bad report among many good ones, at the end
   const reports: unknown[] = Array.from({ length: rng.int(10, 60) }, () => goodFor(rng, rng.pick(honest)));
@@ -332,7 +418,13 @@ function send(agent: Agent, url: URL, c: Case): Promise<Reply> {
     const req = request({ host: url.hostname, port: url.port, path: c.path, method: 'POST', agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          type: String(res.headers['content-type'] ?? ''),
+          text: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -346,7 +438,8 @@ function send(agent: Agent, url: URL, c: Case): Promise<Reply> {
 function checkReply(c: Case, i: number, reply: Reply): string | null {
   const where = `case ${i} (seed ${SEED}, ${c.kind} -> ${c.path})`;
   if (reply.status < 400 || reply.status > 499) return `${where}: status ${reply.status}: ${reply.text.slice(0, 300)}`;
-  if (!c.expect.includes(reply.status)) return `${where}: status ${reply.status}, expected ${c.expect.join('|')}: ${reply.text.slice(0, 300)}`;
+  if (!c.expect.includes(reply.status))
+    return `${where}: status ${reply.status}, expected ${c.expect.join('|')}: ${reply.text.slice(0, 300)}`;
   if (!/^application\/json/.test(reply.type)) return `${where}: content-type ${reply.type}`;
   let json: { error?: unknown; detail?: unknown };
   try {
@@ -401,7 +494,9 @@ test(`${HTTP_REQUESTS} bad requests at HTTP ingest get 4xx { error, detail } and
   );
   agent.destroy();
   const seconds = (Date.now() - started) / 1000;
-  console.log(`# ${HTTP_REQUESTS} requests in ${seconds.toFixed(1)} s (${Math.round(HTTP_REQUESTS / seconds)}/s), ${fuzzDigests.size} distinct valid-looking reports`);
+  console.log(
+    `# ${HTTP_REQUESTS} requests in ${seconds.toFixed(1)} s (${Math.round(HTTP_REQUESTS / seconds)}/s), ${fuzzDigests.size} distinct valid-looking reports`,
+  );
   console.log(`# statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
   console.log(`# cases ${JSON.stringify(Object.fromEntries([...kinds].sort()))}`);
   assert.deepEqual(failures.slice(0, 20), [], `${failures.length} bad replies`);
@@ -424,10 +519,14 @@ test(`${HTTP_REQUESTS} bad requests at HTTP ingest get 4xx { error, detail } and
   // (An epoch's rejections also list ingest's refusals, the fuzz's among them; only those of
   // stored reports are the close disagreeing with ingest.)
   const stored = new Set((await net.oracle!.db.query<{ digest: string }>('select digest from reports')).map((r) => r.digest));
-  const results = await net.oracle!.db.query<{ epoch: number; result: string }>('select epoch, result from epochs where result is not null');
+  const results = await net.oracle!.db.query<{ epoch: number; result: string }>(
+    'select epoch, result from epochs where result is not null',
+  );
   const recheck = results.flatMap((r) =>
     (JSON.parse(r.result) as { networks: { rejections: { reason: string; digest: string | null }[] }[] }).networks.flatMap((n) =>
-      n.rejections.filter((x) => x.digest !== null && stored.has(x.digest) && (x.reason === 'digest-mismatch' || x.reason === 'bad-signature')),
+      n.rejections.filter(
+        (x) => x.digest !== null && stored.has(x.digest) && (x.reason === 'digest-mismatch' || x.reason === 'bad-signature'),
+      ),
     ),
   );
   assert.ok(results.length > 0);
@@ -441,7 +540,12 @@ test('a few hundred bad WebSocket messages, before and after auth, get error/rej
   const failures: string[] = [];
   let messages = 0;
 
-  type Conn = { ws: WebSocket; hello: { nonce: Hex }; replies: { type: string; reason?: string; detail?: string }[]; closed: Promise<number> };
+  type Conn = {
+    ws: WebSocket;
+    hello: { nonce: Hex };
+    replies: { type: string; reason?: string; detail?: string }[];
+    closed: Promise<number>;
+  };
   const open = async (): Promise<Conn> => {
     const ws = new WebSocket(net.oracle!.wsUrl);
     const replies: Conn['replies'] = [];
@@ -458,7 +562,8 @@ test('a few hundred bad WebSocket messages, before and after auth, get error/rej
   const expectReply = (c: Conn, what: string, types: string[]) => {
     for (const r of c.replies) {
       if (!types.includes(r.type)) failures.push(`${what}: reply ${JSON.stringify(r).slice(0, 200)}`);
-      else if (typeof r.detail !== 'string' || !r.detail || typeof r.reason !== 'string' || !r.reason) failures.push(`${what}: reply without reason/detail ${JSON.stringify(r)}`);
+      else if (typeof r.detail !== 'string' || !r.detail || typeof r.reason !== 'string' || !r.reason)
+        failures.push(`${what}: reply without reason/detail ${JSON.stringify(r)}`);
     }
   };
   const badMessage = (authed: boolean): string | Buffer => {
@@ -470,9 +575,16 @@ test('a few hundred bad WebSocket messages, before and after auth, get error/rej
       case 1:
         return Buffer.from(rng.hex(rng.int(1, 64)), 'hex'); // binary frame
       case 2:
-        return JSON.stringify(rng.pick<unknown>([null, 1, 'x', [], {}, { type: 'nope' }, { type: 'hello' }, { type: 'ack', digest: `0x${rng.hex(32)}` }]));
+        return JSON.stringify(
+          rng.pick<unknown>([null, 1, 'x', [], {}, { type: 'nope' }, { type: 'hello' }, { type: 'ack', digest: `0x${rng.hex(32)}` }]),
+        );
       case 3:
-        return JSON.stringify({ type: 'auth', device: rng.pick([who.device, 1, null]), nonce: rng.pick([`0x${rng.hex(31)}`, 7]), sig: '0x' });
+        return JSON.stringify({
+          type: 'auth',
+          device: rng.pick([who.device, 1, null]),
+          nonce: rng.pick([`0x${rng.hex(31)}`, 7]),
+          sig: '0x',
+        });
       case 4:
         return JSON.stringify({ type: 'report' }); // no report
       case 5:
@@ -505,11 +617,36 @@ test('a few hundred bad WebSocket messages, before and after auth, get error/rej
 
   // Failed auth: unknown device, wrong nonce, bad signature, high-s: an error, then close 4001.
   const authFailures: [string, (nonce: Hex) => object][] = [
-    ['unregistered', (nonce) => ({ type: 'auth', device: `0x${rng.hex(32)}`, nonce, sig: signSocketAuth(domain, spare.device, nonce, spare.key) })],
-    ['wrong-nonce', () => ({ type: 'auth', device: spare.device, nonce: `0x${rng.hex(32)}`, sig: signSocketAuth(domain, spare.device, `0x${rng.hex(32)}`, spare.key) })],
-    ['other-key', (nonce) => ({ type: 'auth', device: spare.device, nonce, sig: signSocketAuth(domain, spare.device, nonce, honest[0]!.key) })],
-    ['high-s', (nonce) => ({ type: 'auth', device: spare.device, nonce, sig: flipS(signSocketAuth(domain, spare.device, nonce, spare.key)) })],
-    ['other-domain', (nonce) => ({ type: 'auth', device: spare.device, nonce, sig: signSocketAuth({ ...domain, chainId: 1 }, spare.device, nonce, spare.key) })],
+    [
+      'unregistered',
+      (nonce) => ({ type: 'auth', device: `0x${rng.hex(32)}`, nonce, sig: signSocketAuth(domain, spare.device, nonce, spare.key) }),
+    ],
+    [
+      'wrong-nonce',
+      () => ({
+        type: 'auth',
+        device: spare.device,
+        nonce: `0x${rng.hex(32)}`,
+        sig: signSocketAuth(domain, spare.device, `0x${rng.hex(32)}`, spare.key),
+      }),
+    ],
+    [
+      'other-key',
+      (nonce) => ({ type: 'auth', device: spare.device, nonce, sig: signSocketAuth(domain, spare.device, nonce, honest[0]!.key) }),
+    ],
+    [
+      'high-s',
+      (nonce) => ({ type: 'auth', device: spare.device, nonce, sig: flipS(signSocketAuth(domain, spare.device, nonce, spare.key)) }),
+    ],
+    [
+      'other-domain',
+      (nonce) => ({
+        type: 'auth',
+        device: spare.device,
+        nonce,
+        sig: signSocketAuth({ ...domain, chainId: 1 }, spare.device, nonce, spare.key),
+      }),
+    ],
   ];
   for (let i = 0; i < 20; i++) {
     const [what, make] = authFailures[i % authFailures.length]!;
@@ -524,12 +661,26 @@ test('a few hundred bad WebSocket messages, before and after auth, get error/rej
 
   // After auth as a registered device (one without an agent, so no honest socket is replaced).
   const c = await open();
-  c.ws.send(JSON.stringify({ type: 'auth', device: spare.device, nonce: c.hello.nonce, sig: signSocketAuth(domain, spare.device, c.hello.nonce, spare.key) }));
+  c.ws.send(
+    JSON.stringify({
+      type: 'auth',
+      device: spare.device,
+      nonce: c.hello.nonce,
+      sig: signSocketAuth(domain, spare.device, c.hello.nonce, spare.key),
+    }),
+  );
   await waitReplies(c, 1, 'ready');
   assert.equal(c.replies.shift()!.type, 'ready');
   const n = 250;
   for (let i = 0; i < n; i++) c.ws.send(badMessage(true));
-  c.ws.send(JSON.stringify({ type: 'auth', device: spare.device, nonce: c.hello.nonce, sig: signSocketAuth(domain, spare.device, c.hello.nonce, spare.key) }));
+  c.ws.send(
+    JSON.stringify({
+      type: 'auth',
+      device: spare.device,
+      nonce: c.hello.nonce,
+      sig: signSocketAuth(domain, spare.device, c.hello.nonce, spare.key),
+    }),
+  );
   messages += n + 2;
   await waitReplies(c, n + 1, 'after auth');
   expectReply(c, 'after auth', ['error', 'rejected']);
@@ -567,16 +718,25 @@ async function checkTables(): Promise<void> {
   const [total] = await db.query<{ n: number }>('select count(*)::int as n from reports');
   assert.ok(total!.n > 0);
   // Each row's digest is the protocol's digest of its report (what the epoch close re-checks).
-  for (const row of await db.query<{ digest: string; report: string }>('select digest, report from reports')) assert.equal(reportDigest(JSON.parse(row.report) as Report), row.digest);
+  for (const row of await db.query<{ digest: string; report: string }>('select digest, report from reports'))
+    assert.equal(reportDigest(JSON.parse(row.report) as Report), row.digest);
 
   // The refusal log stays capped per (device, epoch), and the fuzz did reach the cap.
-  const counts = await db.query<{ device: string; epoch: number; n: number }>('select device, epoch, count(*)::int as n from ingest_rejections group by device, epoch order by n desc');
+  const counts = await db.query<{ device: string; epoch: number; n: number }>(
+    'select device, epoch, count(*)::int as n from ingest_rejections group by device, epoch order by n desc',
+  );
   assert.ok(counts.length > 0, 'refusals naming registered devices were logged');
-  assert.ok(counts[0]!.n <= MAX_REJECTIONS_PER_DEVICE_EPOCH, `at most ${MAX_REJECTIONS_PER_DEVICE_EPOCH} per device and epoch, got ${JSON.stringify(counts[0])}`);
+  assert.ok(
+    counts[0]!.n <= MAX_REJECTIONS_PER_DEVICE_EPOCH,
+    `at most ${MAX_REJECTIONS_PER_DEVICE_EPOCH} per device and epoch, got ${JSON.stringify(counts[0])}`,
+  );
   if (HTTP_REQUESTS >= 5000) assert.equal(counts[0]!.n, MAX_REJECTIONS_PER_DEVICE_EPOCH, 'the fuzz reached the cap');
   // Only the epochs ingest was taking are logged, so fuzzed epoch numbers cannot add rows without bound.
   const epochs = await db.query<{ lo: number; hi: number }>('select min(epoch) as lo, max(epoch) as hi from ingest_rejections');
-  assert.ok(epochs[0]!.lo >= fuzzStartEpoch - 1 && epochs[0]!.hi <= currentEpoch(), `logged epochs ${JSON.stringify(epochs[0])} lie within the fuzz's window from ${fuzzStartEpoch}`);
+  assert.ok(
+    epochs[0]!.lo >= fuzzStartEpoch - 1 && epochs[0]!.hi <= currentEpoch(),
+    `logged epochs ${JSON.stringify(epochs[0])} lie within the fuzz's window from ${fuzzStartEpoch}`,
+  );
   const [rows] = await db.query<{ n: number }>('select count(*)::int as n from ingest_rejections');
   console.log(`# reports ${total!.n}; ingest_rejections ${rows!.n} rows over ${counts.length} (device, epoch) pairs`);
 }
@@ -587,13 +747,22 @@ test('with its signature workers gone, ingest answers 503 unavailable and stores
   const rng = prng(SEED ^ 0x503);
   const reports = Array.from({ length: 20 }, (_, i) => goodFor(rng, honest[i % honest.length]!));
   await net.oracle!.signatures.close();
-  const res = await fetch(`${net.oracle!.url}/v1/reports/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reports }) });
+  const res = await fetch(`${net.oracle!.url}/v1/reports/batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ reports }),
+  });
   assert.equal(res.status, 503);
   const body = (await res.json()) as { error: string; detail: string; refusals: { reason: string; detail: string }[] };
   assert.equal(body.error, 'unavailable');
   assert.equal(body.refusals.length, reports.length);
-  assert.ok(body.refusals.every((r) => r.reason === 'unavailable' && /nothing was stored, try again/.test(r.detail)), JSON.stringify(body.refusals[0]));
-  const [stored] = await net.oracle!.db.query<{ n: number }>('select count(*)::int as n from reports where digest = any($1)', [reports.map((r) => reportDigest(r))]);
+  assert.ok(
+    body.refusals.every((r) => r.reason === 'unavailable' && /nothing was stored, try again/.test(r.detail)),
+    JSON.stringify(body.refusals[0]),
+  );
+  const [stored] = await net.oracle!.db.query<{ n: number }>('select count(*)::int as n from reports where digest = any($1)', [
+    reports.map((r) => reportDigest(r)),
+  ]);
   assert.equal(stored!.n, 0);
   assert.equal((await fetch(`${net.oracle!.url}/v1/status`)).status, 200);
 });

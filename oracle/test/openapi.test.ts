@@ -94,7 +94,8 @@ function problems(value: unknown, schema: Json, at = '$'): string[] {
   const out: string[] = [];
   for (const part of s.allOf ?? []) out.push(...problems(value, part, at));
   if (s.anyOf && !s.anyOf.some((x: Json) => problems(value, x, at).length === 0)) out.push(`${at}: matches none of anyOf`);
-  if (s.oneOf && s.oneOf.filter((x: Json) => problems(value, x, at).length === 0).length !== 1) out.push(`${at}: does not match exactly one of oneOf`);
+  if (s.oneOf && s.oneOf.filter((x: Json) => problems(value, x, at).length === 0).length !== 1)
+    out.push(`${at}: does not match exactly one of oneOf`);
   if (s.type) {
     const t = typeOf(value);
     const types: string[] = Array.isArray(s.type) ? s.type : [s.type];
@@ -112,7 +113,8 @@ function problems(value: unknown, schema: Json, at = '$'): string[] {
     for (const [k, v] of Object.entries(obj)) {
       if (s.properties?.[k]) out.push(...problems(v, s.properties[k], `${at}.${k}`));
       else if (s.additionalProperties === false) out.push(`${at}: unexpected key ${k}`);
-      else if (s.additionalProperties && typeof s.additionalProperties === 'object') out.push(...problems(v, s.additionalProperties, `${at}.${k}`));
+      else if (s.additionalProperties && typeof s.additionalProperties === 'object')
+        out.push(...problems(v, s.additionalProperties, `${at}.${k}`));
     }
   }
   if (Array.isArray(value) && s.items) {
@@ -147,7 +149,8 @@ describe('against a running oracle (2 devices, 6 s epochs)', { timeout: 120_000 
 
   function assertShape(body: unknown, schema: Json, what: string) {
     const s = resolve(schema);
-    for (const key of requiredKeys(s)) assert.ok(typeof body === 'object' && body !== null && key in body, `${what}: missing required key ${key}`);
+    for (const key of requiredKeys(s))
+      assert.ok(typeof body === 'object' && body !== null && key in body, `${what}: missing required key ${key}`);
     assert.deepEqual(problems(body, schema), [], what);
   }
 
@@ -203,7 +206,9 @@ describe('against a running oracle (2 devices, 6 s epochs)', { timeout: 120_000 
   });
 
   test('stored reports match the generated Report schema; a report with an extra key does not', async () => {
-    const rows = (await net.oracle!.db.query<{ report: string }>('select report from reports limit 5')).map((r) => ({ report: JSON.parse(r.report) as Json }));
+    const rows = (await net.oracle!.db.query<{ report: string }>('select report from reports limit 5')).map((r) => ({
+      report: JSON.parse(r.report) as Json,
+    }));
     assert.ok(rows.length > 0);
     for (const r of rows) assert.deepEqual(problems(r.report, { $ref: '#/components/schemas/Report' }), []);
     assert.notDeepEqual(problems({ ...rows[0]!.report, extra: 1 }, { $ref: '#/components/schemas/Report' }), []);

@@ -48,7 +48,10 @@ describe('SignaturePool', () => {
 
   test('a worker that dies fails its pending calls with SignatureWorkerError; the next call gets a new worker', async () => {
     const { list, expected } = checks(2000);
-    const refused = assert.rejects(pool.verify(list), (e) => e instanceof SignatureWorkerError && /signature worker stopped/.test((e as Error).message));
+    const refused = assert.rejects(
+      pool.verify(list),
+      (e) => e instanceof SignatureWorkerError && /signature worker stopped/.test((e as Error).message),
+    );
     await pool.crashWorker(0);
     await pool.crashWorker(1);
     await refused;

@@ -58,7 +58,9 @@ export function sortRecords(bytes: Uint8Array, at: number, n: number, width: num
     let end = start + 1;
     while (end < n && keys[order[end]!] === keys[order[start]!]) end++;
     if (end - start > 1) {
-      const run = Array.from(order.subarray(start, end)).sort((x, y) => compareRecords(bytes, at + x * width, at + y * width, width) || x - y);
+      const run = Array.from(order.subarray(start, end)).sort(
+        (x, y) => compareRecords(bytes, at + x * width, at + y * width, width) || x - y,
+      );
       order.set(run, start);
     }
     start = end;

@@ -66,7 +66,9 @@ export function importDeviceKey(pem: string): KeyObject {
     throw new DeviceKeyError(`not a PEM private key: ${(err as Error).message}`);
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new DeviceKeyError(`device keys must be P-256 (prime256v1), got ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim());
+    throw new DeviceKeyError(
+      `device keys must be P-256 (prime256v1), got ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim(),
+    );
   }
   return key;
 }

@@ -32,7 +32,9 @@ function encode(value: unknown, path: string, seen: Set<object>): string {
       if (Array.isArray(value)) {
         out = `[${value.map((v, i) => encode(v, `${path}[${i}]`, seen)).join(',')}]`;
       } else {
-        const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
+        const keys = Object.keys(value)
+          .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+          .sort();
         out = `{${keys.map((k) => `${JSON.stringify(k)}:${encode((value as Record<string, unknown>)[k], `${path}.${k}`, seen)}`).join(',')}}`;
       }
       seen.delete(value);

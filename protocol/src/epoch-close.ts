@@ -7,7 +7,15 @@ import { canonicalBytes, canonicalJson } from './encoding.ts';
 import { publicKeyFromCoordinates, verifyMessage } from './device-key.ts';
 import { RewardTree } from './merkle.ts';
 import type { AcceptedReport, DeviceSnapshot, NetworkPlugins, Rejection } from './network.ts';
-import { AccountTable, computeRewardColumns, forEachDeviceReward, forEachLeaf, networkColumns, priorColumns, type NetworkRewardColumns } from './rewards.ts';
+import {
+  AccountTable,
+  computeRewardColumns,
+  forEachDeviceReward,
+  forEachLeaf,
+  networkColumns,
+  priorColumns,
+  type NetworkRewardColumns,
+} from './rewards.ts';
 import { reportSigningBytes } from './schemas.ts';
 import { sha256Hex } from './encoding.ts';
 
@@ -99,7 +107,9 @@ export function computeEpoch(
 
     const rejections: Rejection[] = [...net.ingestRejections];
     // Receive order, ties by digest: the result cannot depend on how the inputs were listed.
-    const ordered = [...net.reports].sort((a, b) => a.receivedAt - b.receivedAt || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+    const ordered = [...net.reports].sort(
+      (a, b) => a.receivedAt - b.receivedAt || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0),
+    );
     const reports = checkSignatures ? filterBySignature(ordered, net.devices, rejections) : ordered;
     let out: ReturnType<typeof plugin.verify>;
     try {
@@ -119,7 +129,12 @@ export function computeEpoch(
 
     const scoreOf = scoreLookup(net.devices, out.scores);
     const usage = new Map(net.usage.map((u) => [u.device, BigInt(u.credits)]));
-    const budget = { kind: net.kind, budget: BigInt(net.budget), usageShareBps: plugin.usageShareBps(parameters), count: net.devices.length };
+    const budget = {
+      kind: net.kind,
+      budget: BigInt(net.budget),
+      usageShareBps: plugin.usageShareBps(parameters),
+      count: net.devices.length,
+    };
     rewardInputs.push(
       networkColumns(
         budget,
@@ -139,13 +154,21 @@ export function computeEpoch(
 
   const prior = priorColumns(inputs.prior.cumulative.map((c) => [c.account, BigInt(c.amount)] as const));
   const rewards = computeRewardColumns({ owners: owners.accounts, networks: rewardInputs, prior });
-  const tree = rewards.cumulative.amounts.length > 0 ? RewardTree.fromColumns(rewards.cumulative.accounts, rewards.cumulative.amounts) : null;
+  const tree =
+    rewards.cumulative.amounts.length > 0 ? RewardTree.fromColumns(rewards.cumulative.accounts, rewards.cumulative.amounts) : null;
   const str = (n: bigint) => n.toString();
 
   const devices: EpochResult['devices'] = [];
   forEachDeviceReward(rewards, rewardInputs, (k, i, owner, proof, usage, total) => {
     const net = inputs.networks[k]!;
-    devices.push({ network: net.kind, device: net.devices[i]!.device, owner: owners.lower[owner]!, proof: str(proof), usage: str(usage), total: str(total) });
+    devices.push({
+      network: net.kind,
+      device: net.devices[i]!.device,
+      owner: owners.lower[owner]!,
+      proof: str(proof),
+      usage: str(usage),
+      total: str(total),
+    });
   });
   const ownersOut: EpochResult['owners'] = [];
   const cumulative: EpochResult['cumulative'] = [];
@@ -157,7 +180,14 @@ export function computeEpoch(
   const result: EpochResult = {
     networks: perNetwork.map((n, i) => {
       const s = rewards.networks[i]!;
-      return { ...n, budget: str(s.budget), usagePool: str(s.usagePool), proofPool: str(s.proofPool), paid: str(s.paid), undistributed: str(s.undistributed) };
+      return {
+        ...n,
+        budget: str(s.budget),
+        usagePool: str(s.usagePool),
+        proofPool: str(s.proofPool),
+        paid: str(s.paid),
+        undistributed: str(s.undistributed),
+      };
     }),
     devices,
     owners: ownersOut,
@@ -181,20 +211,39 @@ function scoreLookup(devices: readonly DeviceSnapshot[], scores: readonly { devi
   return (i) => byDevice.get(devices[i]!.device) ?? 0n;
 }
 
-function filterBySignature(reports: readonly AcceptedReport[], devices: readonly DeviceSnapshot[], rejections: Rejection[]): AcceptedReport[] {
+function filterBySignature(
+  reports: readonly AcceptedReport[],
+  devices: readonly DeviceSnapshot[],
+  rejections: Rejection[],
+): AcceptedReport[] {
   const keys = new Map(devices.map((d) => [d.device, d]));
   return reports.filter((r) => {
     const d = keys.get(r.report.device);
     if (!d) {
-      rejections.push({ device: r.report.device, digest: r.digest, reason: 'unregistered-device', detail: `device ${r.report.device} is not in the epoch's snapshot` });
+      rejections.push({
+        device: r.report.device,
+        digest: r.digest,
+        reason: 'unregistered-device',
+        detail: `device ${r.report.device} is not in the epoch's snapshot`,
+      });
       return false;
     }
     if (reportDigest(r.report) !== r.digest) {
-      rejections.push({ device: r.report.device, digest: r.digest, reason: 'digest-mismatch', detail: `the report's digest is ${reportDigest(r.report)}, not ${r.digest}` });
+      rejections.push({
+        device: r.report.device,
+        digest: r.digest,
+        reason: 'digest-mismatch',
+        detail: `the report's digest is ${reportDigest(r.report)}, not ${r.digest}`,
+      });
       return false;
     }
     if (!verifyMessage(publicKeyFromCoordinates({ x: d.keyX, y: d.keyY }), reportSigningBytes(r.report), r.report.sig)) {
-      rejections.push({ device: r.report.device, digest: r.digest, reason: 'bad-signature', detail: "the signature does not verify against the device's registered key" });
+      rejections.push({
+        device: r.report.device,
+        digest: r.digest,
+        reason: 'bad-signature',
+        detail: "the signature does not verify against the device's registered key",
+      });
       return false;
     }
     return true;
@@ -224,6 +273,13 @@ export function diffResults(expected: unknown, actual: unknown, path = 'result',
     return out;
   }
   const keys = new Set([...Object.keys(expected), ...Object.keys(actual)]);
-  for (const k of keys) diffResults((expected as Record<string, unknown>)[k], (actual as Record<string, unknown>)[k], Array.isArray(expected) ? `${path}[${k}]` : `${path}.${k}`, out, limit);
+  for (const k of keys)
+    diffResults(
+      (expected as Record<string, unknown>)[k],
+      (actual as Record<string, unknown>)[k],
+      Array.isArray(expected) ? `${path}[${k}]` : `${path}.${k}`,
+      out,
+      limit,
+    );
   return out;
 }

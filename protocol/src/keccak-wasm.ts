@@ -95,12 +95,30 @@ const RC_AT = 200;
 const RHO = [0, 1, 62, 28, 27, 36, 44, 6, 55, 20, 3, 10, 43, 25, 39, 41, 45, 15, 21, 8, 18, 2, 61, 56, 14];
 
 const ROUND_CONSTANTS = [
-  0x0000000000000001n, 0x0000000000008082n, 0x800000000000808an, 0x8000000080008000n,
-  0x000000000000808bn, 0x0000000080000001n, 0x8000000080008081n, 0x8000000000008009n,
-  0x000000000000008an, 0x0000000000000088n, 0x0000000080008009n, 0x000000008000000an,
-  0x000000008000808bn, 0x800000000000008bn, 0x8000000000008089n, 0x8000000000008003n,
-  0x8000000000008002n, 0x8000000000000080n, 0x000000000000800an, 0x800000008000000an,
-  0x8000000080008081n, 0x8000000000008080n, 0x0000000080000001n, 0x8000000080008008n,
+  0x0000000000000001n,
+  0x0000000000008082n,
+  0x800000000000808an,
+  0x8000000080008000n,
+  0x000000000000808bn,
+  0x0000000080000001n,
+  0x8000000080008081n,
+  0x8000000000008009n,
+  0x000000000000008an,
+  0x0000000000000088n,
+  0x0000000080008009n,
+  0x000000008000000an,
+  0x000000008000808bn,
+  0x800000000000008bn,
+  0x8000000000008089n,
+  0x8000000000008003n,
+  0x8000000000008002n,
+  0x8000000000000080n,
+  0x000000000000800an,
+  0x800000008000000an,
+  0x8000000080008081n,
+  0x8000000000008080n,
+  0x0000000080000001n,
+  0x8000000080008008n,
 ];
 
 /** Push state lane k; store a value into state lane k. The state sits at address 0. */
@@ -119,8 +137,7 @@ function padAfter(lanes: number): Code {
 }
 
 /** Copy the 32-byte digest (lanes 0..3) to the address in `outLocal`. */
-const squeeze = (outLocal: number) =>
-  flat(...[0, 1, 2, 3].map((k) => flat(get(outLocal), lane(k), store64(8 * k))));
+const squeeze = (outLocal: number) => flat(...[0, 1, 2, 3].map((k) => flat(get(outLocal), lane(k), store64(8 * k))));
 
 /** permute(): Keccak-f[1600] on the state in memory, lanes held in locals during the 24 rounds. */
 function permuteBody(): { locals: [number, number][]; code: Code } {
@@ -162,7 +179,13 @@ function permuteBody(): { locals: [number, number][]; code: Code } {
   code.push(...get(0), ...get(ROUND), ...load64(0), ...op.i64xor, ...set(0));
   code.push(...addTo(ROUND, 8), ...get(ROUND), ...i32c(RC_AT + 8 * 24), ...op.i32ne, ...op.brIf(0), ...op.end);
   for (let k = 0; k < 25; k++) code.push(...i32c(0), ...get(k), ...store64(8 * k));
-  return { locals: [[56, I64], [1, I32]], code };
+  return {
+    locals: [
+      [56, I64],
+      [1, I32],
+    ],
+    code,
+  };
 }
 
 const FN = { permute: 0, lessThan: 1, hashPair: 2, hashLeaves: 3, buildTree: 4, sponge: 5 } as const;
@@ -171,12 +194,32 @@ const FN = { permute: 0, lessThan: 1, hashPair: 2, hashLeaves: 3, buildTree: 4, 
 function lessThanBody() {
   const [a, b, end, x, y] = [0, 1, 2, 3, 4];
   const code = flat(
-    get(a), i32c(32), op.i32add, set(end),
+    get(a),
+    i32c(32),
+    op.i32add,
+    set(end),
     op.loop,
-    get(a), load8u(0), set(x), get(b), load8u(0), set(y),
-    get(x), get(y), op.i32ne, op.if, get(x), get(y), op.i32ltU, op.return, op.end,
-    addTo(a, 1), addTo(b, 1),
-    get(a), get(end), op.i32ne, op.brIf(0),
+    get(a),
+    load8u(0),
+    set(x),
+    get(b),
+    load8u(0),
+    set(y),
+    get(x),
+    get(y),
+    op.i32ne,
+    op.if,
+    get(x),
+    get(y),
+    op.i32ltU,
+    op.return,
+    op.end,
+    addTo(a, 1),
+    addTo(b, 1),
+    get(a),
+    get(end),
+    op.i32ne,
+    op.brIf(0),
     op.end,
     i32c(0),
   );
@@ -187,7 +230,17 @@ function lessThanBody() {
 function hashPairBody() {
   const [a, b, out, t] = [0, 1, 2, 3];
   const code = flat(
-    get(b), get(a), call(FN.lessThan), op.if, get(a), set(t), get(b), set(a), get(t), set(b), op.end,
+    get(b),
+    get(a),
+    call(FN.lessThan),
+    op.if,
+    get(a),
+    set(t),
+    get(b),
+    set(a),
+    get(t),
+    set(b),
+    op.end,
     ...[0, 1, 2, 3].map((k) => setLane(k, flat(get(a), load64(8 * k)))),
     ...[0, 1, 2, 3].map((k) => setLane(4 + k, flat(get(b), load64(8 * k)))),
     padAfter(8),
@@ -207,17 +260,26 @@ function hashPairBody() {
 function hashLeavesBody() {
   const [records, out, n] = [0, 1, 2];
   const code = flat(
-    op.block, get(n), op.i32eqz, op.brIf(0),
+    op.block,
+    get(n),
+    op.i32eqz,
+    op.brIf(0),
     op.loop,
     setLane(0, i64c(0n)),
     setLane(1, flat(get(records), load32u64(0), i64c(32n), op.i64shl)),
     ...[2, 3, 4, 5, 6, 7].map((k) => setLane(k, flat(get(records), load64(8 * k - 12)))),
-    padAfter(8), call(FN.permute), // lanes 0..3 now hold the inner digest: hash it again
-    padAfter(4), call(FN.permute),
+    padAfter(8),
+    call(FN.permute), // lanes 0..3 now hold the inner digest: hash it again
+    padAfter(4),
+    call(FN.permute),
     squeeze(out),
-    addTo(records, 52), addTo(out, 32), addTo(n, -1),
-    get(n), op.brIf(0),
-    op.end, op.end,
+    addTo(records, 52),
+    addTo(out, 32),
+    addTo(n, -1),
+    get(n),
+    op.brIf(0),
+    op.end,
+    op.end,
   );
   return { locals: [] as [number, number][], code };
 }
@@ -229,15 +291,41 @@ function hashLeavesBody() {
 function buildTreeBody() {
   const [tree, n, i, left] = [0, 1, 2, 3];
   const code = flat(
-    op.block, get(n), i32c(2), op.i32ltU, op.brIf(0),
-    get(n), i32c(2), op.i32sub, set(i),
+    op.block,
+    get(n),
+    i32c(2),
+    op.i32ltU,
+    op.brIf(0),
+    get(n),
+    i32c(2),
+    op.i32sub,
+    set(i),
     op.loop,
-    get(tree), get(i), i32c(6), op.i32shl, op.i32add, i32c(32), op.i32add, set(left), // node 2i+1
-    get(left), get(left), i32c(32), op.i32add, get(tree), get(i), i32c(5), op.i32shl, op.i32add,
+    get(tree),
+    get(i),
+    i32c(6),
+    op.i32shl,
+    op.i32add,
+    i32c(32),
+    op.i32add,
+    set(left), // node 2i+1
+    get(left),
+    get(left),
+    i32c(32),
+    op.i32add,
+    get(tree),
+    get(i),
+    i32c(5),
+    op.i32shl,
+    op.i32add,
     call(FN.hashPair),
-    get(i), op.i32eqz, op.brIf(1),
-    addTo(i, -1), op.br(0),
-    op.end, op.end,
+    get(i),
+    op.i32eqz,
+    op.brIf(1),
+    addTo(i, -1),
+    op.br(0),
+    op.end,
+    op.end,
   );
   return { locals: [[2, I32]] as [number, number][], code };
 }
@@ -250,7 +338,10 @@ function spongeBody() {
     op.loop,
     ...Array.from({ length: RATE_LANES }, (_, k) => setLane(k, flat(lane(k), get(ptr), load64(8 * k), op.i64xor))),
     call(FN.permute),
-    addTo(ptr, RATE_BYTES), addTo(blocks, -1), get(blocks), op.brIf(0),
+    addTo(ptr, RATE_BYTES),
+    addTo(blocks, -1),
+    get(blocks),
+    op.brIf(0),
     op.end,
     squeeze(out),
   );

@@ -3,18 +3,10 @@ import { describe, it } from 'node:test';
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import { bytesToHex, getAddress, keccak256 } from 'viem';
 import { seededRandom } from './random.ts';
-import {
-  keccak256Bytes,
-  RewardTree,
-  RewardTreeError,
-  rewardLeafHash,
-  verifyRewardProof,
-  type RewardLeaf,
-} from './merkle.ts';
+import { keccak256Bytes, RewardTree, RewardTreeError, rewardLeafHash, verifyRewardProof, type RewardLeaf } from './merkle.ts';
 
 const ENCODING = ['address', 'uint256'];
 const MAX_UINT256 = (1n << 256n) - 1n;
-
 
 function randomBytes(next: () => number, length: number): Uint8Array {
   return Uint8Array.from({ length }, () => next() & 0xff);
@@ -26,8 +18,7 @@ function randomLeaves(n: number, seed: number): RewardLeaf[] {
   return Array.from({ length: n }, (_, i) => {
     const lower = bytesToHex(randomBytes(next, 20));
     const account = i % 4 === 1 ? getAddress(lower) : lower;
-    const amount =
-      i % 7 === 0 ? 0n : i % 7 === 1 ? MAX_UINT256 : BigInt(bytesToHex(randomBytes(next, 1 + (next() % 32))));
+    const amount = i % 7 === 0 ? 0n : i % 7 === 1 ? MAX_UINT256 : BigInt(bytesToHex(randomBytes(next, 1 + (next() % 32))));
     return { account, amount };
   });
 }
@@ -201,7 +192,10 @@ describe('RewardTree.of refuses bad input', () => {
     const leaves = randomLeaves(amounts.length, 31).map((leaf, i) => ({ ...leaf, amount: amounts[i]! }));
     const tree = RewardTree.of(leaves);
     assert.equal(tree.root, ozTree(leaves).root);
-    assert.deepEqual(leaves.map((_, i) => tree.leaf(i).amount), amounts);
+    assert.deepEqual(
+      leaves.map((_, i) => tree.leaf(i).amount),
+      amounts,
+    );
   });
 
   it('rewardLeafHash and verifyRewardProof refuse a bad leaf too', () => {

@@ -50,7 +50,10 @@ export function encodeReport(report: Report): EncodedReport {
     const value = (report as Record<string, unknown>)[key];
     if (value === undefined) continue;
     // strings and safe integers encode as JSON.stringify does; objects (the body) as canonicalJson
-    const json = typeof value === 'string' || (typeof value === 'number' && Number.isSafeInteger(value)) ? JSON.stringify(value) : canonicalJson(value);
+    const json =
+      typeof value === 'string' || (typeof value === 'number' && Number.isSafeInteger(value))
+        ? JSON.stringify(value)
+        : canonicalJson(value);
     if (key === 'body') bodyBytes = Buffer.byteLength(json, 'utf8');
     fields.push([key, `${JSON.stringify(key)}:${json}`]);
   }

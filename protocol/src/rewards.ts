@@ -63,7 +63,12 @@ export class RewardInputError extends Error {
 }
 
 /** Splits one network's budget into its two pools (see the rounding rules above). */
-export function splitPools(budget: bigint, usageShareBps: number, hasUsage: boolean, hasScores: boolean): { usagePool: bigint; proofPool: bigint } {
+export function splitPools(
+  budget: bigint,
+  usageShareBps: number,
+  hasUsage: boolean,
+  hasScores: boolean,
+): { usagePool: bigint; proofPool: bigint } {
   if (!Number.isInteger(usageShareBps) || usageShareBps < 0 || usageShareBps > 10_000) {
     throw new RewardInputError(`usageShareBps must be an integer in 0..10000, got ${usageShareBps}`);
   }
@@ -141,10 +146,14 @@ export function computeRewardColumns(input: RewardColumnsInput): RewardColumns {
   for (const net of input.networks) networks.push(networkRewards(net, ownerCount, earned));
 
   const priorCount = accountCount(input.prior.accounts, 'prior accounts');
-  if (input.prior.amounts.length !== priorCount) throw new RewardInputError(`prior: ${priorCount} accounts but ${input.prior.amounts.length} amounts`);
+  if (input.prior.amounts.length !== priorCount)
+    throw new RewardInputError(`prior: ${priorCount} accounts but ${input.prior.amounts.length} amounts`);
   for (let p = 0; p < priorCount; p++) {
     const amount = input.prior.amounts[p]!;
-    if (typeof amount !== 'bigint' || amount < 0n) throw new RewardInputError(`prior cumulative of ${toHex(input.prior.accounts, ACCOUNT_BYTES * p, ACCOUNT_BYTES)} is negative or not a bigint`);
+    if (typeof amount !== 'bigint' || amount < 0n)
+      throw new RewardInputError(
+        `prior cumulative of ${toHex(input.prior.accounts, ACCOUNT_BYTES * p, ACCOUNT_BYTES)} is negative or not a bigint`,
+      );
   }
   const cumulative = mergeCumulative(input.owners, earned, input.prior);
   const paid = networks.reduce((s, n) => s + n.paid, 0n);
@@ -156,7 +165,8 @@ export function computeRewardColumns(input: RewardColumnsInput): RewardColumns {
 }
 
 function accountCount(bytes: Uint8Array, what: string): number {
-  if (!(bytes instanceof Uint8Array) || bytes.length % ACCOUNT_BYTES !== 0) throw new RewardInputError(`${what}: expected 20 bytes per account`);
+  if (!(bytes instanceof Uint8Array) || bytes.length % ACCOUNT_BYTES !== 0)
+    throw new RewardInputError(`${what}: expected 20 bytes per account`);
   return bytes.length / ACCOUNT_BYTES;
 }
 
@@ -166,11 +176,14 @@ function networkRewards(net: NetworkRewardColumns, ownerCount: number, earned: b
   const n = scores.length;
   if (typeof net.budget !== 'bigint' || net.budget < 0n) throw new RewardInputError(`network ${net.kind}: negative budget`);
   if (ownerOf.length !== n) throw new RewardInputError(`network ${net.kind}: ${n} scores but ${ownerOf.length} owners`);
-  if (usage.index.length !== usage.credits.length) throw new RewardInputError(`network ${net.kind}: ${usage.index.length} usage indexes but ${usage.credits.length} credits`);
+  if (usage.index.length !== usage.credits.length)
+    throw new RewardInputError(`network ${net.kind}: ${usage.index.length} usage indexes but ${usage.credits.length} credits`);
   let scoreSum = 0; // at most 2^32 devices × 10^6: exact in a double
   for (let i = 0; i < n; i++) {
-    if (scores[i]! > SCORE_MAX) throw new RewardInputError(`network ${net.kind}: device ${i}: score ${scores[i]} outside 0..${SCORE_SCALE}`);
-    if (ownerOf[i]! >= ownerCount) throw new RewardInputError(`network ${net.kind}: device ${i}: owner index ${ownerOf[i]} is not an owner`);
+    if (scores[i]! > SCORE_MAX)
+      throw new RewardInputError(`network ${net.kind}: device ${i}: score ${scores[i]} outside 0..${SCORE_SCALE}`);
+    if (ownerOf[i]! >= ownerCount)
+      throw new RewardInputError(`network ${net.kind}: device ${i}: owner index ${ownerOf[i]} is not an owner`);
     scoreSum += scores[i]!;
   }
   let usageSum = 0n;
@@ -179,7 +192,8 @@ function networkRewards(net: NetworkRewardColumns, ownerCount: number, earned: b
       throw new RewardInputError(`network ${net.kind}: usage index ${usage.index[k]} is out of order or not a device`);
     }
     const credits = usage.credits[k]!;
-    if (typeof credits !== 'bigint' || credits < 0n) throw new RewardInputError(`network ${net.kind}: device ${usage.index[k]}: negative usage`);
+    if (typeof credits !== 'bigint' || credits < 0n)
+      throw new RewardInputError(`network ${net.kind}: device ${usage.index[k]}: negative usage`);
     usageSum += credits;
   }
   const { usagePool, proofPool } = splitPools(net.budget, net.usageShareBps, usageSum > 0n, scoreSum > 0);
@@ -352,7 +366,8 @@ export function networkColumns(
   const credits: bigint[] = [];
   for (let i = 0; i < net.count; i++) {
     const d = device(i);
-    if (typeof d.score !== 'bigint' || d.score < 0n || d.score > SCORE_SCALE) throw new RewardInputError(`device ${d.device}: score ${d.score} outside 0..${SCORE_SCALE}`);
+    if (typeof d.score !== 'bigint' || d.score < 0n || d.score > SCORE_SCALE)
+      throw new RewardInputError(`device ${d.device}: score ${d.score} outside 0..${SCORE_SCALE}`);
     if (typeof d.usage !== 'bigint' || d.usage < 0n) throw new RewardInputError(`device ${d.device}: negative usage`);
     scores[i] = Number(d.score);
     ownerOf[i] = owners.indexOf(d.owner, () => `device ${d.device}`);
@@ -361,7 +376,14 @@ export function networkColumns(
       credits.push(d.usage);
     }
   }
-  return { kind: net.kind, budget: net.budget, usageShareBps: net.usageShareBps, scores, ownerOf, usage: { index: Uint32Array.from(usageIndex), credits } };
+  return {
+    kind: net.kind,
+    budget: net.budget,
+    usageShareBps: net.usageShareBps,
+    scores,
+    ownerOf,
+    usage: { index: Uint32Array.from(usageIndex), credits },
+  };
 }
 
 /**
@@ -406,7 +428,11 @@ export function forEachLeaf(rewards: RewardColumns, fn: (account: Address, amoun
 export function computeRewards(networks: readonly NetworkRewardInput[], prior: ReadonlyMap<string, bigint>): EpochRewards {
   const owners = new AccountTable();
   const inputs = networks.map((net) =>
-    networkColumns({ kind: net.kind, budget: net.budget, usageShareBps: net.usageShareBps, count: net.devices.length }, (i) => net.devices[i]!, owners),
+    networkColumns(
+      { kind: net.kind, budget: net.budget, usageShareBps: net.usageShareBps, count: net.devices.length },
+      (i) => net.devices[i]!,
+      owners,
+    ),
   );
   // Accounts are parsed to bytes in either letter case, so the same account twice in another case is found as a duplicate.
   const r = computeRewardColumns({ owners: owners.accounts, networks: inputs, prior: priorColumns(prior) });
@@ -421,6 +447,13 @@ export function computeRewards(networks: readonly NetworkRewardInput[], prior: R
     cumulative.push({ account, amount });
     if (earned !== undefined) ownersOut.push({ account, amount: earned });
   });
-  const summaries = r.networks.map(({ kind, budget, usagePool, proofPool, paid, undistributed }) => ({ kind, budget, usagePool, proofPool, paid, undistributed }));
+  const summaries = r.networks.map(({ kind, budget, usagePool, proofPool, paid, undistributed }) => ({
+    kind,
+    budget,
+    usagePool,
+    proofPool,
+    paid,
+    undistributed,
+  }));
   return { devices, networks: summaries, owners: ownersOut, cumulative, total: r.total, paid: r.paid, undistributed: r.undistributed };
 }

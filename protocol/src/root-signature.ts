@@ -18,20 +18,40 @@ export function rewardRootDomain(chainId: number, distributor: Address) {
 }
 
 /** Signs with each account and returns the signatures concatenated in ascending signer order. */
-export async function signRewardRoot(signers: readonly LocalAccount[], chainId: number, distributor: Address, message: RewardRootMessage): Promise<Hex> {
+export async function signRewardRoot(
+  signers: readonly LocalAccount[],
+  chainId: number,
+  distributor: Address,
+  message: RewardRootMessage,
+): Promise<Hex> {
   const sorted = [...signers].sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1));
   const domain = rewardRootDomain(chainId, distributor);
-  const sigs = await Promise.all(sorted.map((s) => s.signTypedData!({ domain, types: REWARD_ROOT_TYPES, primaryType: 'RewardRoot', message })));
+  const sigs = await Promise.all(
+    sorted.map((s) => s.signTypedData!({ domain, types: REWARD_ROOT_TYPES, primaryType: 'RewardRoot', message })),
+  );
   return concat(sigs);
 }
 
 /** The signers of concatenated 65-byte signatures, in order. */
-export async function recoverRootSigners(signatures: Hex, chainId: number, distributor: Address, message: RewardRootMessage): Promise<Address[]> {
+export async function recoverRootSigners(
+  signatures: Hex,
+  chainId: number,
+  distributor: Address,
+  message: RewardRootMessage,
+): Promise<Address[]> {
   const raw = signatures.slice(2);
   if (raw.length % 130 !== 0) throw new Error(`signatures must be 65 bytes each, got ${raw.length / 2} bytes`);
   const out: Address[] = [];
   for (let i = 0; i < raw.length; i += 130) {
-    out.push(await recoverTypedDataAddress({ domain: rewardRootDomain(chainId, distributor), types: REWARD_ROOT_TYPES, primaryType: 'RewardRoot', message, signature: `0x${raw.slice(i, i + 130)}` }));
+    out.push(
+      await recoverTypedDataAddress({
+        domain: rewardRootDomain(chainId, distributor),
+        types: REWARD_ROOT_TYPES,
+        primaryType: 'RewardRoot',
+        message,
+        signature: `0x${raw.slice(i, i + 130)}`,
+      }),
+    );
   }
   return out;
 }

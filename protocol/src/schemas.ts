@@ -28,7 +28,11 @@ export const uintString = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, 'must be a 
 export const networkKindSchema = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,31}$/, 'must be 1-32 lowercase letters, digits or dashes, starting with a letter');
-export const epochSchema = z.number().int().nonnegative().max(2 ** 40);
+export const epochSchema = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(2 ** 40);
 
 /** Binds a device message to one deployment, so it cannot be replayed on another network. */
 export const domainSchema = z.object({ chainId: z.number().int().positive(), registry: addressSchema }).strict();
@@ -54,7 +58,9 @@ export const reportSchema = z
 export type Report = z.infer<typeof reportSchema>;
 export type UnsignedReport = Omit<Report, 'sig'>;
 
-export const batchSchema = z.object({ reports: z.array(z.unknown()).min(1, 'must hold at least one report').max(LIMITS.maxBatchReports) }).strict();
+export const batchSchema = z
+  .object({ reports: z.array(z.unknown()).min(1, 'must hold at least one report').max(LIMITS.maxBatchReports) })
+  .strict();
 
 /** The bytes a device signs for a report. */
 export function reportSigningBytes(report: UnsignedReport | Report): Uint8Array {

@@ -60,14 +60,26 @@ describe('key generation and PEM files', () => {
     const secp256k1 = pkcs8(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey);
     const rsa = pkcs8(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey);
     const p384 = pkcs8(generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey);
-    assert.throws(() => importDeviceKey(ed25519), (e) => isDeviceKeyError(e) && /ed25519/.test((e as Error).message));
-    assert.throws(() => importDeviceKey(secp256k1), (e) => isDeviceKeyError(e) && /secp256k1/.test((e as Error).message));
-    assert.throws(() => importDeviceKey(rsa), (e) => isDeviceKeyError(e) && /rsa/.test((e as Error).message));
+    assert.throws(
+      () => importDeviceKey(ed25519),
+      (e) => isDeviceKeyError(e) && /ed25519/.test((e as Error).message),
+    );
+    assert.throws(
+      () => importDeviceKey(secp256k1),
+      (e) => isDeviceKeyError(e) && /secp256k1/.test((e as Error).message),
+    );
+    assert.throws(
+      () => importDeviceKey(rsa),
+      (e) => isDeviceKeyError(e) && /rsa/.test((e as Error).message),
+    );
     assert.throws(() => importDeviceKey(p384), isDeviceKeyError);
     const publicPem = publicKey.export({ format: 'pem', type: 'spki' }).toString();
     assert.throws(() => importDeviceKey(publicPem), isDeviceKeyError);
     for (const garbage of ['', 'not a key', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n']) {
-      assert.throws(() => importDeviceKey(garbage), (e) => isDeviceKeyError(e) && /not a PEM private key/.test((e as Error).message));
+      assert.throws(
+        () => importDeviceKey(garbage),
+        (e) => isDeviceKeyError(e) && /not a PEM private key/.test((e as Error).message),
+      );
     }
   });
 });
@@ -112,11 +124,17 @@ describe('coordinates', () => {
   test('publicKeyFromCoordinates refuses off-curve points and wrong lengths with DeviceKeyError', () => {
     const pub = devicePublicKey(publicKey);
     const flippedY = `0x${hex64(BigInt(pub.y) ^ 1n)}` as Hex;
-    assert.throws(() => publicKeyFromCoordinates({ x: pub.x, y: flippedY }), (e) => isDeviceKeyError(e) && /not a point on P-256/.test((e as Error).message));
+    assert.throws(
+      () => publicKeyFromCoordinates({ x: pub.x, y: flippedY }),
+      (e) => isDeviceKeyError(e) && /not a point on P-256/.test((e as Error).message),
+    );
     const zero = `0x${'00'.repeat(32)}` as Hex;
     assert.throws(() => publicKeyFromCoordinates({ x: zero, y: zero }), isDeviceKeyError);
     assert.throws(() => publicKeyFromCoordinates({ x: pub.y, y: pub.x }), isDeviceKeyError);
-    assert.throws(() => publicKeyFromCoordinates({ x: `0x${pub.x.slice(4)}` as Hex, y: pub.y }), (e) => isDeviceKeyError(e) && /32 bytes/.test((e as Error).message));
+    assert.throws(
+      () => publicKeyFromCoordinates({ x: `0x${pub.x.slice(4)}` as Hex, y: pub.y }),
+      (e) => isDeviceKeyError(e) && /32 bytes/.test((e as Error).message),
+    );
     assert.throws(() => publicKeyFromCoordinates({ x: pub.x, y: `${pub.y}00` as Hex }), isDeviceKeyError);
   });
 });

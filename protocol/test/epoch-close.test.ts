@@ -38,7 +38,11 @@ function makeDevice(owner: Address): Dev {
   const key = generateDeviceKey();
   const pub = devicePublicKey(key.publicKey);
   const id = deviceIdHex(deviceIdOf(pub));
-  return { key, id, snapshot: { device: id, owner, network: 'uptime', keyX: pub.x, keyY: pub.y, stake: '1000', registeredAt: START - 100 } };
+  return {
+    key,
+    id,
+    snapshot: { device: id, owner, network: 'uptime', keyX: pub.x, keyY: pub.y, stake: '1000', registeredAt: START - 100 },
+  };
 }
 const A = makeDevice(O1);
 const B = makeDevice(O2);
@@ -49,7 +53,14 @@ function challenges(d: Dev): Challenge[] {
   return [0, 1, 2].map((i) => {
     const issuedAt = START_MS + 1000 + 8000 * i;
     const nonce = createHash('sha256').update(`${d.id}:${i}`).digest('hex');
-    return { network: 'uptime', device: d.id, epoch: EPOCH, nonce: `0x${nonce}`, issuedAt, deadline: issuedAt + DEFAULT_PARAMETERS.deadlineMs };
+    return {
+      network: 'uptime',
+      device: d.id,
+      epoch: EPOCH,
+      nonce: `0x${nonce}`,
+      issuedAt,
+      deadline: issuedAt + DEFAULT_PARAMETERS.deadlineMs,
+    };
   });
 }
 const chA = challenges(A);
@@ -57,7 +68,10 @@ const chB = challenges(B);
 const chC = challenges(C);
 
 function answer(d: Dev, c: Challenge, delay = 300): AcceptedReport {
-  const report = signReport({ v: 1, ...domain, network: 'uptime', type: 'uptime.answer', device: d.id, epoch: EPOCH, body: { nonce: c.nonce } }, d.key.privateKey);
+  const report = signReport(
+    { v: 1, ...domain, network: 'uptime', type: 'uptime.answer', device: d.id, epoch: EPOCH, body: { nonce: c.nonce } },
+    d.key.privateKey,
+  );
   return { report, digest: reportDigest(report), receivedAt: c.issuedAt + delay };
 }
 
@@ -273,7 +287,10 @@ describe('report checks (checkSignatures, the default)', () => {
     net0(inputs).reports.push(stranger);
     const { result } = computeEpoch(inputs, plugins);
     const rej = result.networks[0]!.rejections.filter((r) => r.reason === 'unregistered-device');
-    assert.deepEqual(rej.map((r) => [r.device, r.digest]), [[D.id, stranger.digest]]);
+    assert.deepEqual(
+      rej.map((r) => [r.device, r.digest]),
+      [[D.id, stranger.digest]],
+    );
     assert.ok(!result.networks[0]!.scores.some((s) => s.device === D.id));
     // Everything else is as before but for the added rejection.
     const ref = computeEpoch(baseInputs(), plugins).result;
@@ -295,14 +312,20 @@ describe('input errors and edge cases', () => {
   test('an unknown network kind is an EpochInputError', () => {
     const inputs = baseInputs();
     net0(inputs).kind = 'storage';
-    assert.throws(() => computeEpoch(inputs, plugins), (e) => isEpochInputError(e) && /no plug-in for network "storage"/.test((e as Error).message));
+    assert.throws(
+      () => computeEpoch(inputs, plugins),
+      (e) => isEpochInputError(e) && /no plug-in for network "storage"/.test((e as Error).message),
+    );
     assert.throws(() => computeEpoch(baseInputs(), {}), isEpochInputError);
   });
 
   test('malformed oracle inputs are an EpochInputError naming the network', () => {
     const inputs = baseInputs();
     net0(inputs).oracleInputs = [{ ...(net0(inputs).oracleInputs[0] as object), nonce: 'bad' }];
-    assert.throws(() => computeEpoch(inputs, plugins), (e) => isEpochInputError(e) && /network uptime: the verifier refused its inputs/.test((e as Error).message));
+    assert.throws(
+      () => computeEpoch(inputs, plugins),
+      (e) => isEpochInputError(e) && /network uptime: the verifier refused its inputs/.test((e as Error).message),
+    );
   });
 
   test('bad parameters are an EpochInputError', () => {
@@ -316,7 +339,11 @@ describe('input errors and edge cases', () => {
     ]) {
       const inputs = baseInputs();
       net0(inputs).parameters = parameters;
-      assert.throws(() => computeEpoch(inputs, plugins), (e) => isEpochInputError(e) && /network uptime: bad parameters/.test((e as Error).message), JSON.stringify(parameters));
+      assert.throws(
+        () => computeEpoch(inputs, plugins),
+        (e) => isEpochInputError(e) && /network uptime: bad parameters/.test((e as Error).message),
+        JSON.stringify(parameters),
+      );
     }
   });
 
@@ -355,7 +382,16 @@ describe('input errors and edge cases', () => {
     inputs.networks = [];
     inputs.prior = { epoch: null, root: null, total: '0', cumulative: [] };
     const { result } = computeEpoch(inputs, plugins);
-    assert.deepEqual(result, { networks: [], devices: [], owners: [], cumulative: [], total: '0', paid: '0', undistributed: '0', root: null });
+    assert.deepEqual(result, {
+      networks: [],
+      devices: [],
+      owners: [],
+      cumulative: [],
+      total: '0',
+      paid: '0',
+      undistributed: '0',
+      root: null,
+    });
   });
 });
 

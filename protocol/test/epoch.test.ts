@@ -39,7 +39,11 @@ describe('EpochClock', () => {
   });
 
   test('boundaries: end(e) is start(e+1); epochAt(start(e)) is e, epochAt(end(e)) is e+1, epochAt(end(e) − 1) is e', () => {
-    for (const c of [clock, new EpochClock({ genesisTime: 0, epochDuration: 1 }), new EpochClock({ genesisTime: 5, epochDuration: 86_400 })]) {
+    for (const c of [
+      clock,
+      new EpochClock({ genesisTime: 0, epochDuration: 1 }),
+      new EpochClock({ genesisTime: 5, epochDuration: 86_400 }),
+    ]) {
       for (const e of [0, 1, 2, 9, 100, 12_345]) {
         assert.equal(c.end(e), c.start(e + 1));
         assert.equal(c.end(e) - c.start(e), c.duration);

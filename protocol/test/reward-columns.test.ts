@@ -6,7 +6,15 @@ import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import { bytesToHex, type Address, type Hex } from 'viem';
 import { RewardTree, RewardTreeError } from '../src/merkle.ts';
 import { seededRandom } from '../src/random.ts';
-import { AccountTable, RewardInputError, computeRewardColumns, computeRewards, priorColumns, type NetworkRewardColumns, type NetworkRewardInput } from '../src/rewards.ts';
+import {
+  AccountTable,
+  RewardInputError,
+  computeRewardColumns,
+  computeRewards,
+  priorColumns,
+  type NetworkRewardColumns,
+  type NetworkRewardInput,
+} from '../src/rewards.ts';
 
 const dev = (n: number): Hex => `0x${n.toString(16).padStart(64, '0')}`;
 const isRewardInputError = (message: RegExp) => (e: unknown) => e instanceof RewardInputError && message.test((e as Error).message);
@@ -18,7 +26,8 @@ function crowdedAccounts(next: () => number, n: number): Address[] {
   while (out.size < n) {
     const bytes = new Uint8Array(20);
     new DataView(bytes.buffer).setUint32(0, prefixes[next() % prefixes.length]!);
-    if (next() % 3 === 0) bytes.fill(0xab, 4, 19); // differ only in the last byte
+    if (next() % 3 === 0)
+      bytes.fill(0xab, 4, 19); // differ only in the last byte
     else for (let j = 4; j < 20; j++) bytes[j] = next() & 0xff;
     bytes[19] = next() & 0xff;
     out.add(bytesToHex(bytes));
@@ -38,7 +47,9 @@ describe('computeRewardColumns', () => {
           usageShareBps: next() % 10_001,
           devices: Array.from({ length: next() % 80 }, (_, i) => ({
             device: dev(i),
-            owner: (next() % 2 ? accounts[next() % accounts.length]! : accounts[next() % accounts.length]!.toUpperCase().replace('0X', '0x')) as Address,
+            owner: (next() % 2
+              ? accounts[next() % accounts.length]!
+              : accounts[next() % accounts.length]!.toUpperCase().replace('0X', '0x')) as Address,
             score: BigInt(next() % 1_000_001) * BigInt(next() % 2),
             usage: next() % 4 === 0 ? BigInt(next()) : 0n,
           })),
@@ -50,16 +61,27 @@ describe('computeRewardColumns', () => {
 
       const earned = new Map<string, bigint>();
       for (const d of r.devices) earned.set(d.owner, (earned.get(d.owner) ?? 0n) + d.total);
-      const expected = [...new Set([...prior.keys(), ...earned.keys()])].sort().map((account) => ({ account, amount: (prior.get(account) ?? 0n) + (earned.get(account) ?? 0n) }));
+      const expected = [...new Set([...prior.keys(), ...earned.keys()])]
+        .sort()
+        .map((account) => ({ account, amount: (prior.get(account) ?? 0n) + (earned.get(account) ?? 0n) }));
       assert.deepEqual(r.cumulative, expected, `seed ${seed}`);
-      assert.deepEqual(r.owners, expected.filter((c) => earned.has(c.account)).map((c) => ({ account: c.account, amount: earned.get(c.account)! })), `seed ${seed}`);
+      assert.deepEqual(
+        r.owners,
+        expected.filter((c) => earned.has(c.account)).map((c) => ({ account: c.account, amount: earned.get(c.account)! })),
+        `seed ${seed}`,
+      );
     }
   });
 
   test('equals computeRewards on the same devices, column by column', () => {
     const next = seededRandom(99);
     const accounts = crowdedAccounts(next, 40);
-    const devices = Array.from({ length: 500 }, (_, i) => ({ device: dev(i), owner: accounts[next() % 40]!, score: BigInt(next() % 1_000_001), usage: i % 7 === 0 ? BigInt(next()) : 0n }));
+    const devices = Array.from({ length: 500 }, (_, i) => ({
+      device: dev(i),
+      owner: accounts[next() % 40]!,
+      score: BigInt(next() % 1_000_001),
+      usage: i % 7 === 0 ? BigInt(next()) : 0n,
+    }));
     const prior = new Map(accounts.slice(0, 10).map((a, i) => [a, BigInt(i * 1000)]));
     const objects = computeRewards([{ kind: 'n', budget: 10n ** 24n, usageShareBps: 2500, devices }], prior);
 
@@ -77,31 +99,55 @@ describe('computeRewardColumns', () => {
     const columns = computeRewardColumns({ owners: owners.accounts, networks: [net], prior: priorColumns(prior) });
     assert.equal(columns.total, objects.total);
     assert.equal(columns.paid, objects.paid);
-    assert.deepEqual(columns.cumulative.amounts, objects.cumulative.map((c) => c.amount));
-    const leafAccounts = Array.from({ length: columns.cumulative.amounts.length }, (_, l) => bytesToHex(columns.cumulative.accounts.subarray(20 * l, 20 * l + 20)));
-    assert.deepEqual(leafAccounts, objects.cumulative.map((c) => c.account));
+    assert.deepEqual(
+      columns.cumulative.amounts,
+      objects.cumulative.map((c) => c.amount),
+    );
+    const leafAccounts = Array.from({ length: columns.cumulative.amounts.length }, (_, l) =>
+      bytesToHex(columns.cumulative.accounts.subarray(20 * l, 20 * l + 20)),
+    );
+    assert.deepEqual(
+      leafAccounts,
+      objects.cumulative.map((c) => c.account),
+    );
     const usageAt = new Map(usageDevices.map((i, k) => [i, columns.networks[0]!.usage[k]!]));
     const perDevice = devices.flatMap((_, i) => {
       const proof = columns.networks[0]!.proof[i]!;
       const usage = usageAt.get(i) ?? 0n;
       return proof + usage === 0n ? [] : [proof + usage];
     });
-    assert.deepEqual(perDevice, objects.devices.map((d) => d.total));
+    assert.deepEqual(
+      perDevice,
+      objects.devices.map((d) => d.total),
+    );
   });
 
   test('refuses a prior account listed twice (in any case, and around an earner), naming it', () => {
     const a = '0x00000000000000000000000000000000000000aa' as Address;
     const devices = [{ device: dev(1), owner: a, score: 1n, usage: 0n }];
-    const twice = new Map<string, bigint>([[a, 1n], [a.toUpperCase().replace('0X', '0x'), 2n]]);
+    const twice = new Map<string, bigint>([
+      [a, 1n],
+      [a.toUpperCase().replace('0X', '0x'), 2n],
+    ]);
     assert.throws(() => computeRewards([], twice), isRewardInputError(/prior accounts: 0x0+aa is listed twice/));
-    assert.throws(() => computeRewards([{ kind: 'n', budget: 10n, usageShareBps: 0, devices }], twice), isRewardInputError(/prior accounts: 0x0+aa is listed twice/));
+    assert.throws(
+      () => computeRewards([{ kind: 'n', budget: 10n, usageShareBps: 0, devices }], twice),
+      isRewardInputError(/prior accounts: 0x0+aa is listed twice/),
+    );
   });
 
   test('refuses malformed columns, naming what is wrong', () => {
     const owners = new Uint8Array(40);
     owners[19] = 1;
     owners[39] = 2;
-    const base: NetworkRewardColumns = { kind: 'n', budget: 100n, usageShareBps: 0, scores: Uint32Array.of(1, 2), ownerOf: Uint32Array.of(0, 1), usage: { index: new Uint32Array(0), credits: [] } };
+    const base: NetworkRewardColumns = {
+      kind: 'n',
+      budget: 100n,
+      usageShareBps: 0,
+      scores: Uint32Array.of(1, 2),
+      ownerOf: Uint32Array.of(0, 1),
+      usage: { index: new Uint32Array(0), credits: [] },
+    };
     const noPrior = { accounts: new Uint8Array(0), amounts: [] as bigint[] };
     const run = (net: Partial<NetworkRewardColumns>, extra: { owners?: Uint8Array; prior?: typeof noPrior } = {}) =>
       computeRewardColumns({ owners: extra.owners ?? owners, networks: [{ ...base, ...net }], prior: extra.prior ?? noPrior });
@@ -109,24 +155,48 @@ describe('computeRewardColumns', () => {
     assert.throws(() => run({ scores: Uint32Array.of(1, 1_000_001) }), isRewardInputError(/device 1: score 1000001 outside 0\.\.1000000/));
     assert.throws(() => run({ ownerOf: Uint32Array.of(0, 2) }), isRewardInputError(/device 1: owner index 2 is not an owner/));
     assert.throws(() => run({ ownerOf: Uint32Array.of(0) }), isRewardInputError(/2 scores but 1 owners/));
-    assert.throws(() => run({ usage: { index: Uint32Array.of(1, 0), credits: [1n, 1n] } }), isRewardInputError(/usage index 0 is out of order/));
-    assert.throws(() => run({ usage: { index: Uint32Array.of(2), credits: [1n] } }), isRewardInputError(/usage index 2 is out of order or not a device/));
+    assert.throws(
+      () => run({ usage: { index: Uint32Array.of(1, 0), credits: [1n, 1n] } }),
+      isRewardInputError(/usage index 0 is out of order/),
+    );
+    assert.throws(
+      () => run({ usage: { index: Uint32Array.of(2), credits: [1n] } }),
+      isRewardInputError(/usage index 2 is out of order or not a device/),
+    );
     assert.throws(() => run({ usage: { index: Uint32Array.of(0), credits: [] } }), isRewardInputError(/1 usage indexes but 0 credits/));
     assert.throws(() => run({ usage: { index: Uint32Array.of(0), credits: [-1n] } }), isRewardInputError(/device 0: negative usage/));
     assert.throws(() => run({ budget: -1n }), isRewardInputError(/negative budget/));
     assert.throws(() => run({}, { owners: new Uint8Array(39) }), isRewardInputError(/owners: expected 20 bytes per account/));
     const same = new Uint8Array(40).fill(7);
-    assert.throws(() => run({}, { owners: same }), isRewardInputError(/owners: 0x0707070707070707070707070707070707070707 is listed twice/));
-    assert.throws(() => run({}, { prior: { accounts: new Uint8Array(20), amounts: [] } }), isRewardInputError(/prior: 1 accounts but 0 amounts/));
-    assert.throws(() => run({}, { prior: { accounts: new Uint8Array(20), amounts: [-5n] } }), isRewardInputError(/prior cumulative of 0x0+ is negative/));
+    assert.throws(
+      () => run({}, { owners: same }),
+      isRewardInputError(/owners: 0x0707070707070707070707070707070707070707 is listed twice/),
+    );
+    assert.throws(
+      () => run({}, { prior: { accounts: new Uint8Array(20), amounts: [] } }),
+      isRewardInputError(/prior: 1 accounts but 0 amounts/),
+    );
+    assert.throws(
+      () => run({}, { prior: { accounts: new Uint8Array(20), amounts: [-5n] } }),
+      isRewardInputError(/prior cumulative of 0x0+ is negative/),
+    );
   });
 
   test('AccountTable: one index per account in any case; refuses what is not an address', () => {
     const t = new AccountTable();
     const a = '0xAbCdEf0000000000000000000000000000000001';
-    assert.equal(t.indexOf(a, () => 'x'), 0);
-    assert.equal(t.indexOf(a.toLowerCase(), () => 'x'), 0);
-    assert.equal(t.indexOf('0x0000000000000000000000000000000000000002', () => 'x'), 1);
+    assert.equal(
+      t.indexOf(a, () => 'x'),
+      0,
+    );
+    assert.equal(
+      t.indexOf(a.toLowerCase(), () => 'x'),
+      0,
+    );
+    assert.equal(
+      t.indexOf('0x0000000000000000000000000000000000000002', () => 'x'),
+      1,
+    );
     assert.deepEqual(t.lower, [a.toLowerCase(), '0x0000000000000000000000000000000000000002']);
     assert.equal(bytesToHex(t.accounts), `${a.toLowerCase()}0000000000000000000000000000000000000002`);
     assert.throws(() => t.indexOf('0x12', () => 'device 0x01'), isRewardInputError(/device 0x01: owner is not an address/));
@@ -147,7 +217,10 @@ describe('RewardTree.fromColumns', () => {
   test("same root and proofs as RewardTree.of and OpenZeppelin's StandardMerkleTree", () => {
     const tree = RewardTree.fromColumns(bytes, amounts);
     const ofTree = RewardTree.of(accounts.map((account, i) => ({ account, amount: amounts[i]! })));
-    const oz = StandardMerkleTree.of(accounts.map((a, i) => [a, amounts[i]!]), ['address', 'uint256']);
+    const oz = StandardMerkleTree.of(
+      accounts.map((a, i) => [a, amounts[i]!]),
+      ['address', 'uint256'],
+    );
     assert.equal(tree.root, oz.root);
     assert.equal(tree.root, ofTree.root);
     for (let i = 0; i < accounts.length; i += 7) {
@@ -157,7 +230,11 @@ describe('RewardTree.fromColumns', () => {
   });
 
   test('refuses mismatched columns, no leaves, a bad amount or an account twice, naming the index', () => {
-    const refuses = (a: Uint8Array, m: bigint[], message: RegExp) => assert.throws(() => RewardTree.fromColumns(a, m), (e) => e instanceof RewardTreeError && message.test((e as Error).message));
+    const refuses = (a: Uint8Array, m: bigint[], message: RegExp) =>
+      assert.throws(
+        () => RewardTree.fromColumns(a, m),
+        (e) => e instanceof RewardTreeError && message.test((e as Error).message),
+      );
     refuses(bytes.subarray(0, 20), [1n, 2n], /20 account bytes per amount/);
     refuses(new Uint8Array(0), [], /at least one leaf/);
     refuses(bytes.subarray(0, 40), [1n, -1n], /amounts\[1\]\.amount -1 is outside uint256/);

@@ -6,7 +6,6 @@ import type { Address, Hex } from 'viem';
 import { seededRandom } from '../src/random.ts';
 import { RewardInputError, SCORE_SCALE, computeRewards, splitPools, type DeviceActivity, type NetworkRewardInput } from '../src/rewards.ts';
 
-
 /** A random bigint below 2^bits. */
 function randBig(next: () => number, bits: number): bigint {
   let v = 0n;
@@ -138,11 +137,25 @@ describe('computeRewards on a hand-computed example', () => {
   });
 
   test('no networks and no prior: everything empty and zero', () => {
-    assert.deepEqual(computeRewards([], new Map()), { devices: [], networks: [], owners: [], cumulative: [], total: 0n, paid: 0n, undistributed: 0n });
+    assert.deepEqual(computeRewards([], new Map()), {
+      devices: [],
+      networks: [],
+      owners: [],
+      cumulative: [],
+      total: 0n,
+      paid: 0n,
+      undistributed: 0n,
+    });
   });
 
   test('no networks: the cumulative leaves are the prior, lowercased and sorted', () => {
-    const only = computeRewards([], new Map([[O1, 5n], [O2, 6n]]));
+    const only = computeRewards(
+      [],
+      new Map([
+        [O1, 5n],
+        [O2, 6n],
+      ]),
+    );
     assert.deepEqual(only.cumulative, [
       { account: lc(O2), amount: 6n },
       { account: lc(O1), amount: 5n },
@@ -159,15 +172,27 @@ describe('computeRewards errors', () => {
   ];
 
   test('refuses a score above SCORE_SCALE or below 0', () => {
-    assert.throws(() => computeRewards(one({ score: SCORE_SCALE + 1n }), new Map()), (e) => isRewardInputError(e) && /outside 0\.\.1000000/.test((e as Error).message));
+    assert.throws(
+      () => computeRewards(one({ score: SCORE_SCALE + 1n }), new Map()),
+      (e) => isRewardInputError(e) && /outside 0\.\.1000000/.test((e as Error).message),
+    );
     assert.throws(() => computeRewards(one({ score: -1n }), new Map()), isRewardInputError);
     assert.doesNotThrow(() => computeRewards(one({ score: SCORE_SCALE }), new Map()));
   });
 
   test('refuses negative usage, a negative budget and a negative prior', () => {
-    assert.throws(() => computeRewards(one({ usage: -1n }), new Map()), (e) => isRewardInputError(e) && /negative usage/.test((e as Error).message));
-    assert.throws(() => computeRewards(one({}, -1n), new Map()), (e) => isRewardInputError(e) && /negative budget/.test((e as Error).message));
-    assert.throws(() => computeRewards(one({}), new Map([[owner, -1n]])), (e) => isRewardInputError(e) && /negative/.test((e as Error).message));
+    assert.throws(
+      () => computeRewards(one({ usage: -1n }), new Map()),
+      (e) => isRewardInputError(e) && /negative usage/.test((e as Error).message),
+    );
+    assert.throws(
+      () => computeRewards(one({}, -1n), new Map()),
+      (e) => isRewardInputError(e) && /negative budget/.test((e as Error).message),
+    );
+    assert.throws(
+      () => computeRewards(one({}), new Map([[owner, -1n]])),
+      (e) => isRewardInputError(e) && /negative/.test((e as Error).message),
+    );
   });
 
   test('refuses bad usageShareBps through splitPools', () => {
@@ -190,7 +215,9 @@ describe('computeRewards properties (seeded random cases)', () => {
         usageShareBps: next() % 10_001,
         devices: Array.from({ length: next() % 12 }, (_, i) => ({
           device: dev(n * 1000 + i),
-          owner: (next() % 2 ? OWNERS[next() % OWNERS.length]! : OWNERS[next() % OWNERS.length]!.toUpperCase().replace('0X', '0x')) as Address,
+          owner: (next() % 2
+            ? OWNERS[next() % OWNERS.length]!
+            : OWNERS[next() % OWNERS.length]!.toUpperCase().replace('0X', '0x')) as Address,
           score: zeroScores || next() % 4 === 0 ? 0n : BigInt(next() % 1_000_001),
           usage: zeroUsage || next() % 3 === 0 ? 0n : randBig(next, 1 + (next() % 64)),
         })),
@@ -219,7 +246,11 @@ describe('computeRewards properties (seeded random cases)', () => {
         assert.ok(s.usagePool + s.proofPool <= net.budget, at);
         const scoreSum = net.devices.reduce((a, d) => a + d.score, 0n);
         const usageSum = net.devices.reduce((a, d) => a + d.usage, 0n);
-        assert.deepEqual({ usagePool: s.usagePool, proofPool: s.proofPool }, splitPools(net.budget, net.usageShareBps, usageSum > 0n, scoreSum > 0n), at);
+        assert.deepEqual(
+          { usagePool: s.usagePool, proofPool: s.proofPool },
+          splitPools(net.budget, net.usageShareBps, usageSum > 0n, scoreSum > 0n),
+          at,
+        );
         if (scoreSum > 0n || usageSum > 0n) assert.equal(s.usagePool + s.proofPool, net.budget, at);
 
         let paid = 0n;
@@ -228,7 +259,11 @@ describe('computeRewards properties (seeded random cases)', () => {
           const usage = usageSum > 0n ? (s.usagePool * d.usage) / usageSum : 0n;
           if (proof + usage === 0n) continue;
           const got = r.devices[deviceIndex++];
-          assert.deepEqual(got, { network: net.kind, device: d.device, owner: d.owner.toLowerCase(), proof, usage, total: proof + usage }, at);
+          assert.deepEqual(
+            got,
+            { network: net.kind, device: d.device, owner: d.owner.toLowerCase(), proof, usage, total: proof + usage },
+            at,
+          );
           paid += proof + usage;
           const o = d.owner.toLowerCase();
           expectedOwners.set(o, (expectedOwners.get(o) ?? 0n) + proof + usage);
@@ -252,10 +287,26 @@ describe('computeRewards properties (seeded random cases)', () => {
         assert.equal(c.account, c.account.toLowerCase(), at);
         assert.equal(c.amount, (prior.get(c.account) ?? 0n) + (expectedOwners.get(c.account) ?? 0n), at);
       }
-      assert.equal(r.total, r.cumulative.reduce((a, c) => a + c.amount, 0n), at);
-      assert.equal(r.paid, r.networks.reduce((a, n) => a + n.paid, 0n), at);
-      assert.equal(r.undistributed, r.networks.reduce((a, n) => a + n.undistributed, 0n), at);
-      assert.equal(r.paid + r.undistributed, networks.reduce((a, n) => a + n.budget, 0n), at);
+      assert.equal(
+        r.total,
+        r.cumulative.reduce((a, c) => a + c.amount, 0n),
+        at,
+      );
+      assert.equal(
+        r.paid,
+        r.networks.reduce((a, n) => a + n.paid, 0n),
+        at,
+      );
+      assert.equal(
+        r.undistributed,
+        r.networks.reduce((a, n) => a + n.undistributed, 0n),
+        at,
+      );
+      assert.equal(
+        r.paid + r.undistributed,
+        networks.reduce((a, n) => a + n.budget, 0n),
+        at,
+      );
       const priorTotal = [...prior.values()].reduce((a, v) => a + v, 0n);
       assert.equal(r.total, priorTotal + r.paid, at);
     }

@@ -24,7 +24,10 @@ const ascending = [...accounts.map((a) => a.address)].sort((a, b) => (BigInt(a) 
 
 describe('signRewardRoot / recoverRootSigners', () => {
   test('the fixed accounts are in non-ascending order, so sorting is really exercised', () => {
-    assert.notDeepEqual(accounts.map((a) => a.address), ascending);
+    assert.notDeepEqual(
+      accounts.map((a) => a.address),
+      ascending,
+    );
   });
 
   test('returns one 65-byte signature per signer, concatenated in ascending signer order', async () => {
@@ -32,7 +35,12 @@ describe('signRewardRoot / recoverRootSigners', () => {
     assert.match(sigs, /^0x[0-9a-f]+$/);
     assert.equal((sigs.length - 2) / 2, 65 * 3);
     // Check each chunk independently of recoverRootSigners: hash the typed data with viem and recover.
-    const digest = hashTypedData({ domain: rewardRootDomain(CHAIN_ID, DISTRIBUTOR), types: REWARD_ROOT_TYPES, primaryType: 'RewardRoot', message });
+    const digest = hashTypedData({
+      domain: rewardRootDomain(CHAIN_ID, DISTRIBUTOR),
+      types: REWARD_ROOT_TYPES,
+      primaryType: 'RewardRoot',
+      message,
+    });
     for (let i = 0; i < 3; i++) {
       const chunk = `0x${sigs.slice(2 + 130 * i, 2 + 130 * (i + 1))}` as Hex;
       assert.equal(await recoverAddress({ hash: digest, signature: chunk }), ascending[i]);
@@ -72,7 +80,8 @@ describe('signRewardRoot / recoverRootSigners', () => {
     for (const [chainId, distributor, m] of variants) {
       const recovered = await recoverRootSigners(sigs, chainId, distributor, m);
       assert.equal(recovered.length, 3);
-      for (const addr of recovered) assert.ok(!ascending.includes(addr), `recovered a real signer for ${chainId} ${distributor} ${m.epoch}`);
+      for (const addr of recovered)
+        assert.ok(!ascending.includes(addr), `recovered a real signer for ${chainId} ${distributor} ${m.epoch}`);
     }
   });
 

@@ -90,11 +90,13 @@ describe('reportSchema', () => {
   });
 
   test('refuses negative, fractional, too large or non-number epochs', () => {
-    for (const epoch of [-1, 1.5, 2 ** 40 + 1, Number.NaN, Number.POSITIVE_INFINITY, '12', 12n, null]) refuses(withField('epoch', epoch), 'epoch');
+    for (const epoch of [-1, 1.5, 2 ** 40 + 1, Number.NaN, Number.POSITIVE_INFINITY, '12', 12n, null])
+      refuses(withField('epoch', epoch), 'epoch');
   });
 
   test('refuses bad network kinds and report types', () => {
-    for (const network of ['', 'Uptime', '1uptime', '-uptime', 'up_time', 'up.time', `a${'b'.repeat(32)}`, 7]) refuses(withField('network', network), 'network');
+    for (const network of ['', 'Uptime', '1uptime', '-uptime', 'up_time', 'up.time', `a${'b'.repeat(32)}`, 7])
+      refuses(withField('network', network), 'network');
     for (const type of ['', 'Uptime.answer', '.answer', 'a b', `a${'b'.repeat(64)}`]) refuses(withField('type', type), 'type');
   });
 
@@ -174,10 +176,18 @@ describe('socketAuthBytes', () => {
 
   test('binds chainId, registry, device and nonce', () => {
     assert.notDeepEqual(socketAuthBytes({ ...domain, chainId: 1 }, device, nonce), base, 'chainId');
-    assert.notDeepEqual(socketAuthBytes({ ...domain, registry: '0x0000000000000000000000000000000000000001' }, device, nonce), base, 'registry');
+    assert.notDeepEqual(
+      socketAuthBytes({ ...domain, registry: '0x0000000000000000000000000000000000000001' }, device, nonce),
+      base,
+      'registry',
+    );
     assert.notDeepEqual(socketAuthBytes(domain, deviceIdHex(1n), nonce), base, 'device');
     assert.notDeepEqual(socketAuthBytes(domain, device, `0x${'cd'.repeat(32)}`), base, 'nonce');
-    assert.deepEqual(socketAuthBytes({ registry: domain.registry, chainId: domain.chainId }, device, nonce), base, 'key order does not matter');
+    assert.deepEqual(
+      socketAuthBytes({ registry: domain.registry, chainId: domain.chainId }, device, nonce),
+      base,
+      'key order does not matter',
+    );
   });
 
   test('carries its own purpose, so a socket auth signature is never a report signature', () => {
@@ -205,7 +215,10 @@ describe('describeZodError', () => {
   });
 
   test('joins nested paths with dots and says (root) for the root', () => {
-    const nested = serverMessageSchema.safeParse({ type: 'challenge', challenge: { network: 'uptime', device, epoch: 1, nonce: 'bad', issuedAt: 0, deadline: 1 } });
+    const nested = serverMessageSchema.safeParse({
+      type: 'challenge',
+      challenge: { network: 'uptime', device, epoch: 1, nonce: 'bad', issuedAt: 0, deadline: 1 },
+    });
     assert.equal(nested.success, false);
     if (!nested.success) assert.match(describeZodError(nested.error), /^challenge\.nonce: /);
     const root = reportSchema.safeParse('not an object');

@@ -113,16 +113,29 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
  */
 async function keepPriceFresh(net: Testnet): Promise<void> {
   const feed = net.deployment.addresses.priceFeed;
-  const [, answer, , updatedAt] = (await net.client.readContract({ address: feed, abi: SettablePriceFeedAbi, functionName: 'latestRoundData' })) as readonly [bigint, bigint, bigint, bigint, bigint];
+  const [, answer, , updatedAt] = (await net.client.readContract({
+    address: feed,
+    abi: SettablePriceFeedAbi,
+    functionName: 'latestRoundData',
+  })) as readonly [bigint, bigint, bigint, bigint, bigint];
   const maxAge = BigInt(net.deployment.parameters.maxPriceAge);
   if (BigInt(Math.floor(Date.now() / 1000)) - updatedAt < maxAge / 2n) return;
   const s = chainSession(net.rpcUrl, net.deployment, devnetAccounts(0).privateKey);
-  const { request } = await s.client.simulateContract({ account: s.account, address: feed, abi: SettablePriceFeedAbi, functionName: 'setPrice', args: [answer], blockTag: 'pending' });
+  const { request } = await s.client.simulateContract({
+    account: s.account,
+    address: feed,
+    abi: SettablePriceFeedAbi,
+    functionName: 'setPrice',
+    args: [answer],
+    blockTag: 'pending',
+  });
   await s.client.waitForTransactionReceipt({ hash: await s.wallet.writeContract(request) });
 }
 
 async function firstOpenEpoch(net: Testnet): Promise<number> {
-  const rows = await net.oracle!.db.query<{ epoch: number | null }>("select max(epoch) as epoch from epochs where state in ('posted','empty')");
+  const rows = await net.oracle!.db.query<{ epoch: number | null }>(
+    "select max(epoch) as epoch from epochs where state in ('posted','empty')",
+  );
   return rows[0]?.epoch == null ? net.oracle!.closer.firstEpoch : rows[0].epoch + 1;
 }
 
@@ -140,7 +153,9 @@ async function waitForEpoch(net: Testnet, epoch: number, signal?: AbortSignal): 
 /** Claims for every provider once the epoch's root is claimable, then verifies the epoch. */
 async function settleEpoch(net: Testnet, epoch: number, summary: DevnetSummary, started: number): Promise<DevnetEpochSummary> {
   const oracle = net.oracle!;
-  const [row] = await oracle.db.query('select state, root, total::text as total, artifact_hash, result from epochs where epoch = $1', [epoch]);
+  const [row] = await oracle.db.query('select state, root, total::text as total, artifact_hash, result from epochs where epoch = $1', [
+    epoch,
+  ]);
   const result = JSON.parse(row!.result) as EpochResult;
   let claimed = 0n;
   if (row!.state === 'posted') {
@@ -153,10 +168,20 @@ async function settleEpoch(net: Testnet, epoch: number, summary: DevnetSummary, 
       }
     }
   }
-  const v: VerifyResult = await verifyEpoch({ epoch, deployment: net.deployment, rpcUrl: net.rpcUrl, plugins: net.plugins, oracleUrl: oracle.url });
+  const v: VerifyResult = await verifyEpoch({
+    epoch,
+    deployment: net.deployment,
+    rpcUrl: net.rpcUrl,
+    plugins: net.plugins,
+    oracleUrl: oracle.url,
+  });
   summary.verify.push({ epoch, pass: v.pass, failed: v.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`) });
   const scores = result.networks.flatMap((n) => n.scores.map((s) => Number(s.score) / 1e6));
-  const supply = (await net.client.readContract({ address: net.deployment.addresses.token, abi: GroundworkTokenAbi, functionName: 'totalSupply' })) as bigint;
+  const supply = (await net.client.readContract({
+    address: net.deployment.addresses.token,
+    abi: GroundworkTokenAbi,
+    functionName: 'totalSupply',
+  })) as bigint;
   return {
     epoch,
     state: row!.state,
@@ -175,18 +200,30 @@ async function settleEpoch(net: Testnet, epoch: number, summary: DevnetSummary, 
 
 async function waitUntilClaimable(net: Testnet, epoch: number): Promise<void> {
   for (let i = 0; i < 600; i++) {
-    const r = (await net.client.readContract({ address: net.deployment.addresses.distributor, abi: RewardDistributorAbi, functionName: 'claimableRoot', blockTag: 'pending' })) as { epoch: bigint; root: Hex };
+    const r = (await net.client.readContract({
+      address: net.deployment.addresses.distributor,
+      abi: RewardDistributorAbi,
+      functionName: 'claimableRoot',
+      blockTag: 'pending',
+    })) as { epoch: bigint; root: Hex };
     if (Number(r.epoch) >= epoch && r.root !== `0x${'00'.repeat(32)}`) return;
     await new Promise((res) => setTimeout(res, 250));
   }
 }
 
 async function fillBalances(net: Testnet, summary: DevnetSummary): Promise<void> {
-  const rows = await net.oracle!.db.query<{ result: string }>("select result from epochs where result is not null order by epoch desc limit 1");
+  const rows = await net.oracle!.db.query<{ result: string }>(
+    'select result from epochs where result is not null order by epoch desc limit 1',
+  );
   const last = rows[0] ? (JSON.parse(rows[0].result) as EpochResult) : null;
   for (const c of last?.cumulative ?? []) summary.rewards[c.account] = c.amount;
   for (const p of net.providers) {
-    const claimed = (await net.client.readContract({ address: net.deployment.addresses.distributor, abi: RewardDistributorAbi, functionName: 'claimed', args: [p.owner] })) as bigint;
+    const claimed = (await net.client.readContract({
+      address: net.deployment.addresses.distributor,
+      abi: RewardDistributorAbi,
+      functionName: 'claimed',
+      args: [p.owner],
+    })) as bigint;
     summary.claimed[p.owner.toLowerCase()] = claimed.toString();
   }
 }
@@ -194,7 +231,7 @@ async function fillBalances(net: Testnet, summary: DevnetSummary): Promise<void>
 const TOKEN = 10n ** 18n;
 function tokens(units: string): string {
   const n = BigInt(units);
-  return `${n / TOKEN}.${((n % TOKEN) * 100n / TOKEN).toString().padStart(2, '0')}`;
+  return `${n / TOKEN}.${(((n % TOKEN) * 100n) / TOKEN).toString().padStart(2, '0')}`;
 }
 
 export function formatEpoch(e: DevnetEpochSummary): string {

@@ -16,7 +16,17 @@ import {
   type Anvil,
   type Deployment,
 } from '@groundwork/contracts';
-import { EpochClock, generateDeviceKey, deviceIdHex, deviceIdOf, devicePublicKey, type Challenge, type NetworkPlugins, type Report, type WorkerContext } from '@groundwork/protocol';
+import {
+  EpochClock,
+  generateDeviceKey,
+  deviceIdHex,
+  deviceIdOf,
+  devicePublicKey,
+  type Challenge,
+  type NetworkPlugins,
+  type Report,
+  type WorkerContext,
+} from '@groundwork/protocol';
 import { uptimeNetwork } from '@groundwork/network-uptime';
 import { startOracle, NETWORK_PLUGINS, type Oracle, type OracleConfig } from '@groundwork/oracle';
 import { chainSession, createKeyFile, readKeyFile, registerDevice, startAgent, type Agent, type ChainSession } from '@groundwork/agent';
@@ -88,7 +98,11 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
   const dataDir = opts.dataDir;
   if (dataDir) mkdirSync(path.join(dataDir, 'keys'), { recursive: true });
 
-  const anvil = await startAnvil({ port: opts.port ?? 0, ...(opts.blockTime ? { blockTime: opts.blockTime } : {}), stateFile: dataDir ? path.join(dataDir, 'anvil-state.json') : undefined });
+  const anvil = await startAnvil({
+    port: opts.port ?? 0,
+    ...(opts.blockTime ? { blockTime: opts.blockTime } : {}),
+    stateFile: dataDir ? path.join(dataDir, 'anvil-state.json') : undefined,
+  });
   const client = createPublicClient({ transport: http(anvil.rpcUrl) }) as PublicClient;
   const deploymentFile = dataDir ? path.join(dataDir, 'deployment.json') : undefined;
   let deployment: Deployment | null = null;
@@ -134,17 +148,40 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
     const key = keyFile && existsSync(keyFile) ? readKeyFile(keyFile) : keyFile ? createKeyFile(keyFile) : generateDeviceKey().privateKey;
     const device = deviceIdHex(deviceIdOf(devicePublicKey(key)));
     const session = chainSession(anvil.rpcUrl, deployment, acct.privateKey);
-    const owner = await client.readContract({ address: deployment.addresses.registry, abi: DeviceRegistryAbi, functionName: 'ownerOf', args: [BigInt(device)] }).catch(() => null);
+    const owner = await client
+      .readContract({ address: deployment.addresses.registry, abi: DeviceRegistryAbi, functionName: 'ownerOf', args: [BigInt(device)] })
+      .catch(() => null);
     if (!owner) {
-      const balance = (await client.readContract({ address: deployment.addresses.token, abi: GroundworkTokenAbi, functionName: 'balanceOf', args: [acct.address] })) as bigint;
+      const balance = (await client.readContract({
+        address: deployment.addresses.token,
+        abi: GroundworkTokenAbi,
+        functionName: 'balanceOf',
+        args: [acct.address],
+      })) as bigint;
       if (balance < PROVIDER_FUNDS / 2n) await transferToken(deployerSession, acct.address, PROVIDER_FUNDS);
       if ((await client.getBalance({ address: acct.address })) < parseEther('1')) {
         // anvil funds only its first ten accounts with ether; providers need gas too.
-        await client.waitForTransactionReceipt({ hash: await deployerSession.wallet.sendTransaction({ account: deployerSession.account, chain: null, to: acct.address, value: parseEther('10') }) });
+        await client.waitForTransactionReceipt({
+          hash: await deployerSession.wallet.sendTransaction({
+            account: deployerSession.account,
+            chain: null,
+            to: acct.address,
+            value: parseEther('10'),
+          }),
+        });
       }
       await registerDevice(session, { key, network: uptimeNetwork.kind });
     }
-    providers.push({ index: i, behaviour: opts.behaviour?.(i) ?? 'honest', owner: acct.address, ownerKey: acct.privateKey, device, key, session, agent: null });
+    providers.push({
+      index: i,
+      behaviour: opts.behaviour?.(i) ?? 'honest',
+      owner: acct.address,
+      ownerKey: acct.privateKey,
+      device,
+      key,
+      session,
+      agent: null,
+    });
   }
   log(`${providers.length} providers registered`);
 
@@ -205,7 +242,13 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
       }
       throw new Error(`epoch ${epoch} was not closed within ${timeoutMs} ms`);
     },
-    tokenBalance: async (account) => (await client.readContract({ address: deployment!.addresses.token, abi: GroundworkTokenAbi, functionName: 'balanceOf', args: [account] })) as bigint,
+    tokenBalance: async (account) =>
+      (await client.readContract({
+        address: deployment!.addresses.token,
+        abi: GroundworkTokenAbi,
+        functionName: 'balanceOf',
+        args: [account],
+      })) as bigint,
     async stop() {
       for (const p of providers) await p.agent?.stop();
       await net.oracle?.stop();
@@ -225,7 +268,13 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
 }
 
 async function transferToken(s: ChainSession, to: Address, amount: bigint): Promise<void> {
-  const { request } = await s.client.simulateContract({ account: s.account, address: s.deployment.addresses.token, abi: GroundworkTokenAbi, functionName: 'transfer', args: [to, amount] });
+  const { request } = await s.client.simulateContract({
+    account: s.account,
+    address: s.deployment.addresses.token,
+    abi: GroundworkTokenAbi,
+    functionName: 'transfer',
+    args: [to, amount],
+  });
   await s.client.waitForTransactionReceipt({ hash: await s.wallet.writeContract(request) });
 }
 
@@ -233,7 +282,10 @@ async function transferToken(s: ChainSession, to: Address, amount: bigint): Prom
  * The planted cheaters: `late` answers after the deadline, `wrong-key` signs with another
  * device's key, `replay` answers every challenge with the first nonce it ever saw.
  */
-function cheatingAnswer(p: TestnetProvider, all: readonly TestnetProvider[]): ((c: Challenge, ctx: WorkerContext) => Promise<Report | null> | Report | null) | undefined {
+function cheatingAnswer(
+  p: TestnetProvider,
+  all: readonly TestnetProvider[],
+): ((c: Challenge, ctx: WorkerContext) => Promise<Report | null> | Report | null) | undefined {
   const answer = (c: Challenge, ctx: WorkerContext) => uptimeNetwork.worker.onChallenge!(c, ctx) as Report;
   switch (p.behaviour) {
     case 'late':

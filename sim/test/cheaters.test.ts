@@ -35,7 +35,10 @@ describe('cheaters', () => {
   test('a late answer earns nothing and is marked late', () => {
     assert.equal(score(2), 0n);
     assert.ok(reasons(2).has('late'), [...reasons(2)].join());
-    assert.match(a.result.networks[0]!.rejections.find((r) => r.device === device(2) && r.reason === 'late')!.detail, /ms after the deadline/);
+    assert.match(
+      a.result.networks[0]!.rejections.find((r) => r.device === device(2) && r.reason === 'late')!.detail,
+      /ms after the deadline/,
+    );
   });
 
   test("an answer signed with another device's key is refused at ingest and recorded", () => {
@@ -58,7 +61,14 @@ describe('cheaters', () => {
     for (const i of [2, 3, 4, 5]) assert.equal(reward(i), 0n, `provider ${i}`);
     const net0 = a.inputs.networks[0]!;
     const honestOnly = computeRewards(
-      [{ kind: 'uptime', budget: BigInt(net0.budget), usageShareBps: 5000, devices: [0, 1].map((i) => ({ device: device(i), owner: net.providers[i]!.owner, score: SCORE_SCALE, usage: 0n })) }],
+      [
+        {
+          kind: 'uptime',
+          budget: BigInt(net0.budget),
+          usageShareBps: 5000,
+          devices: [0, 1].map((i) => ({ device: device(i), owner: net.providers[i]!.owner, score: SCORE_SCALE, usage: 0n })),
+        },
+      ],
       new Map(),
     );
     for (const i of [0, 1]) assert.equal(reward(i), honestOnly.devices.find((d) => d.device === device(i))!.total);

@@ -36,7 +36,13 @@ describe('three epochs end to end', () => {
 
   test('every epoch has a posted root and verifies', async () => {
     for (let e = first; e <= first + 2; e++) {
-      const v = await verifyEpoch({ epoch: e, deployment: net.deployment, rpcUrl: net.rpcUrl, plugins: net.plugins, oracleUrl: net.oracle!.url });
+      const v = await verifyEpoch({
+        epoch: e,
+        deployment: net.deployment,
+        rpcUrl: net.rpcUrl,
+        plugins: net.plugins,
+        oracleUrl: net.oracle!.url,
+      });
       assert.equal(v.pass, true, `epoch ${e}: ${JSON.stringify(v.checks.filter((c) => !c.ok))}`);
       assert.ok(v.root, `epoch ${e} has a root`);
       assert.ok(v.checks.some((c) => c.name === 'chain root equals the artifact root' && c.ok));
@@ -46,12 +52,26 @@ describe('three epochs end to end', () => {
   test("each provider's claimed balance equals the sum of its artifact rewards", async () => {
     // Claims need the last root to be out of its challenge window.
     for (let i = 0; i < 100; i++) {
-      const r = (await net.client.readContract({ address: net.deployment.addresses.distributor, abi: RewardDistributorAbi, functionName: 'claimableRoot', blockTag: 'pending' })) as { epoch: bigint };
+      const r = (await net.client.readContract({
+        address: net.deployment.addresses.distributor,
+        abi: RewardDistributorAbi,
+        functionName: 'claimableRoot',
+        blockTag: 'pending',
+      })) as { epoch: bigint };
       if (Number(r.epoch) >= first + 2) break;
       await new Promise((res) => setTimeout(res, 200));
     }
     const sums = new Map<string, bigint>();
-    const lastClaimable = Number(((await net.client.readContract({ address: net.deployment.addresses.distributor, abi: RewardDistributorAbi, functionName: 'claimableRoot', blockTag: 'pending' })) as { epoch: bigint }).epoch);
+    const lastClaimable = Number(
+      (
+        (await net.client.readContract({
+          address: net.deployment.addresses.distributor,
+          abi: RewardDistributorAbi,
+          functionName: 'claimableRoot',
+          blockTag: 'pending',
+        })) as { epoch: bigint }
+      ).epoch,
+    );
     for (let e = net.oracle!.closer.firstEpoch; e <= lastClaimable; e++) {
       const { bytes } = await artifact(e);
       const a = JSON.parse(Buffer.from(bytes).toString()) as EpochArtifact;
@@ -65,7 +85,12 @@ describe('three epochs end to end', () => {
       assert.ok(expected > 0n, `provider ${p.index} earned something`);
       assert.equal(claim?.amount, expected);
       assert.equal(afterBalance - before, expected, `provider ${p.index}: balance grew by its artifact rewards`);
-      const claimed = await net.client.readContract({ address: net.deployment.addresses.distributor, abi: RewardDistributorAbi, functionName: 'claimed', args: [p.owner] });
+      const claimed = await net.client.readContract({
+        address: net.deployment.addresses.distributor,
+        abi: RewardDistributorAbi,
+        functionName: 'claimed',
+        args: [p.owner],
+      });
       assert.equal(claimed, expected);
       // A second claim has nothing left to pay.
       assert.equal(await claimRewards(p.session, net.oracle!.url), null);
@@ -79,9 +104,19 @@ describe('three epochs end to end', () => {
     victim.total = (BigInt(victim.total) + 1n).toString();
     const file = path.join(dir, 'tampered.json');
     writeFileSync(file, JSON.stringify(a));
-    const v = await verifyEpoch({ epoch: first + 1, deployment: net.deployment, rpcUrl: net.rpcUrl, plugins: net.plugins, oracleUrl: net.oracle!.url, artifactFile: file });
+    const v = await verifyEpoch({
+      epoch: first + 1,
+      deployment: net.deployment,
+      rpcUrl: net.rpcUrl,
+      plugins: net.plugins,
+      oracleUrl: net.oracle!.url,
+      artifactFile: file,
+    });
     assert.equal(v.pass, false);
-    const failed = v.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('\n');
+    const failed = v.checks
+      .filter((c) => !c.ok)
+      .map((c) => `${c.name}: ${c.detail}`)
+      .join('\n');
     assert.match(failed, /recomputed result matches the artifact: .*result\.devices\[0\]\.total/s);
     assert.match(failed, /chain artifact hash equals sha256/);
     assert.notEqual(v.artifactHash, hash as Hex);
@@ -91,7 +126,14 @@ describe('three epochs end to end', () => {
     const report = b.inputs.networks[0]!.reports[0]!;
     (report.report.body as { nonce: string }).nonce = `0x${'11'.repeat(32)}`;
     writeFileSync(file, JSON.stringify(b));
-    const w = await verifyEpoch({ epoch: first + 1, deployment: net.deployment, rpcUrl: net.rpcUrl, plugins: net.plugins, oracleUrl: net.oracle!.url, artifactFile: file });
+    const w = await verifyEpoch({
+      epoch: first + 1,
+      deployment: net.deployment,
+      rpcUrl: net.rpcUrl,
+      plugins: net.plugins,
+      oracleUrl: net.oracle!.url,
+      artifactFile: file,
+    });
     assert.equal(w.pass, false);
     assert.match(w.checks.find((c) => c.name.startsWith('recomputed'))!.detail, /rejections/);
   });

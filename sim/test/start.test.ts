@@ -14,7 +14,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 // The build already ran in `npm test`; call the same command `npm start` runs after it.
 const devnet = (...args: string[]) =>
-  spawnSync(process.execPath, [path.join(root, 'cli', 'bin', 'groundwork.mjs'), 'devnet', ...args], { encoding: 'utf8', timeout: 180_000, cwd: root });
+  spawnSync(process.execPath, [path.join(root, 'cli', 'bin', 'groundwork.mjs'), 'devnet', ...args], {
+    encoding: 'utf8',
+    timeout: 180_000,
+    cwd: root,
+  });
 
 type Summary = {
   chainId: number;
@@ -32,8 +36,14 @@ test('npm start runs epochs, claims, verifies, and resumes', () => {
   assert.equal(first.status, 0, first.stderr.slice(-2000));
   const s = JSON.parse(first.stdout) as Summary;
   assert.equal(s.epochs.length, 3);
-  assert.ok(s.verify.every((v) => v.pass), JSON.stringify(s.verify));
-  assert.ok(s.epochs.some((e) => e.root), 'at least one epoch paid rewards');
+  assert.ok(
+    s.verify.every((v) => v.pass),
+    JSON.stringify(s.verify),
+  );
+  assert.ok(
+    s.epochs.some((e) => e.root),
+    'at least one epoch paid rewards',
+  );
   assert.ok(s.secondsToFirstClaim !== null && s.secondsToFirstClaim > 0);
   // Everything earned is claimed by the end: claimed per account equals cumulative rewards.
   assert.ok(Object.keys(s.rewards).length === 4, JSON.stringify(s.rewards));

@@ -24,8 +24,21 @@ ${helpFlag(24)}`;
 export type BuyOptions = { credits: bigint; deploymentFile: string; rpc: string; key: KeySource; json: boolean };
 
 export function parseBuy(argv: string[]): BuyOptions {
-  const f = parseFlags(argv, { credits: { type: 'string' }, deployment: { type: 'string' }, rpc: { type: 'string' }, key: { type: 'string' }, 'key-file': { type: 'string' }, json: { type: 'boolean' } });
-  return { credits: positiveBigint('credits', required(f, 'credits')), deploymentFile: required(f, 'deployment'), rpc: url('rpc', required(f, 'rpc')), key: keySource(f, 'key'), json: flag(f, 'json') };
+  const f = parseFlags(argv, {
+    credits: { type: 'string' },
+    deployment: { type: 'string' },
+    rpc: { type: 'string' },
+    key: { type: 'string' },
+    'key-file': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  return {
+    credits: positiveBigint('credits', required(f, 'credits')),
+    deploymentFile: required(f, 'deployment'),
+    rpc: url('rpc', required(f, 'rpc')),
+    key: keySource(f, 'key'),
+    json: flag(f, 'json'),
+  };
 }
 
 export async function runBuy(o: BuyOptions, io: Io): Promise<number> {
@@ -53,4 +66,6 @@ commands:
 
 Run \`groundwork credits buy --help\` for its options.`;
 
-export const creditsCommands: Command[] = [{ name: 'credits buy', summary: 'burn token for service credits', usage: BUY_USAGE, run: (argv, io) => runBuy(parseBuy(argv), io) }];
+export const creditsCommands: Command[] = [
+  { name: 'credits buy', summary: 'burn token for service credits', usage: BUY_USAGE, run: (argv, io) => runBuy(parseBuy(argv), io) },
+];

@@ -54,7 +54,11 @@ export function parseDevnet(argv: string[], env: Record<string, string | undefin
   });
   const epochs = optional(f, 'epochs');
   const databaseUrl = optional(f, 'database-url') ?? (env.DATABASE_URL || undefined);
-  if (databaseUrl !== undefined) url(optional(f, 'database-url') !== undefined ? 'database-url' : 'database-url (from DATABASE_URL)', databaseUrl, ['postgres:', 'postgresql:']);
+  if (databaseUrl !== undefined)
+    url(optional(f, 'database-url') !== undefined ? 'database-url' : 'database-url (from DATABASE_URL)', databaseUrl, [
+      'postgres:',
+      'postgresql:',
+    ]);
   return {
     dataDir: optional(f, 'data-dir') ?? path.join('.data', 'devnet'),
     devices: integer('devices', optional(f, 'devices') ?? '20', { min: 1, max: 1000 }),
@@ -117,13 +121,24 @@ export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<num
     printJson(io, summary);
   } else {
     line(out);
-    line(out, `${summary.epochs.length} epoch(s) · verify ${failed.length ? `FAIL in epoch ${failed.map((f) => f.epoch).join(', ')}` : 'PASS'}${summary.secondsToFirstClaim !== null ? ` · first claim ${summary.secondsToFirstClaim} s after start` : ''}`);
+    line(
+      out,
+      `${summary.epochs.length} epoch(s) · verify ${failed.length ? `FAIL in epoch ${failed.map((f) => f.epoch).join(', ')}` : 'PASS'}${summary.secondsToFirstClaim !== null ? ` · first claim ${summary.secondsToFirstClaim} s after start` : ''}`,
+    );
     for (const f of failed) for (const r of f.failed) line(out, `  epoch ${f.epoch} ✗ ${r}`);
     const owners = Object.keys(summary.claimed);
     const total = (r: Record<string, string>) => Object.values(r).reduce((s, x) => s + BigInt(x), 0n);
-    if (owners.length) line(out, `${owners.length} owners earned ${tokens(total(summary.rewards))}, claimed ${tokens(total(summary.claimed))}`);
+    if (owners.length)
+      line(out, `${owners.length} owners earned ${tokens(total(summary.rewards))}, claimed ${tokens(total(summary.claimed))}`);
   }
   return failed.length ? 1 : 0;
 }
 
-export const devnetCommands: Command[] = [{ name: 'devnet', summary: 'run a whole local network', usage: DEVNET_USAGE, run: (argv, io) => runDevnetCommand(parseDevnet(argv, envOf(io)), io) }];
+export const devnetCommands: Command[] = [
+  {
+    name: 'devnet',
+    summary: 'run a whole local network',
+    usage: DEVNET_USAGE,
+    run: (argv, io) => runDevnetCommand(parseDevnet(argv, envOf(io)), io),
+  },
+];

@@ -26,10 +26,21 @@ ${helpFlag(24)}`;
 export type VerifyOptions = { epoch: number; deploymentFile: string; rpc: string; oracle?: string; artifactFile?: string; json: boolean };
 
 export function parseVerify(argv: string[]): VerifyOptions {
-  const f = parseFlags(argv, { deployment: { type: 'string' }, rpc: { type: 'string' }, oracle: { type: 'string' }, artifact: { type: 'string' }, json: { type: 'boolean' } }, 1);
+  const f = parseFlags(
+    argv,
+    {
+      deployment: { type: 'string' },
+      rpc: { type: 'string' },
+      oracle: { type: 'string' },
+      artifact: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    1,
+  );
   const n = f.positionals[0];
   if (n === undefined) throw new UsageError('missing <epoch> (the epoch number to verify)');
-  if (!/^\d+$/.test(n) || !Number.isSafeInteger(Number(n))) throw new UsageError(`<epoch> must be a whole number, got ${JSON.stringify(n)}`);
+  if (!/^\d+$/.test(n) || !Number.isSafeInteger(Number(n)))
+    throw new UsageError(`<epoch> must be a whole number, got ${JSON.stringify(n)}`);
   const oracle = optional(f, 'oracle');
   const artifactFile = optional(f, 'artifact');
   if (oracle === undefined && artifactFile === undefined) throw new UsageError('missing --oracle (or --artifact)');
@@ -44,7 +55,9 @@ export function parseVerify(argv: string[]): VerifyOptions {
 }
 
 export function formatVerify(v: VerifyResult): string[] {
-  const out: string[] = [`epoch ${v.epoch}${v.root ? ` · root ${v.root}` : ''}${v.artifactHash ? ` · artifact sha256 ${v.artifactHash}` : ''}`];
+  const out: string[] = [
+    `epoch ${v.epoch}${v.root ? ` · root ${v.root}` : ''}${v.artifactHash ? ` · artifact sha256 ${v.artifactHash}` : ''}`,
+  ];
   for (const c of v.checks) {
     const [first, ...rest] = c.detail.split('\n');
     out.push(`  ${c.ok ? '✓' : '✗'} ${c.name}: ${first}`);
@@ -60,7 +73,15 @@ export async function runVerify(o: VerifyOptions, io: Io): Promise<number> {
   await checkChain(createPublicClient({ transport: http(o.rpc) }), o.rpc, deployment);
   const { NETWORK_PLUGINS } = await import('@groundwork/oracle');
   const run = () =>
-    verifyEpoch({ epoch: o.epoch, deployment, rpcUrl: o.rpc, plugins: NETWORK_PLUGINS, oracleUrl: o.oracle, artifactFile: o.artifactFile, checkPrior: o.oracle !== undefined });
+    verifyEpoch({
+      epoch: o.epoch,
+      deployment,
+      rpcUrl: o.rpc,
+      plugins: NETWORK_PLUGINS,
+      oracleUrl: o.oracle,
+      artifactFile: o.artifactFile,
+      checkPrior: o.oracle !== undefined,
+    });
   const v = o.oracle ? await withOracle(o.oracle, run) : await run();
   if (o.json) printJson(io, v);
   else for (const l of formatVerify(v)) line(io.stdout, l);
@@ -74,4 +95,11 @@ commands:
 
 Run \`groundwork epoch verify --help\` for its options.`;
 
-export const epochCommands: Command[] = [{ name: 'epoch verify', summary: 'verify an epoch against the chain', usage: VERIFY_USAGE, run: (argv, io) => runVerify(parseVerify(argv), io) }];
+export const epochCommands: Command[] = [
+  {
+    name: 'epoch verify',
+    summary: 'verify an epoch against the chain',
+    usage: VERIFY_USAGE,
+    run: (argv, io) => runVerify(parseVerify(argv), io),
+  },
+];

@@ -63,13 +63,20 @@ export function parseOracle(argv: string[], env: Record<string, string | undefin
   });
   const signerKeys = list(f, 'signer-key').map((k) => privateKey('signer-key', k));
   const signerKeyFiles = list(f, 'signer-key-file');
-  if (signerKeys.length === 0 && signerKeyFiles.length === 0) throw new UsageError('missing --signer-key (give one per quorum key, or --signer-key-file)');
+  if (signerKeys.length === 0 && signerKeyFiles.length === 0)
+    throw new UsageError('missing --signer-key (give one per quorum key, or --signer-key-file)');
   const quorum = integer('quorum', required(f, 'quorum'), { min: 1 });
-  if (signerKeyFiles.length === 0 && quorum > signerKeys.length) throw new UsageError(`--quorum ${quorum} needs at least ${quorum} --signer-key flags, got ${signerKeys.length}`);
+  if (signerKeyFiles.length === 0 && quorum > signerKeys.length)
+    throw new UsageError(`--quorum ${quorum} needs at least ${quorum} --signer-key flags, got ${signerKeys.length}`);
   const databaseUrl = optional(f, 'database-url') ?? (env.DATABASE_URL || undefined);
-  if (databaseUrl !== undefined) url(optional(f, 'database-url') !== undefined ? 'database-url' : 'database-url (from DATABASE_URL)', databaseUrl, ['postgres:', 'postgresql:']);
+  if (databaseUrl !== undefined)
+    url(optional(f, 'database-url') !== undefined ? 'database-url' : 'database-url (from DATABASE_URL)', databaseUrl, [
+      'postgres:',
+      'postgresql:',
+    ]);
   const crash = env.GROUNDWORK_CRASH_AFTER;
-  if (crash && !(CRASH_STEPS as readonly string[]).includes(crash)) throw new UsageError(`GROUNDWORK_CRASH_AFTER must be one of ${CRASH_STEPS.join(', ')}, got ${JSON.stringify(crash)}`);
+  if (crash && !(CRASH_STEPS as readonly string[]).includes(crash))
+    throw new UsageError(`GROUNDWORK_CRASH_AFTER must be one of ${CRASH_STEPS.join(', ')}, got ${JSON.stringify(crash)}`);
   const host = optional(f, 'host') ?? '127.0.0.1';
   if (host === '') throw new UsageError('--host must not be empty');
   return {
@@ -98,14 +105,18 @@ export async function runOracle(o: OracleOptions, io: Io): Promise<number> {
         if (k && !k.startsWith('#')) signerKeys.push(privateKey(`signer-key-file ${file} line ${i + 1}:`, k));
       });
   }
-  if (o.quorum > signerKeys.length) throw new UsageError(`--quorum ${o.quorum} needs at least ${o.quorum} signer keys, got ${signerKeys.length}`);
+  if (o.quorum > signerKeys.length)
+    throw new UsageError(`--quorum ${o.quorum} needs at least ${o.quorum} signer keys, got ${signerKeys.length}`);
   const log = (text: string) => line(io.stdout, `${new Date().toISOString().slice(11, 19)} ${text}`);
   const oracles = new Set(deployment.parameters.rewards.oracles.map((a) => a.toLowerCase()));
   for (const k of signerKeys) {
     const a = privateKeyToAccount(k).address;
     if (!oracles.has(a.toLowerCase())) log(`warning: signer ${a} is not among the deployment's initial oracles`);
   }
-  if (o.quorum < deployment.parameters.rewards.quorum) log(`warning: --quorum ${o.quorum} is below the distributor's quorum (${deployment.parameters.rewards.quorum}) at deployment; roots may be refused`);
+  if (o.quorum < deployment.parameters.rewards.quorum)
+    log(
+      `warning: --quorum ${o.quorum} is below the distributor's quorum (${deployment.parameters.rewards.quorum}) at deployment; roots may be refused`,
+    );
   if (o.crashAfter) log(`test hook: GROUNDWORK_CRASH_AFTER=${o.crashAfter}; the process kills itself after that step`);
   await checkChain(createPublicClient({ transport: http(o.rpc) }), o.rpc, deployment);
 
@@ -135,4 +146,6 @@ export async function runOracle(o: OracleOptions, io: Io): Promise<number> {
   return 0;
 }
 
-export const oracleCommands: Command[] = [{ name: 'oracle', summary: 'run the oracle', usage: ORACLE_USAGE, run: (argv, io) => runOracle(parseOracle(argv, envOf(io)), io) }];
+export const oracleCommands: Command[] = [
+  { name: 'oracle', summary: 'run the oracle', usage: ORACLE_USAGE, run: (argv, io) => runOracle(parseOracle(argv, envOf(io)), io) },
+];

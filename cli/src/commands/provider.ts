@@ -8,7 +8,16 @@ import type { KeyObject } from 'node:crypto';
 import { formatEther, type Address, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { claimRewards, createKeyFile, fetchRewards, registerDevice, startAgent, type RewardsView } from '@groundwork/agent';
-import { DeviceKeyError, EpochClock, deviceIdHex, deviceIdOf, devicePublicKey, importDeviceKey, type Challenge, type WorkerContext } from '@groundwork/protocol';
+import {
+  DeviceKeyError,
+  EpochClock,
+  deviceIdHex,
+  deviceIdOf,
+  devicePublicKey,
+  importDeviceKey,
+  type Challenge,
+  type WorkerContext,
+} from '@groundwork/protocol';
 import {
   address,
   existingFile,
@@ -76,7 +85,8 @@ export async function runInit(o: InitOptions, io: Io): Promise<number> {
       throw err;
     }
   }
-  if (existsSync(o.keyFile)) throw new CliError(`--key-file ${o.keyFile} already exists; refusing to overwrite a device key (give another --key-file)`);
+  if (existsSync(o.keyFile))
+    throw new CliError(`--key-file ${o.keyFile} already exists; refusing to overwrite a device key (give another --key-file)`);
   const key = createKeyFile(o.keyFile, imported);
   const pub = devicePublicKey(key);
   const device = deviceOf(key);
@@ -163,7 +173,17 @@ export async function runRegister(o: RegisterOptions, io: Io): Promise<number> {
     throw new CliError(`registration failed: ${describeError(err)}`);
   });
   if (o.json) {
-    printJson(io, { device: r.device, deviceId: r.deviceId, owner: session.account.address, network: o.network, tx: r.tx, fee: r.fee, stake: r.stake, creditsBought: r.creditsBought, location: o.location ?? null });
+    printJson(io, {
+      device: r.device,
+      deviceId: r.deviceId,
+      owner: session.account.address,
+      network: o.network,
+      tx: r.tx,
+      fee: r.fee,
+      stake: r.stake,
+      creditsBought: r.creditsBought,
+      location: o.location ?? null,
+    });
   } else {
     line(io.stdout, `registered device ${r.device}`);
     line(io.stdout, `  owner    ${session.account.address}`);
@@ -195,8 +215,20 @@ ${helpFlag(24)}`;
 export type StartOptions = { keyFile: string; deploymentFile: string; oracle: string; network?: string; json: boolean };
 
 export function parseStart(argv: string[]): StartOptions {
-  const f = parseFlags(argv, { 'key-file': { type: 'string' }, deployment: { type: 'string' }, oracle: { type: 'string' }, network: { type: 'string' }, json: { type: 'boolean' } });
-  return { keyFile: required(f, 'key-file'), deploymentFile: required(f, 'deployment'), oracle: url('oracle', required(f, 'oracle')), network: optional(f, 'network'), json: flag(f, 'json') };
+  const f = parseFlags(argv, {
+    'key-file': { type: 'string' },
+    deployment: { type: 'string' },
+    oracle: { type: 'string' },
+    network: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  return {
+    keyFile: required(f, 'key-file'),
+    deploymentFile: required(f, 'deployment'),
+    oracle: url('oracle', required(f, 'oracle')),
+    network: optional(f, 'network'),
+    json: flag(f, 'json'),
+  };
 }
 
 /** ws(s)://host/v1/connect for an oracle's http(s) base URL. */
@@ -216,12 +248,18 @@ export async function runStart(o: StartOptions, io: Io): Promise<number> {
   };
 
   const status = expectOk(await oracleGet<{ chainId: number }>(o.oracle, '/v1/status'), '/v1/status');
-  if (status.chainId !== deployment.chainId) throw new CliError(`the oracle at ${o.oracle} serves chain ${status.chainId}, but the deployment file is for chain ${deployment.chainId}`);
+  if (status.chainId !== deployment.chainId)
+    throw new CliError(
+      `the oracle at ${o.oracle} serves chain ${status.chainId}, but the deployment file is for chain ${deployment.chainId}`,
+    );
   const reg = await oracleGet<{ network?: string }>(o.oracle, `/v1/devices/${device}`);
   const network = o.network ?? (reg.status === 200 ? reg.body.network : undefined) ?? 'uptime';
   const plugin = NETWORK_PLUGINS[network];
   if (!plugin) throw new CliError(`this build has no worker for network ${JSON.stringify(network)}`);
-  if (reg.status === 404) event('warning', `device ${device} is not registered (yet); the oracle refuses it until it is (run \`groundwork provider register\`)`, { device });
+  if (reg.status === 404)
+    event('warning', `device ${device} is not registered (yet); the oracle refuses it until it is (run \`groundwork provider register\`)`, {
+      device,
+    });
 
   const { signal, dispose } = stopSignal(io);
   const short = (n: string) => `${n.slice(0, 10)}…`;
@@ -233,14 +271,21 @@ export async function runStart(o: StartOptions, io: Io): Promise<number> {
     network: plugin,
     clock: new EpochClock(deployment.parameters.schedule),
     answer: async (c: Challenge, ctx: WorkerContext) => {
-      event('challenge', `challenge ${short(c.nonce)} (deadline in ${Math.max(0, c.deadline - Date.now())} ms)`, { nonce: c.nonce, deadline: c.deadline });
+      event('challenge', `challenge ${short(c.nonce)} (deadline in ${Math.max(0, c.deadline - Date.now())} ms)`, {
+        nonce: c.nonce,
+        deadline: c.deadline,
+      });
       const report = (await plugin.worker.onChallenge?.(c, ctx)) ?? null;
       if (report) event('answer', `answered ${short(c.nonce)}`, { nonce: c.nonce });
       return report;
     },
     log: (text) => event('agent', text),
   });
-  event('starting', `device ${device} → ${socketUrl(o.oracle)} (network ${network}); Ctrl-C to stop`, { device, network, oracle: o.oracle });
+  event('starting', `device ${device} → ${socketUrl(o.oracle)} (network ${network}); Ctrl-C to stop`, {
+    device,
+    network,
+    oracle: o.oracle,
+  });
   let wasConnected = false;
   void agent.ready().then(() => {
     if (wasConnected || signal.aborted) return;
@@ -261,7 +306,9 @@ export async function runStart(o: StartOptions, io: Io): Promise<number> {
     dispose();
   }
   const s = agent.stats;
-  event('stopped', `stopped: ${s.challenges} challenges, ${s.answers} answers, ${s.acked} acknowledged, ${s.rejected} rejected`, { stats: s });
+  event('stopped', `stopped: ${s.challenges} challenges, ${s.answers} answers, ${s.acked} acknowledged, ${s.rejected} rejected`, {
+    stats: s,
+  });
   return 0;
 }
 
@@ -284,19 +331,44 @@ ${helpFlag(24)}`;
 export type StatusOptions = { keyFile?: string; device?: Hex; oracle: string; json: boolean };
 
 export function parseStatus(argv: string[]): StatusOptions {
-  const f = parseFlags(argv, { 'key-file': { type: 'string' }, device: { type: 'string' }, oracle: { type: 'string' }, json: { type: 'boolean' } });
+  const f = parseFlags(argv, {
+    'key-file': { type: 'string' },
+    device: { type: 'string' },
+    oracle: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   const keyFile = optional(f, 'key-file');
   const device = optional(f, 'device');
   if (keyFile !== undefined && device !== undefined) throw new UsageError('give --key-file or --device, not both');
   if (keyFile === undefined && device === undefined) throw new UsageError('missing --key-file (or --device)');
-  if (device !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(device)) throw new UsageError(`--device must be 0x followed by 64 hex digits, got ${JSON.stringify(device)}`);
+  if (device !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(device))
+    throw new UsageError(`--device must be 0x followed by 64 hex digits, got ${JSON.stringify(device)}`);
   return { keyFile, device: device?.toLowerCase() as Hex | undefined, oracle: url('oracle', required(f, 'oracle')), json: flag(f, 'json') };
 }
 
-type DeviceRecord = { device: Hex; network: string; owner: Address; stake: string; unstaking: string; slashed: string; location: string | null; registeredAt: number; connected: boolean };
+type DeviceRecord = {
+  device: Hex;
+  network: string;
+  owner: Address;
+  stake: string;
+  unstaking: string;
+  slashed: string;
+  location: string | null;
+  registeredAt: number;
+  connected: boolean;
+};
 type Rejection = { network?: string; device: Hex; digest: Hex | null; reason: string; detail: string };
-type EpochRow = { epoch: number; score: { score: string; detail: Record<string, number | string> } | null; reward: string; rejections: Rejection[] };
-type RejectionsView = { device: Hex; epochs: EpochRow[]; pending: { epoch: number; network: string; reason: string; detail: string; at: string }[] };
+type EpochRow = {
+  epoch: number;
+  score: { score: string; detail: Record<string, number | string> } | null;
+  reward: string;
+  rejections: Rejection[];
+};
+type RejectionsView = {
+  device: Hex;
+  epochs: EpochRow[];
+  pending: { epoch: number; network: string; reason: string; detail: string; at: string }[];
+};
 
 export type StatusView = {
   device: Hex;
@@ -321,7 +393,9 @@ export function whyUnpaid(e: EpochRow): string | null {
   if (!e.score) return `not scored: the device was not in the epoch's snapshot (registered after it began?)${listed ? `; ${listed}` : ''}`;
   if (BigInt(e.score.score) === 0n) {
     if (listed) return `score 0: ${listed}`;
-    return e.score.detail.challenges === 0 ? 'score 0: no challenge was issued to it (the agent was not connected?)' : 'score 0: no challenge was answered';
+    return e.score.detail.challenges === 0
+      ? 'score 0: no challenge was issued to it (the agent was not connected?)'
+      : 'score 0: no challenge was answered';
   }
   return listed ? `scored but paid nothing: ${listed}` : 'scored but paid nothing (the epoch released no budget?)';
 }
@@ -349,12 +423,16 @@ export async function runStatus(o: StatusOptions, io: Io): Promise<number> {
   const out = (t = '') => line(io.stdout, t);
   out(`device ${device}`);
   if (!registration) {
-    out('  registered  no: the oracle has seen no registration for this device (run `groundwork provider register`; the oracle follows the chain with a short delay)');
+    out(
+      '  registered  no: the oracle has seen no registration for this device (run `groundwork provider register`; the oracle follows the chain with a short delay)',
+    );
   } else {
     out(`  registered  yes, at ${new Date(registration.registeredAt).toISOString()}`);
     out(`  owner       ${registration.owner}`);
     out(`  network     ${registration.network}`);
-    out(`  stake       ${tokens(registration.stake)}${BigInt(registration.unstaking) > 0n ? `, unstaking ${tokens(registration.unstaking)}` : ''}${BigInt(registration.slashed) > 0n ? `, slashed ${tokens(registration.slashed)}` : ''}`);
+    out(
+      `  stake       ${tokens(registration.stake)}${BigInt(registration.unstaking) > 0n ? `, unstaking ${tokens(registration.unstaking)}` : ''}${BigInt(registration.slashed) > 0n ? `, slashed ${tokens(registration.slashed)}` : ''}`,
+    );
     if (registration.location) out(`  location    ${registration.location}`);
     out(`  connected   ${registration.connected ? 'yes' : 'no'}`);
   }
@@ -362,10 +440,13 @@ export async function runStatus(o: StatusOptions, io: Io): Promise<number> {
     out();
     out('closed epochs (newest first):');
     for (const e of view.epochs) {
-      const score = e.score ? `score ${(Number(e.score.score) / 1e6).toFixed(3)}${e.score.detail.challenges !== undefined ? ` (${e.score.detail.answered}/${e.score.detail.challenges} answered)` : ''}` : 'not scored';
+      const score = e.score
+        ? `score ${(Number(e.score.score) / 1e6).toFixed(3)}${e.score.detail.challenges !== undefined ? ` (${e.score.detail.answered}/${e.score.detail.challenges} answered)` : ''}`
+        : 'not scored';
       out(`  epoch ${String(e.epoch).padEnd(6)} ${score.padEnd(30)} reward ${tokens(e.reward)}`);
       if (e.why) out(`      why no reward: ${e.why}`);
-      else if (e.rejections.length) out(`      ${e.rejections.length} report(s) did not count: ${[...new Set(e.rejections.map((r) => r.reason))].join(', ')}`);
+      else if (e.rejections.length)
+        out(`      ${e.rejections.length} report(s) did not count: ${[...new Set(e.rejections.map((r) => r.reason))].join(', ')}`);
     }
   } else {
     out();
@@ -379,7 +460,9 @@ export async function runStatus(o: StatusOptions, io: Io): Promise<number> {
   }
   if (rewards) {
     out();
-    out(`owner rewards: earned ${tokens(rewards.latestCumulative)} (through epoch ${rewards.latestEpoch ?? '-'}), claimed ${tokens(rewards.claimed)}, claimable now ${tokens(rewards.claim?.claimable ?? '0')}`);
+    out(
+      `owner rewards: earned ${tokens(rewards.latestCumulative)} (through epoch ${rewards.latestEpoch ?? '-'}), claimed ${tokens(rewards.claimed)}, claimable now ${tokens(rewards.claim?.claimable ?? '0')}`,
+    );
   }
   return 0;
 }
@@ -403,7 +486,13 @@ ${helpFlag(26)}`;
 export type RewardsOptions = { owner?: Address; ownerKey?: KeySource; oracle: string; json: boolean };
 
 export function parseRewards(argv: string[]): RewardsOptions {
-  const f = parseFlags(argv, { owner: { type: 'string' }, 'owner-key': { type: 'string' }, 'owner-key-file': { type: 'string' }, oracle: { type: 'string' }, json: { type: 'boolean' } });
+  const f = parseFlags(argv, {
+    owner: { type: 'string' },
+    'owner-key': { type: 'string' },
+    'owner-key-file': { type: 'string' },
+    oracle: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   const owner = optional(f, 'owner');
   const hasKey = optional(f, 'owner-key') !== undefined || optional(f, 'owner-key-file') !== undefined;
   if (owner !== undefined && hasKey) throw new UsageError('give --owner or --owner-key, not both');
@@ -426,7 +515,10 @@ export async function runRewards(o: RewardsOptions, io: Io): Promise<number> {
   line(io.stdout, `rewards of ${owner}`);
   line(io.stdout, `  earned     ${tokens(view.latestCumulative)} (cumulative through epoch ${view.latestEpoch ?? '-'})`);
   line(io.stdout, `  claimed    ${tokens(view.claimed)}`);
-  line(io.stdout, `  claimable  ${tokens(view.claim?.claimable ?? '0')}${view.claim ? ` (against the root of epoch ${view.claim.epoch})` : ''}`);
+  line(
+    io.stdout,
+    `  claimable  ${tokens(view.claim?.claimable ?? '0')}${view.claim ? ` (against the root of epoch ${view.claim.epoch})` : ''}`,
+  );
   return 0;
 }
 
@@ -450,8 +542,21 @@ ${helpFlag(26)}`;
 export type ClaimOptions = { deploymentFile: string; rpc: string; oracle: string; owner: KeySource; json: boolean };
 
 export function parseClaim(argv: string[]): ClaimOptions {
-  const f = parseFlags(argv, { deployment: { type: 'string' }, rpc: { type: 'string' }, oracle: { type: 'string' }, 'owner-key': { type: 'string' }, 'owner-key-file': { type: 'string' }, json: { type: 'boolean' } });
-  return { deploymentFile: required(f, 'deployment'), rpc: url('rpc', required(f, 'rpc')), oracle: url('oracle', required(f, 'oracle')), owner: keySource(f, 'owner-key'), json: flag(f, 'json') };
+  const f = parseFlags(argv, {
+    deployment: { type: 'string' },
+    rpc: { type: 'string' },
+    oracle: { type: 'string' },
+    'owner-key': { type: 'string' },
+    'owner-key-file': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  return {
+    deploymentFile: required(f, 'deployment'),
+    rpc: url('rpc', required(f, 'rpc')),
+    oracle: url('oracle', required(f, 'oracle')),
+    owner: keySource(f, 'owner-key'),
+    json: flag(f, 'json'),
+  };
 }
 
 export async function runClaim(o: ClaimOptions, io: Io): Promise<number> {
@@ -463,7 +568,12 @@ export async function runClaim(o: ClaimOptions, io: Io): Promise<number> {
   const c = await withOracle(o.oracle, () => claimRewards(session, o.oracle));
   const account = session.account.address;
   if (o.json) {
-    printJson(io, c ? { account, claimed: true, amount: c.amount, tx: c.tx, epoch: c.epoch } : { account, claimed: false, amount: 0n, tx: null, epoch: null });
+    printJson(
+      io,
+      c
+        ? { account, claimed: true, amount: c.amount, tx: c.tx, epoch: c.epoch }
+        : { account, claimed: false, amount: 0n, tx: null, epoch: null },
+    );
   } else if (!c) {
     line(io.stdout, `nothing to claim for ${account}`);
   } else {
@@ -488,10 +598,25 @@ commands:
 Run \`groundwork provider <command> --help\` for its options.`;
 
 export const providerCommands: Command[] = [
-  { name: 'provider init', summary: 'create or import a device key', usage: INIT_USAGE, run: (argv, io) => runInit(parseInit(argv, envOf(io)), io) },
-  { name: 'provider register', summary: 'register the device on chain', usage: REGISTER_USAGE, run: (argv, io) => runRegister(parseRegister(argv), io) },
+  {
+    name: 'provider init',
+    summary: 'create or import a device key',
+    usage: INIT_USAGE,
+    run: (argv, io) => runInit(parseInit(argv, envOf(io)), io),
+  },
+  {
+    name: 'provider register',
+    summary: 'register the device on chain',
+    usage: REGISTER_USAGE,
+    run: (argv, io) => runRegister(parseRegister(argv), io),
+  },
   { name: 'provider start', summary: 'run the provider agent', usage: START_USAGE, run: (argv, io) => runStart(parseStart(argv), io) },
-  { name: 'provider status', summary: "the oracle's view of the device", usage: STATUS_USAGE, run: (argv, io) => runStatus(parseStatus(argv), io) },
+  {
+    name: 'provider status',
+    summary: "the oracle's view of the device",
+    usage: STATUS_USAGE,
+    run: (argv, io) => runStatus(parseStatus(argv), io),
+  },
   { name: 'provider rewards', summary: "an owner's rewards", usage: REWARDS_USAGE, run: (argv, io) => runRewards(parseRewards(argv), io) },
   { name: 'provider claim', summary: 'claim rewards on chain', usage: CLAIM_USAGE, run: (argv, io) => runClaim(parseClaim(argv), io) },
 ];

@@ -96,7 +96,8 @@ function judgeAnswer(
   answeredKeys: Set<string>,
   epoch: number,
 ): { reason: string; detail: string } | null {
-  if (r.report.type !== ANSWER_TYPE) return { reason: 'unknown-type', detail: `uptime takes only ${ANSWER_TYPE} reports, got ${r.report.type}` };
+  if (r.report.type !== ANSWER_TYPE)
+    return { reason: 'unknown-type', detail: `uptime takes only ${ANSWER_TYPE} reports, got ${r.report.type}` };
   const body = answerBodySchema.safeParse(r.report.body);
   if (!body.success) return { reason: 'malformed-body', detail: body.error.issues[0]?.message ?? 'bad body' };
   const key = `${r.report.device}:${body.data.nonce}`;
@@ -147,7 +148,15 @@ export const uptimeNetwork: NetworkPlugin<UptimeParameters> = {
   worker: {
     onChallenge(challenge, ctx) {
       return signReport(
-        { v: 1, ...ctx.domain, network: KIND, type: ANSWER_TYPE, device: ctx.device, epoch: challenge.epoch, body: { nonce: challenge.nonce } },
+        {
+          v: 1,
+          ...ctx.domain,
+          network: KIND,
+          type: ANSWER_TYPE,
+          device: ctx.device,
+          epoch: challenge.epoch,
+          body: { nonce: challenge.nonce },
+        },
         ctx.key,
       );
     },

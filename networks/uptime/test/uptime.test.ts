@@ -67,7 +67,11 @@ function answer(d: Dev, body: Record<string, unknown>, receivedAt: number, type 
 /** An on-time answer, `delay` ms after the challenge was issued. */
 const onTime = (d: Dev, c: Challenge, delay = 100): AcceptedReport => answer(d, { nonce: c.nonce }, c.issuedAt + delay);
 
-function verify(reports: AcceptedReport[], inputs: unknown[] = oracleInputs, devices: DeviceSnapshot[] = [A.snapshot, B.snapshot, C.snapshot]) {
+function verify(
+  reports: AcceptedReport[],
+  inputs: unknown[] = oracleInputs,
+  devices: DeviceSnapshot[] = [A.snapshot, B.snapshot, C.snapshot],
+) {
   const input: VerifierInput<UptimeParameters> = {
     epoch: EPOCH,
     start: START_MS / 1000,
@@ -142,7 +146,10 @@ describe('verifyUptime', () => {
     const first = answer(A, { nonce: c.nonce }, c.issuedAt + 100);
     const second = answer(A, { nonce: c.nonce }, c.issuedAt + 200);
     assert.notEqual(first.digest, second.digest);
-    for (const reports of [[first, second], [second, first]]) {
+    for (const reports of [
+      [first, second],
+      [second, first],
+    ]) {
       const out = verify(reports);
       const dups = rejectionsOf(out, 'duplicate-answer');
       assert.equal(dups.length, 1);
@@ -170,9 +177,15 @@ describe('verifyUptime', () => {
     const x = answer(A, { nonce: c.nonce }, c.issuedAt + 100);
     const y = answer(A, { nonce: c.nonce }, c.issuedAt + 100);
     const later = x.digest < y.digest ? y : x; // the higher digest sorts second
-    for (const reports of [[x, y], [y, x]]) {
+    for (const reports of [
+      [x, y],
+      [y, x],
+    ]) {
       const dups = rejectionsOf(verify(reports), 'duplicate-answer');
-      assert.deepEqual(dups.map((r) => r.digest), [later.digest]);
+      assert.deepEqual(
+        dups.map((r) => r.digest),
+        [later.digest],
+      );
     }
   });
 
@@ -195,7 +208,10 @@ describe('verifyUptime', () => {
   test('a device with no challenges scores 0 with detail challenges 0, even if it sends reports', () => {
     const out = verify([answer(C, { nonce: `0x${'cc'.repeat(32)}` }, START_MS)]);
     assert.deepEqual(scoreOf(out, C), { device: C.id, score: 0n, detail: { challenges: 0, answered: 0 } });
-    assert.deepEqual(rejectionsOf(out, 'unknown-challenge').map((r) => r.device), [C.id]);
+    assert.deepEqual(
+      rejectionsOf(out, 'unknown-challenge').map((r) => r.device),
+      [C.id],
+    );
   });
 
   test('a report of another type is unknown-type', () => {
@@ -225,12 +241,22 @@ describe('verifyUptime', () => {
   });
 
   test('reports from devices outside the snapshot get no score entry; the score list follows the snapshot', () => {
-    const out = verify(challengesA.map((c) => onTime(A, c)), oracleInputs, [B.snapshot]);
-    assert.deepEqual(out.scores.map((s) => s.device), [B.id]);
+    const out = verify(
+      challengesA.map((c) => onTime(A, c)),
+      oracleInputs,
+      [B.snapshot],
+    );
+    assert.deepEqual(
+      out.scores.map((s) => s.device),
+      [B.id],
+    );
   });
 
   test('a challenge listed twice counts once, so it cannot cap the score', () => {
-    const out = verify(challengesA.map((c) => onTime(A, c)), [...oracleInputs, challengesA[0]!]);
+    const out = verify(
+      challengesA.map((c) => onTime(A, c)),
+      [...oracleInputs, challengesA[0]!],
+    );
     assert.equal(scoreOf(out, A)!.score, SCORE_SCALE);
     assert.equal(scoreOf(out, A)!.detail.challenges, 3);
   });
@@ -239,7 +265,6 @@ describe('verifyUptime', () => {
     assert.throws(() => verify([], [{ ...challengesA[0]!, nonce: 'bad' }]));
   });
 });
-
 
 describe('planChallenges', () => {
   test('count = challengesPerEpoch, within [startMs, endMs − deadlineMs − 500], one per slot', () => {
@@ -259,7 +284,10 @@ describe('planChallenges', () => {
       times.forEach((t, i) => {
         assert.ok(Number.isInteger(t), `seed ${seed}: ${t}`);
         assert.ok(t >= startMs && t <= latest, `seed ${seed}: ${t} outside [${startMs}, ${latest}]`);
-        assert.ok(t >= Math.floor(startMs + slot * i) && t <= startMs + slot * (i + 1), `seed ${seed}: challenge ${i} at ${t} is not in its slot`);
+        assert.ok(
+          t >= Math.floor(startMs + slot * i) && t <= startMs + slot * (i + 1),
+          `seed ${seed}: challenge ${i} at ${t} is not in its slot`,
+        );
         if (i > 0) assert.ok(t >= times[i - 1]!, `seed ${seed}: not in order`);
       });
     }
@@ -290,7 +318,10 @@ describe('planChallenges', () => {
     assert.deepEqual(planChallenges({ startMs: 1000, endMs: 1000, parameters: p, random: () => 0.5 }), [1000]);
     assert.deepEqual(planChallenges({ startMs: 1000, endMs: 500, parameters: p, random: () => 0.5 }), [1000]);
     // One millisecond more and it plans the full count.
-    assert.equal(planChallenges({ startMs: 1000, endMs: 1000 + p.deadlineMs + 501, parameters: p, random: () => 0.5 }).length, p.challengesPerEpoch);
+    assert.equal(
+      planChallenges({ startMs: 1000, endMs: 1000 + p.deadlineMs + 501, parameters: p, random: () => 0.5 }).length,
+      p.challengesPerEpoch,
+    );
   });
 
   test('is the plug-in’s challenger, with the deadline from the parameters', () => {
@@ -323,7 +354,8 @@ describe('parametersSchema', () => {
       { usageShareBps: Number.NaN },
       { extra: 1 },
     ];
-    for (const change of bad) assert.equal(parametersSchema.safeParse({ ...DEFAULT_PARAMETERS, ...change }).success, false, JSON.stringify(change));
+    for (const change of bad)
+      assert.equal(parametersSchema.safeParse({ ...DEFAULT_PARAMETERS, ...change }).success, false, JSON.stringify(change));
     const { deadlineMs: _omit, ...missing } = DEFAULT_PARAMETERS;
     assert.equal(parametersSchema.safeParse(missing).success, false);
   });

@@ -51,8 +51,12 @@ export async function openPostgres(url: string, opts: { max?: number } = {}): Pr
   } catch {
     throw new DatabaseConfigError(`DATABASE_URL is not a URL: ${JSON.stringify(url)}`);
   }
-  if (!/^postgres(ql)?:$/.test(parsed.protocol)) throw new DatabaseConfigError(`DATABASE_URL must start with postgres://, got ${parsed.protocol}//`);
-  const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8 || oid === NUMERIC ? (v: string) => v : pg.types.getTypeParser(oid, format)) };
+  if (!/^postgres(ql)?:$/.test(parsed.protocol))
+    throw new DatabaseConfigError(`DATABASE_URL must start with postgres://, got ${parsed.protocol}//`);
+  const types = {
+    getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+      oid === INT8 || oid === NUMERIC ? (v: string) => v : pg.types.getTypeParser(oid, format),
+  };
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 8, types: types as never });
   pool.on('error', () => {}); // an idle client's error surfaces on its next query
   try {
@@ -94,7 +98,9 @@ const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '
 /** Applies every migration not yet applied, each in its own transaction, in file-name order. */
 export async function migrate(db: Database): Promise<string[]> {
   await db.query('create table if not exists schema_migrations (version text primary key, applied_at bigint not null)');
-  const files = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(MIGRATIONS_DIR)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const applied: string[] = [];
   for (const file of files) {
     await db.transaction(async (tx) => {
