@@ -543,20 +543,29 @@ test('a few hundred bad WebSocket messages, before and after auth, get error/rej
   type Conn = {
     ws: WebSocket;
     hello: { nonce: Hex };
+    /** The oracle's answers to what this test sent. */
     replies: { type: string; reason?: string; detail?: string }[];
+    /** Challenges the oracle pushed on its own: the spare device is registered, so its socket gets them. */
+    challenges: unknown[];
     closed: Promise<number>;
   };
   const open = async (): Promise<Conn> => {
     const ws = new WebSocket(net.oracle!.wsUrl);
     const replies: Conn['replies'] = [];
+    const challenges: unknown[] = [];
     const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
     ws.on('error', () => {});
     const hello = await new Promise<{ nonce: Hex }>((resolve, reject) => {
       ws.once('message', (d) => resolve(JSON.parse(d.toString())));
       ws.once('close', () => reject(new Error('closed before hello')));
     });
-    ws.on('message', (d) => replies.push(JSON.parse(d.toString())));
-    return { ws, hello, replies, closed };
+    ws.on('message', (d) => {
+      const message = JSON.parse(d.toString());
+      // A challenge is the oracle's own traffic, not a reply: it may arrive at any moment.
+      if (message.type === 'challenge') challenges.push(message);
+      else replies.push(message);
+    });
+    return { ws, hello, replies, challenges, closed };
   };
   const waitReplies = (c: Conn, n: number, what: string) => until(`${n} replies (${what})`, () => c.replies.length >= n, 10_000);
   const expectReply = (c: Conn, what: string, types: string[]) => {
@@ -672,7 +681,21 @@ test('a few hundred bad WebSocket messages, before and after auth, get error/rej
   await waitReplies(c, 1, 'ready');
   assert.equal(c.replies.shift()!.type, 'ready');
   const n = 250;
-  for (let i = 0; i < n; i++) c.ws.send(badMessage(true));
+  // The challenger may push a challenge to this socket at any moment; push one in the middle of
+  // the fuzz on purpose, so that interleaving is always exercised.
+  const pushed = {
+    network: 'uptime',
+    device: spare.device,
+    epoch: currentEpoch(),
+    nonce: `0x${rng.hex(32)}` as Hex,
+    issuedAt: Date.now(),
+    deadline: Date.now() + 4000,
+  };
+  for (let i = 0; i < n; i++) {
+    if (i === n / 2)
+      assert.ok(net.oracle!.hub.send(spare.device, { type: 'challenge', challenge: pushed }), 'the spare socket is connected');
+    c.ws.send(badMessage(true));
+  }
   c.ws.send(
     JSON.stringify({
       type: 'auth',
@@ -687,6 +710,11 @@ test('a few hundred bad WebSocket messages, before and after auth, get error/rej
   assert.ok(c.replies.some((r) => r.reason === 'already-authenticated'));
   assert.ok(c.replies.some((r) => r.type === 'rejected'));
   assert.equal(c.ws.readyState, WebSocket.OPEN, 'bad messages do not close an authenticated socket');
+  await until(
+    'the pushed challenge',
+    () => c.challenges.some((m) => (m as { challenge: { nonce: string } }).challenge.nonce === pushed.nonce),
+    10_000,
+  );
 
   // A message over the limit closes the socket (1009), and the oracle carries on.
   c.ws.send(JSON.stringify({ type: 'report', report: { pad: 'x'.repeat(LIMITS.maxSocketMessageBytes) } }));
