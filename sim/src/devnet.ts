@@ -57,21 +57,35 @@ export type DevnetSummary = {
   claimed: Record<string, string>;
   verify: { epoch: number; pass: boolean; failed: string[] }[];
   secondsToFirstClaim: number | null;
+  /** True when the run ended on a stop request (Ctrl-C, SIGTERM) rather than after `epochs`. */
+  stopped: boolean;
 };
+
+/** The run was stopped (Ctrl-C, SIGTERM) before the network was up. */
+export class DevnetStoppedError extends Error {
+  override name = 'DevnetStoppedError';
+}
 
 export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
   const started = performance.now();
   const log = o.log ?? (() => {});
-  const net = await startTestnet({
-    devices: o.devices ?? 20,
-    epochSeconds: o.epochSeconds ?? 30,
-    dataDir: o.dataDir,
-    databaseUrl: o.databaseUrl,
-    port: o.rpcPort ?? 8545,
-    oracle: { port: o.oraclePort ?? 8787, dataDir: path.join(o.dataDir, 'oracle') },
-    behaviour: o.behaviour,
-    log,
-  });
+  let net: Testnet;
+  try {
+    net = await startTestnet({
+      devices: o.devices ?? 20,
+      epochSeconds: o.epochSeconds ?? 30,
+      dataDir: o.dataDir,
+      databaseUrl: o.databaseUrl,
+      port: o.rpcPort ?? 8545,
+      oracle: { port: o.oraclePort ?? 8787, dataDir: path.join(o.dataDir, 'oracle') },
+      behaviour: o.behaviour,
+      log,
+    });
+  } catch (err) {
+    if (o.signal?.aborted)
+      throw new DevnetStoppedError('stopped before the devnet had started; what it had set up is kept in the data directory');
+    throw err;
+  }
   const oracle = net.oracle!;
   log(`chain ${net.rpcUrl} · oracle ${oracle.url} · ${net.providers.length} providers · ${net.clock.duration} s epochs`);
 
@@ -85,6 +99,7 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
     claimed: {},
     verify: [],
     secondsToFirstClaim: null,
+    stopped: false,
   };
   try {
     let next = await firstOpenEpoch(net);
@@ -101,10 +116,15 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
       next++;
     }
     await fillBalances(net, summary);
-    return summary;
+  } catch (err) {
+    // A requested stop (Ctrl-C reaches anvil too, which saves its state and exits) cuts short
+    // whatever was in flight; that is the stop working, not an error.
+    if (!o.signal?.aborted) throw err;
   } finally {
     await net.stop();
   }
+  summary.stopped = o.signal?.aborted ?? false;
+  return summary;
 }
 
 /**

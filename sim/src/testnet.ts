@@ -2,7 +2,7 @@
 // the real contracts, the oracle (PGlite or PostgreSQL) and K provider agents, each with its own
 // P-256 device key and its own owner account. Every integration test and the devnet use it.
 import type { KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { createPublicClient, http, parseEther, type Address, type Hex, type PublicClient } from 'viem';
 import {
@@ -101,7 +101,8 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
   const anvil = await startAnvil({
     port: opts.port ?? 0,
     ...(opts.blockTime ? { blockTime: opts.blockTime } : {}),
-    stateFile: dataDir ? path.join(dataDir, 'anvil-state.json') : undefined,
+    stateDir: dataDir,
+    log,
   });
   const client = createPublicClient({ transport: http(anvil.rpcUrl) }) as PublicClient;
   const deploymentFile = dataDir ? path.join(dataDir, 'deployment.json') : undefined;
@@ -109,8 +110,8 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
   try {
     if (deploymentFile && existsSync(deploymentFile)) {
       const saved = readDeploymentFile(deploymentFile);
-      const code = await client.getCode({ address: saved.addresses.token });
-      if (code && code !== '0x') deployment = saved;
+      if (await deployedOnChain(client, saved)) deployment = saved;
+      else if (dataDir) retireOracleState(dataDir, log);
     }
     if (!deployment) {
       const deployer = devnetAccounts(0);
@@ -131,6 +132,7 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
         outFile: deploymentFile,
       });
       log(`deployed Groundwork on anvil ${anvil.rpcUrl} (chain ${deployment.chainId})`);
+      await anvil.saveState();
     }
   } catch (err) {
     await anvil.stop();
@@ -265,6 +267,29 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
     }
   }
   return net;
+}
+
+/** Whether the chain holds the whole deployment: a chain rolled back mid-deployment holds part of it. */
+async function deployedOnChain(client: PublicClient, deployment: Deployment): Promise<boolean> {
+  if ((await client.getBlockNumber({ cacheTime: 0 })) < deployment.endBlock) return false;
+  for (const address of Object.values(deployment.addresses)) {
+    const code = await client.getCode({ address });
+    if (!code || code === '0x') return false;
+  }
+  return true;
+}
+
+/**
+ * The chain in the data directory lost the deployment its oracle state belongs to (it was rolled
+ * back past it): that state describes contracts that no longer exist, so it is moved aside, not
+ * reused, and a new deployment starts from scratch.
+ */
+function retireOracleState(dataDir: string, log: (line: string) => void): void {
+  const oracleDir = path.join(dataDir, 'oracle');
+  if (!existsSync(oracleDir)) return;
+  const aside = path.join(dataDir, `oracle.lost-deployment-${Date.now()}`);
+  renameSync(oracleDir, aside);
+  log(`the chain no longer holds the saved deployment (it was rolled back past it): deploying again; the old oracle state is in ${aside}`);
 }
 
 async function transferToken(s: ChainSession, to: Address, amount: bigint): Promise<void> {

@@ -1,24 +1,25 @@
 // `npm start` is `groundwork devnet`: with --epochs N --json it runs N epochs on a fresh data
-// directory and prints one JSON summary; a second run resumes the same chain; bad flags exit 2.
+// directory and prints one JSON summary; a second run resumes the same chain; Ctrl-C or SIGTERM
+// stops it cleanly (exit 0, no error line, state kept); bad flags exit 2. One test runs
+// `npm start` itself from a clean copy of the repository, as a new user does.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dir = mkdtempSync(path.join(tmpdir(), 'groundwork-start-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-// The build already ran in `npm test`; call the same command `npm start` runs after it.
+const CLI = path.join(root, 'cli', 'bin', 'groundwork.mjs');
+const FAST = ['--devices', '4', '--epoch-seconds', '5', '--rpc-port', '0', '--oracle-port', '0'];
+
+// The build already ran in `npm test`; call the same command `npm start` runs.
 const devnet = (...args: string[]) =>
-  spawnSync(process.execPath, [path.join(root, 'cli', 'bin', 'groundwork.mjs'), 'devnet', ...args], {
-    encoding: 'utf8',
-    timeout: 180_000,
-    cwd: root,
-  });
+  spawnSync(process.execPath, [CLI, 'devnet', ...args], { encoding: 'utf8', timeout: 180_000, cwd: root });
 
 type Summary = {
   chainId: number;
@@ -28,10 +29,11 @@ type Summary = {
   claimed: Record<string, string>;
   verify: { epoch: number; pass: boolean }[];
   secondsToFirstClaim: number | null;
+  stopped: boolean;
 };
 
 test('npm start runs epochs, claims, verifies, and resumes', () => {
-  const args = ['--data-dir', dir, '--devices', '4', '--epoch-seconds', '5', '--rpc-port', '0', '--oracle-port', '0', '--json'];
+  const args = ['--data-dir', path.join(dir, 'resume'), ...FAST, '--json'];
   const first = devnet(...args, '--epochs', '3');
   assert.equal(first.status, 0, first.stderr.slice(-2000));
   const s = JSON.parse(first.stdout) as Summary;
@@ -45,10 +47,11 @@ test('npm start runs epochs, claims, verifies, and resumes', () => {
     'at least one epoch paid rewards',
   );
   assert.ok(s.secondsToFirstClaim !== null && s.secondsToFirstClaim > 0);
+  assert.equal(s.stopped, false);
   // Everything earned is claimed by the end: claimed per account equals cumulative rewards.
   assert.ok(Object.keys(s.rewards).length === 4, JSON.stringify(s.rewards));
   for (const [account, amount] of Object.entries(s.rewards)) assert.equal(s.claimed[account], amount, account);
-  assert.ok(existsSync(path.join(dir, 'deployment.json')));
+  assert.ok(existsSync(path.join(dir, 'resume', 'deployment.json')));
 
   const second = devnet(...args, '--epochs', '1');
   assert.equal(second.status, 0, second.stderr.slice(-2000));
@@ -56,6 +59,88 @@ test('npm start runs epochs, claims, verifies, and resumes', () => {
   assert.deepEqual(t.addresses, s.addresses, 'same contracts after a restart');
   assert.ok(t.epochs[0]!.epoch > s.epochs.at(-1)!.epoch, 'epochs continue where they stopped');
   assert.ok(t.verify.every((v) => v.pass));
+});
+
+/** Starts the devnet in its own process group; resolves with its exit once `stop` was sent after the first epoch line. */
+function runUntilStopped(
+  dataDir: string,
+  stop: (pid: number) => void,
+): Promise<{ code: number | null; signal: string | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [CLI, 'devnet', '--data-dir', dataDir, ...FAST], {
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  let sent = false;
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    if (!sent && /^epoch \d+ +· /m.test(out)) {
+      sent = true;
+      stop(child.pid!);
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 120_000);
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, out, err });
+    }),
+  );
+}
+
+for (const [how, stop] of [
+  // Ctrl-C in a terminal signals the whole foreground process group: the devnet and anvil.
+  ['Ctrl-C (SIGINT to the process group)', (pid: number) => process.kill(-pid, 'SIGINT')],
+  ['SIGTERM to the devnet process', (pid: number) => process.kill(pid, 'SIGTERM')],
+] as const) {
+  test(`${how} stops the devnet cleanly, and it resumes`, async () => {
+    const dataDir = path.join(dir, how.split(' ')[0]!);
+    const run = await runUntilStopped(dataDir, stop);
+    assert.equal(run.code, 0, `exit code 0 (got ${run.code}, signal ${run.signal})\n${run.err}`);
+    assert.doesNotMatch(run.err, /error/i, 'no error line on a requested stop');
+    assert.match(run.out, /stopped · chain, keys and oracle state are saved/);
+    // The chain was saved: the same command resumes the same deployment and goes on.
+    const resumed = devnet('--data-dir', dataDir, ...FAST, '--json', '--epochs', '1');
+    assert.equal(resumed.status, 0, resumed.stderr.slice(-2000));
+    const summary = JSON.parse(resumed.stdout) as Summary;
+    const firstEpoch = Number(/^epoch (\d+) +· /m.exec(run.out)![1]);
+    assert.ok(summary.epochs[0]!.epoch > firstEpoch, `resumed after epoch ${firstEpoch}: ${summary.epochs[0]!.epoch}`);
+    assert.ok(summary.verify.every((v) => v.pass));
+  });
+}
+
+test('npm start -- --json in a clean copy of the repository prints only JSON on stdout, and builds once', () => {
+  // A clean checkout: the files git knows (tracked, or new and not ignored), a fresh npm ci.
+  const copy = path.join(dir, 'checkout');
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
+    .split('\0')
+    .filter(Boolean);
+  for (const file of files) {
+    if (!existsSync(path.join(root, file))) continue; // deleted in the working tree
+    mkdirSync(path.dirname(path.join(copy, file)), { recursive: true });
+    copyFileSync(path.join(root, file), path.join(copy, file));
+  }
+  const npm = (args: string[]) => spawnSync('npm', args, { cwd: copy, encoding: 'utf8', timeout: 300_000 });
+  const install = npm(['ci', '--prefer-offline', '--no-audit', '--no-fund']);
+  assert.equal(install.status, 0, install.stderr.slice(-2000));
+
+  const start = npm(['start', '--', '--epochs', '1', '--json', ...FAST]);
+  assert.equal(start.status, 0, start.stderr.slice(-3000));
+  const summary = JSON.parse(start.stdout) as Summary; // throws unless stdout is one JSON document
+  assert.equal(summary.epochs.length, 1);
+  assert.ok(summary.verify.every((v) => v.pass));
+  assert.match(start.stderr, /compiling the contracts/, 'a progress line while it compiles');
+  assert.doesNotMatch(start.stderr, /Warning \(\d+\)/, 'no compiler warnings from dependencies');
+
+  const again = npm(['start', '--', '--epochs', '1', '--json', ...FAST]);
+  assert.equal(again.status, 0, again.stderr.slice(-3000));
+  JSON.parse(again.stdout);
+  assert.doesNotMatch(again.stderr, /compiling/, 'nothing changed: no recompile');
 });
 
 test('bad flags get a clear error and exit code 2', () => {

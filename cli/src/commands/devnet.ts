@@ -79,7 +79,7 @@ export function isSummaryLine(text: string): boolean {
 }
 
 export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<number> {
-  const { runDevnet } = await import('@groundwork/sim');
+  const { runDevnet, DevnetStoppedError } = await import('@groundwork/sim');
   const out = o.json ? io.stderr : io.stdout;
   const dataDir = path.resolve(o.dataDir);
   const deploymentFile = path.join(dataDir, 'deployment.json');
@@ -113,6 +113,10 @@ export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<num
       log,
       signal,
     });
+  } catch (err) {
+    if (!(err instanceof DevnetStoppedError)) throw err;
+    line(out, err.message);
+    return 0;
   } finally {
     dispose();
   }
@@ -131,6 +135,7 @@ export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<num
     if (owners.length)
       line(out, `${owners.length} owners earned ${tokens(total(summary.rewards))}, claimed ${tokens(total(summary.claimed))}`);
   }
+  if (summary.stopped) line(out, `stopped · chain, keys and oracle state are saved in ${dataDir}; run the same command to resume`);
   return failed.length ? 1 : 0;
 }
 
