@@ -120,10 +120,12 @@ export function h3Location(name: string, value: string): bigint {
   return n;
 }
 
+/** An address given as flag `name`, or as the positional `<name>` when `name` is written so. */
 export function address(name: string, value: string): Address {
+  const label = name.startsWith('<') ? name : `--${name}`;
   if (!/^0x[0-9a-fA-F]{40}$/.test(value))
-    throw new UsageError(`--${name} must be a 0x-prefixed 20-byte address, got ${JSON.stringify(value)}`);
-  if (!isAddress(value)) throw new UsageError(`--${name} ${value} has a bad checksum (mixed case that is not EIP-55)`);
+    throw new UsageError(`${label} must be a 0x-prefixed 20-byte address, got ${JSON.stringify(value)}`);
+  if (!isAddress(value)) throw new UsageError(`${label} ${value} has a bad checksum (mixed case that is not EIP-55)`);
   return value as Address;
 }
 

@@ -60,7 +60,12 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   let command: Command | undefined;
   let rest: string[] = [];
   const groupUsage = GROUPS[first];
-  if (groupUsage) {
+  // A command may also have sub-commands of its own (`devnet` and `devnet faucet`).
+  const subcommand = groupUsage ? undefined : COMMANDS.find((c) => c.name === `${first} ${args[1]}`);
+  if (subcommand) {
+    command = subcommand;
+    rest = args.slice(2);
+  } else if (groupUsage) {
     const sub = args[1];
     if (sub === undefined) return usageError(io, `missing ${first} command`, groupUsage);
     if (sub === '--help' || sub === '-h') {

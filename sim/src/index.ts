@@ -1,2 +1,3 @@
 export * from './testnet.ts';
 export * from './devnet.ts';
+export * from './faucet.ts';

@@ -4,12 +4,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { DevnetSummary } from '@groundwork/sim';
-import { flag, integer, loadDeployment, optional, parseFlags, port, url } from '../args.ts';
-import { helpFlag, type Command } from '../command.ts';
-import { envOf, line, printJson, stopSignal, type Io } from '../io.ts';
+import { type Address, formatEther } from 'viem';
+import { address, flag, integer, loadDeployment, optional, parseFlags, port, tokenAmount, url } from '../args.ts';
+import { helpFlag, jsonFlag, type Command } from '../command.ts';
+import { CliError, describeError, envOf, line, printJson, step, stopSignal, UsageError, type Io } from '../io.ts';
 import { tokens } from './provider.ts';
 
 const DEVNET_USAGE = `usage: groundwork devnet [options]
+       groundwork devnet faucet <address> [options]   (token and gas for a newcomer; see --help)
 
 Boots a whole local Groundwork network: anvil, every contract, the oracle (2-of-3 quorum) and
 simulated providers. Each epoch is closed, its root posted, every provider claims, and the epoch
@@ -139,11 +141,84 @@ export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<num
   return failed.length ? 1 : 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// devnet faucet
+
+const FAUCET_USAGE = `usage: groundwork devnet faucet <address> [--tokens <n>] [--ether <n>] [--data-dir <dir>] [--rpc <url>] [--json]
+
+Sends token (for the onboarding fee, bought as credits, and the stake) and gas to an owner account
+on the running devnet, from the devnet deployer's genesis allocation. Refused on any chain but the
+devnet's own: the node must be anvil, on the deployment's chain, deployed by the devnet deployer.
+
+options:
+  --tokens <n>            whole tokens to send, decimals allowed (default 1000)
+  --ether <n>             top the account's gas up to this much ether (default 10)
+  --data-dir <dir>        the devnet's data directory, for its deployment file (default .data/devnet)
+  --deployment <file>     or the deployment file itself
+  --rpc <url>             the devnet's chain (default http://127.0.0.1:8545)
+${jsonFlag(24)}
+${helpFlag(24)}`;
+
+export type FaucetCliOptions = { to: Address; tokens: bigint; ether: bigint; deploymentFile: string; rpc: string; json: boolean };
+
+export function parseFaucet(argv: string[]): FaucetCliOptions {
+  const f = parseFlags(
+    argv,
+    {
+      tokens: { type: 'string' },
+      ether: { type: 'string' },
+      'data-dir': { type: 'string' },
+      deployment: { type: 'string' },
+      rpc: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    1,
+  );
+  const to = f.positionals[0];
+  if (to === undefined) throw new UsageError('missing <address> (the owner account to fund)');
+  if (optional(f, 'data-dir') !== undefined && optional(f, 'deployment') !== undefined)
+    throw new UsageError('give --data-dir or --deployment, not both');
+  return {
+    to: address('<address>', to),
+    tokens: tokenAmount('tokens', optional(f, 'tokens') ?? '1000'),
+    ether: tokenAmount('ether', optional(f, 'ether') ?? '10'),
+    deploymentFile: optional(f, 'deployment') ?? path.join(optional(f, 'data-dir') ?? path.join('.data', 'devnet'), 'deployment.json'),
+    rpc: url('rpc', optional(f, 'rpc') ?? 'http://127.0.0.1:8545'),
+    json: flag(f, 'json'),
+  };
+}
+
+export async function runFaucet(o: FaucetCliOptions, io: Io): Promise<number> {
+  const { devnetFaucet, FaucetRefused } = await import('@groundwork/sim');
+  const deployment = loadDeployment('deployment', o.deploymentFile);
+  step(io, `sending ${tokens(o.tokens)} to ${o.to}`);
+  const r = await devnetFaucet({ rpcUrl: o.rpc, deployment, to: o.to, tokens: o.tokens, ether: o.ether }).catch((err) => {
+    if (err instanceof FaucetRefused) throw new CliError(err.message);
+    throw new CliError(`the faucet could not pay: ${describeError(err)} (is the devnet running at --rpc ${o.rpc}?)`);
+  });
+  if (o.json) {
+    printJson(io, r);
+  } else {
+    line(
+      io.stdout,
+      `sent ${tokens(r.tokens)} to ${r.to}${r.etherTx ? ` and ${formatEther(r.ether)} ether for gas` : ''}; it holds ${tokens(r.balance)}`,
+    );
+    line(io.stdout, `  tx  ${r.tokenTx}`);
+  }
+  return 0;
+}
+
 export const devnetCommands: Command[] = [
   {
     name: 'devnet',
     summary: 'run a whole local network',
     usage: DEVNET_USAGE,
     run: (argv, io) => runDevnetCommand(parseDevnet(argv, envOf(io)), io),
+  },
+  {
+    name: 'devnet faucet',
+    summary: 'token and gas for an account on the running devnet',
+    usage: FAUCET_USAGE,
+    run: (argv, io) => runFaucet(parseFaucet(argv), io),
   },
 ];

@@ -1,18 +1,19 @@
 // `groundwork epoch verify <n>`: recompute an epoch from its artifact and compare with the chain.
 // Trusts neither the oracle nor its database.
-import { createPublicClient, http } from 'viem';
+import { createPublicClient, type Hex, http, type PublicClient } from 'viem';
+import { type Deployment, RewardDistributorAbi } from '@groundwork/contracts';
 import { verifyEpoch, type VerifyResult } from '@groundwork/agent';
 import { existingFile, flag, integer, loadDeployment, optional, parseFlags, required, url } from '../args.ts';
 import { helpFlag, jsonFlag, type Command } from '../command.ts';
-import { UsageError, line, printJson, type Io } from '../io.ts';
+import { CliError, UsageError, line, printJson, type Io } from '../io.ts';
 import { checkChain, withOracle } from '../remote.ts';
 
-const VERIFY_USAGE = `usage: groundwork epoch verify <epoch> --deployment <file> --rpc <url> (--oracle <url> | --artifact <file>) [--json]
+const VERIFY_USAGE = `usage: groundwork epoch verify (<epoch> | latest) --deployment <file> --rpc <url> (--oracle <url> | --artifact <file>) [--json]
 
 Fetches the epoch's artifact (from the oracle, or a local file), recomputes scores, rewards and the
 Merkle root with the same code the oracle ran, and checks them against the chain: the posted root,
 total and artifact hash, and the budgets Emissions released. Prints each check, then PASS or FAIL.
-Exit code 0 on PASS, 1 on FAIL.
+Exit code 0 on PASS, 1 on FAIL. \`latest\` is the latest epoch whose root the chain has.
 
 options:
   --deployment <file>     the deployment file
@@ -23,7 +24,14 @@ options:
 ${jsonFlag(24)}
 ${helpFlag(24)}`;
 
-export type VerifyOptions = { epoch: number; deploymentFile: string; rpc: string; oracle?: string; artifactFile?: string; json: boolean };
+export type VerifyOptions = {
+  epoch: number | 'latest';
+  deploymentFile: string;
+  rpc: string;
+  oracle?: string;
+  artifactFile?: string;
+  json: boolean;
+};
 
 export function parseVerify(argv: string[]): VerifyOptions {
   const f = parseFlags(
@@ -38,14 +46,14 @@ export function parseVerify(argv: string[]): VerifyOptions {
     1,
   );
   const n = f.positionals[0];
-  if (n === undefined) throw new UsageError('missing <epoch> (the epoch number to verify)');
-  if (!/^\d+$/.test(n) || !Number.isSafeInteger(Number(n)))
-    throw new UsageError(`<epoch> must be a whole number, got ${JSON.stringify(n)}`);
+  if (n === undefined) throw new UsageError('missing <epoch> (the epoch number to verify, or latest)');
+  if (n !== 'latest' && (!/^\d+$/.test(n) || !Number.isSafeInteger(Number(n))))
+    throw new UsageError(`<epoch> must be a whole number or latest, got ${JSON.stringify(n)}`);
   const oracle = optional(f, 'oracle');
   const artifactFile = optional(f, 'artifact');
   if (oracle === undefined && artifactFile === undefined) throw new UsageError('missing --oracle (or --artifact)');
   return {
-    epoch: integer('epoch', n),
+    epoch: n === 'latest' ? 'latest' : integer('epoch', n),
     deploymentFile: required(f, 'deployment'),
     rpc: url('rpc', required(f, 'rpc')),
     oracle: oracle === undefined ? undefined : url('oracle', oracle),
@@ -70,11 +78,13 @@ export function formatVerify(v: VerifyResult): string[] {
 export async function runVerify(o: VerifyOptions, io: Io): Promise<number> {
   const deployment = loadDeployment('deployment', o.deploymentFile);
   if (o.artifactFile !== undefined) existingFile('artifact', o.artifactFile);
-  await checkChain(createPublicClient({ transport: http(o.rpc) }), o.rpc, deployment);
+  const client = createPublicClient({ transport: http(o.rpc) });
+  await checkChain(client, o.rpc, deployment);
+  const epoch = o.epoch === 'latest' ? await latestPostedEpoch(client, deployment) : o.epoch;
   const { NETWORK_PLUGINS } = await import('@groundwork/oracle');
   const run = () =>
     verifyEpoch({
-      epoch: o.epoch,
+      epoch,
       deployment,
       rpcUrl: o.rpc,
       plugins: NETWORK_PLUGINS,
@@ -86,6 +96,19 @@ export async function runVerify(o: VerifyOptions, io: Io): Promise<number> {
   if (o.json) printJson(io, v);
   else for (const l of formatVerify(v)) line(io.stdout, l);
   return v.pass ? 0 : 1;
+}
+
+async function latestPostedEpoch(client: PublicClient, deployment: Deployment): Promise<number> {
+  const latest = (await client.readContract({
+    address: deployment.addresses.distributor,
+    abi: RewardDistributorAbi,
+    functionName: 'latestRoot',
+  })) as {
+    root: Hex;
+    epoch: bigint;
+  };
+  if (/^0x0{64}$/.test(latest.root)) throw new CliError('the chain has no posted root yet: wait for the first epoch to close');
+  return Number(latest.epoch);
 }
 
 export const EPOCH_USAGE = `usage: groundwork epoch <command> [options]
