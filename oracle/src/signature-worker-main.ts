@@ -19,7 +19,15 @@ function handle(r: VerifyRequest): VerifyResponse {
   return { id: r.id, ok };
 }
 
-parentPort!.on('message', (r: VerifyRequest) => {
+parentPort!.on('message', (r: VerifyRequest | { hold: SharedArrayBuffer }) => {
+  if ('hold' in r) {
+    // Test hook (SignaturePool.holdWorker): stay busy until released, so a request sent meanwhile
+    // is certainly still pending when the test kills this worker. A spin, not Atomics.wait, so
+    // that terminate() can interrupt it.
+    const flag = new Int32Array(r.hold);
+    while (Atomics.load(flag, 0) === 0) {}
+    return;
+  }
   let answer: VerifyResponse;
   try {
     answer = handle(r);

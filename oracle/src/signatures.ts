@@ -139,6 +139,21 @@ export class SignaturePool {
     await Promise.all(this.slots.map((s) => s?.worker.terminate()));
   }
 
+  /**
+   * Test hook: keeps worker `index` busy until the returned function is called, so that what is
+   * sent to it meanwhile stays pending.
+   */
+  async holdWorker(index = 0): Promise<() => void> {
+    const slot = this.slots[index] ?? this.spawn(index);
+    this.slots[index] = slot;
+    await slot.ready;
+    const flag = new SharedArrayBuffer(4);
+    slot.worker.postMessage({ hold: flag });
+    return () => {
+      Atomics.store(new Int32Array(flag), 0, 1);
+    };
+  }
+
   /** Test hook: stops worker `index` abruptly, as a crash would. */
   async crashWorker(index = 0): Promise<void> {
     await this.slots[index]?.worker.terminate();

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,15 +14,6 @@ import { openPglite } from '../src/index.ts';
 
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'oracle-process.ts');
 const STEPS = ['scored', 'artifact', 'signed', 'posted'] as const;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('oracle crash at each step of epoch close', () => {
   let net: Testnet;
@@ -43,7 +33,8 @@ describe('oracle crash at each step of epoch close', () => {
       log: undefined,
       deploymentFile,
       dataDir: path.join(dir, 'oracle'),
-      port: await freePort(),
+      // Any free port, a new one at each start: the agents follow the URL the process prints.
+      port: 0,
     });
   });
   after(async () => {
@@ -64,14 +55,19 @@ describe('oracle crash at each step of epoch close', () => {
     });
     closeSync(logFd);
     const ready = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`oracle not ready within 60 s:\n${readFileSync(logFile, 'utf8')}`)), 60_000);
       child!.stdout!.on('data', (d) => {
         const m = /ready (\S+)/.exec(String(d));
         if (m) {
+          clearTimeout(timer);
           child!.stdout!.destroy();
           resolve(m[1]!);
         }
       });
-      child!.once('exit', () => reject(new Error(`oracle exited before it was ready:\n${readFileSync(logFile, 'utf8')}`)));
+      child!.once('exit', () => {
+        clearTimeout(timer);
+        reject(new Error(`oracle exited before it was ready:\n${readFileSync(logFile, 'utf8')}`));
+      });
     });
     const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child!.once('exit', (code, signal) => resolve(signal ?? code)));
     return { ready, exited };
@@ -98,7 +94,8 @@ describe('oracle crash at each step of epoch close', () => {
     for (const step of STEPS) {
       const run = runOracle(step);
       const url = await run.ready;
-      if (step === 'scored') await net.startAgents(`${url.replace('http', 'ws')}/v1/connect`);
+      rememberAcks();
+      await net.startAgents(`${url.replace('http', 'ws')}/v1/connect`);
       let timer: NodeJS.Timeout | undefined;
       const signal = await Promise.race([run.exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 60_000)))]);
       clearTimeout(timer);
@@ -117,6 +114,8 @@ describe('oracle crash at each step of epoch close', () => {
     // A clean restart finishes the close: it finds the root on chain and does not post again.
     const run = runOracle();
     const url = await run.ready;
+    rememberAcks();
+    await net.startAgents(`${url.replace('http', 'ws')}/v1/connect`);
     for (let i = 0; i < 100; i++) {
       const res = await fetch(`${url}/v1/epochs/${epoch}`);
       if (res.ok && ((await res.json()) as { state: string }).state === 'posted') break;

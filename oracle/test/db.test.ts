@@ -83,7 +83,7 @@ describe('a rewarded epoch on PostgreSQL', { skip: pgSkip }, () => {
     const net = await startTestnet({ devices: 2, epochSeconds: 6, databaseUrl: second.url });
     try {
       assert.equal(net.oracle!.db.kind, 'postgres');
-      const epoch = net.oracle!.closer.firstEpoch + 1;
+      const epoch = net.firstFullEpoch;
       await net.waitForEpoch(epoch, 60_000);
       const v = await verifyEpoch({
         epoch,

@@ -48,6 +48,8 @@ describe('SignaturePool', () => {
 
   test('a worker that dies fails its pending calls with SignatureWorkerError; the next call gets a new worker', async () => {
     const { list, expected } = checks(2000);
+    // Both workers are held busy, so the call is certainly pending when they die.
+    const release = [await pool.holdWorker(0), await pool.holdWorker(1)];
     const refused = assert.rejects(
       pool.verify(list),
       (e) => e instanceof SignatureWorkerError && /signature worker stopped/.test((e as Error).message),
@@ -55,6 +57,7 @@ describe('SignaturePool', () => {
     await pool.crashWorker(0);
     await pool.crashWorker(1);
     await refused;
+    for (const r of release) r();
     assert.deepEqual(await pool.verify(list), expected);
   });
 

@@ -231,10 +231,14 @@ async function waitUntilClaimable(net: Testnet, epoch: number): Promise<void> {
   }
 }
 
+/**
+ * Rewards as of the last epoch this run settled (its claims covered exactly that epoch; the closer
+ * may have scored a later one meanwhile), and what each provider has claimed on chain.
+ */
 async function fillBalances(net: Testnet, summary: DevnetSummary): Promise<void> {
-  const rows = await net.oracle!.db.query<{ result: string }>(
-    'select result from epochs where result is not null order by epoch desc limit 1',
-  );
+  const settled = summary.epochs.at(-1)?.epoch;
+  if (settled === undefined) return;
+  const rows = await net.oracle!.db.query<{ result: string }>('select result from epochs where epoch = $1', [settled]);
   const last = rows[0] ? (JSON.parse(rows[0].result) as EpochResult) : null;
   for (const c of last?.cumulative ?? []) summary.rewards[c.account] = c.amount;
   for (const p of net.providers) {

@@ -76,6 +76,11 @@ export type Testnet = {
   oracleConfig: OracleConfig;
   providers: TestnetProvider[];
   plugins: NetworkPlugins;
+  /**
+   * The first epoch that began after the agents last became ready: every device is connected for
+   * all of it, so it is the first epoch whose challenges they all could answer.
+   */
+  firstFullEpoch: number;
   /** Starts the oracle (again) in this process, e.g. after a test stopped or killed one. */
   startOracle(overrides?: Partial<OracleConfig>): Promise<Oracle>;
   /** Starts agents for every provider that is not offline (again after a restart); `wsUrl` defaults to the in-process oracle. */
@@ -209,6 +214,7 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
     oracleConfig,
     providers,
     plugins: NETWORK_PLUGINS,
+    firstFullEpoch: clock.epochAtMs(Date.now()) + 1,
     async startOracle(overrides = {}) {
       net.oracle = await startOracle({ ...oracleConfig, ...overrides });
       return net.oracle;
@@ -231,6 +237,7 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
         });
       }
       await Promise.all(providers.filter((p) => p.agent).map((p) => p.agent!.ready()));
+      net.firstFullEpoch = clock.epochAtMs(Date.now()) + 1;
     },
     async waitForEpoch(epoch, timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;

@@ -13,8 +13,9 @@ describe('cheaters', () => {
 
   before(async () => {
     net = await startTestnet({ devices: BEHAVIOURS.length, epochSeconds: 6, behaviour: (i) => BEHAVIOURS[i]! });
-    // Two whole epochs in: the replayer has used up its one honest answer by then.
-    const epoch = net.oracle!.closer.firstEpoch + 2;
+    // The second whole epoch with the agents connected: the replayer has used up its one honest
+    // answer by then (its first challenge came at the latest in the first whole epoch).
+    const epoch = net.firstFullEpoch + 1;
     await net.waitForEpoch(epoch, 90_000);
     const res = await fetch(`${net.oracle!.url}/v1/epochs/${epoch}/artifact`);
     a = JSON.parse(await res.text()) as EpochArtifact;

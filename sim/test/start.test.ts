@@ -102,7 +102,8 @@ for (const [how, stop] of [
     const dataDir = path.join(dir, how.split(' ')[0]!);
     const run = await runUntilStopped(dataDir, stop);
     assert.equal(run.code, 0, `exit code 0 (got ${run.code}, signal ${run.signal})\n${run.err}`);
-    assert.doesNotMatch(run.err, /error/i, 'no error line on a requested stop');
+    assert.doesNotMatch(run.err, /^error/im, 'no error line on a requested stop');
+    assert.doesNotMatch(run.out, /^error/im);
     assert.match(run.out, /stopped · chain, keys and oracle state are saved/);
     // The chain was saved: the same command resumes the same deployment and goes on.
     const resumed = devnet('--data-dir', dataDir, ...FAST, '--json', '--epochs', '1');
