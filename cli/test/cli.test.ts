@@ -211,7 +211,7 @@ describe('bad command lines: exit 2, one error line naming the flag, then the us
     ['credits buy', ['--credits', '10', ...D, ...RPC, '--key', `0x${'0'.repeat(64)}`], /--key is not a valid secp256k1 private key/],
     ['credits buy', ['--credits', '10', ...D, ...RPC, '--key', KEY, '--owner-key', KEY], /unknown flag --owner-key/],
     ['epoch verify', [...D, ...RPC, ...ORACLE], /missing <epoch>/],
-    ['epoch verify', ['three', ...D, ...RPC, ...ORACLE], /<epoch> must be a whole number, got "three"/],
+    ['epoch verify', ['three', ...D, ...RPC, ...ORACLE], /<epoch> must be a whole number or latest, got "three"/],
     ['epoch verify', ['3', '4', ...D, ...RPC, ...ORACLE], /unexpected argument "4"/],
     ['epoch verify', ['3', ...D, ...RPC], /missing --oracle \(or --artifact\)/],
     ['epoch verify', ['3', ...D, ...RPC, '--artifact', path.join(dir, 'no-artifact.json')], /--artifact .*no-artifact\.json: no such file/],
