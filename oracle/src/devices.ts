@@ -22,6 +22,13 @@ export class DeviceCache {
     return [...this.byId.values()];
   }
 
+  /** Forgets the devices the mirror no longer has (after the follower rewound it), then reloads every device. */
+  async reload(db: Queryable): Promise<KnownDevice[]> {
+    const present = new Set((await db.query<{ device: string }>('select device from devices')).map((r) => r.device));
+    for (const device of [...this.byId.keys()]) if (!present.has(device)) this.byId.delete(device);
+    return this.load(db);
+  }
+
   /** Loads (or reloads) `devices`, or every device when none are named. */
   async load(db: Queryable, devices?: readonly string[]): Promise<KnownDevice[]> {
     const rows = devices

@@ -2,6 +2,11 @@
 // credit spends, posted roots and claims into the database. Each batch of blocks and the cursor
 // move in one transaction, so a restart resumes exactly where the last batch ended; RPC errors
 // are retried with backoff and never lose or double an event.
+//
+// It is reorg-safe: the hash of every batch's last block is kept. When the chain no longer has
+// the cursor's block (a reorg, a rollback, a restored snapshot, an RPC pointed at another node),
+// the follower finds the newest kept block the chain still has, removes everything it mirrored
+// after it, re-reads the state of the devices that touched, and syncs again from there.
 import { parseEventLogs, type Address, type Hex, type PublicClient } from 'viem';
 import { DeviceRegistryAbi, RewardDistributorAbi, ServiceCreditsAbi, type Deployment } from '@groundwork/contracts';
 import { deviceIdHex } from '@groundwork/protocol';
@@ -23,16 +28,24 @@ export type FollowerOptions = {
   pollMs?: number;
   /** Called after a batch that registered or changed devices (in the batch's order). */
   onDevicesChanged?: (devices: Hex[]) => void;
+  /** Called after a rewind: the mirror was cut back from `from` to `to` (the common ancestor). */
+  onRewind?: (rewind: { from: bigint; to: bigint }) => void;
   log?: (line: string) => void;
 };
+
+/** Kept batch-end hashes: the depth of reorg the follower can rewind without re-reading everything. */
+const CHECKPOINTS = 10_000;
 
 export class ChainFollower {
   private readonly kinds: Map<string, string>;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
-  /** Last block fully mirrored. */
+  /** Last block fully mirrored, and its hash (null for a mirror from before hashes were kept). */
   cursor = -1n;
+  cursorHash: Hex | null = null;
+  /** Rewinds so far (for /v1/status and tests). */
+  rewinds = 0;
   headTime = 0;
   lastError: string | null = null;
   consecutiveErrors = 0;
@@ -47,8 +60,9 @@ export class ChainFollower {
   }
 
   async init(): Promise<void> {
-    const rows = await this.db.query<{ block: string }>("select block from chain_cursor where name = 'follower'");
+    const rows = await this.db.query<{ block: string; hash: Hex | null }>("select block, hash from chain_cursor where name = 'follower'");
     this.cursor = rows[0] ? BigInt(rows[0].block) : this.deployment.startBlock - 1n;
+    this.cursorHash = rows[0]?.hash ?? null;
   }
 
   /** Polls until `stop`; errors back off exponentially up to 10 s. */
@@ -86,6 +100,7 @@ export class ChainFollower {
     try {
       const head = await this.client.getBlock({ blockTag: 'latest' });
       this.headTime = Number(head.timestamp);
+      await this.checkCursor(head.number);
       const batch = BigInt(this.opts.batchBlocks ?? 2000);
       while (this.cursor < head.number) {
         const from = this.cursor + 1n;
@@ -102,8 +117,79 @@ export class ChainFollower {
     }
   }
 
+  /** The chain's hash of block `n`, or null if it has no such block. */
+  private async hashOf(n: bigint): Promise<Hex | null> {
+    if (n < 0n) return null;
+    try {
+      return (await this.client.getBlock({ blockNumber: n })).hash;
+    } catch (err) {
+      if ((err as Error).name === 'BlockNotFoundError') return null;
+      throw err;
+    }
+  }
+
+  /** Rewinds the mirror if the chain no longer has the block the cursor names. */
+  private async checkCursor(head: bigint): Promise<void> {
+    if (this.cursor < this.deployment.startBlock) return; // nothing mirrored yet
+    if (this.cursor <= head && this.cursorHash !== null && (await this.hashOf(this.cursor)) === this.cursorHash) return;
+    if (this.cursor <= head && this.cursorHash === null) return; // a mirror from before hashes were kept: trusted
+    await this.rewind(head);
+  }
+
+  /** Cuts the mirror back to the newest kept block the chain still has, and fixes what that touched. */
+  private async rewind(head: bigint): Promise<void> {
+    const from = this.cursor;
+    const kept = await this.db.query<{ number: string; hash: Hex }>(
+      'select number::text as number, hash from chain_blocks where number <= $1 order by number desc limit $2',
+      [head.toString(), CHECKPOINTS],
+    );
+    let to = this.deployment.startBlock - 1n;
+    let toHash: Hex | null = null;
+    for (const k of kept) {
+      if ((await this.hashOf(BigInt(k.number))) === k.hash) {
+        to = BigInt(k.number);
+        toHash = k.hash;
+        break;
+      }
+    }
+    const after = to.toString();
+    await this.db.transaction(async (tx) => {
+      // Devices whose history loses something: their owner and state are re-derived below.
+      const touched = await tx.query<{ device: string }>(
+        `select device from device_events where block > $1 union select device from device_transfers where block > $1`,
+        [after],
+      );
+      for (const table of ['device_transfers', 'device_events', 'credit_spends', 'claims', 'posted_roots', 'chain_blocks']) {
+        await tx.query(`delete from ${table} where ${table === 'chain_blocks' ? 'number' : 'block'} > $1`, [after]);
+      }
+      await tx.query('delete from devices where registered_block > $1', [after]);
+      for (const { device } of touched) {
+        const rows = await tx.query('select device from devices where device = $1', [device]);
+        if (!rows.length) continue; // registered after the ancestor: gone
+        const state = await this.readDevice(BigInt(device), head);
+        await tx.query(
+          `update devices set
+             owner = coalesce((select to_addr from device_transfers where device = $1 order by block desc, log_index desc limit 1), owner),
+             slashed = coalesce((select sum((data->>'slashed')::numeric) from device_events where device = $1 and kind = 'DeviceSlashed'), 0),
+             stake = $2, unstaking = $3, location = $4
+           where device = $1`,
+          [device, state.stake.toString(), state.unstaking.toString(), state.location === 0n ? null : state.location.toString(16)],
+        );
+      }
+      await tx.query("update chain_cursor set block = $1, hash = $2 where name = 'follower'", [after, toHash]);
+    });
+    this.cursor = to;
+    this.cursorHash = toHash;
+    this.rewinds++;
+    this.opts.log?.(`follower: the chain no longer has block ${from} as mirrored; rewound to block ${to} and syncing again`);
+    this.opts.onRewind?.({ from, to });
+  }
+
   private async syncRange(from: bigint, to: bigint): Promise<void> {
     const a = this.deployment.addresses;
+    // The batch's last block before and after reading its logs: if it changed, a reorg happened
+    // meanwhile and the logs may be of either branch, so the batch is read again.
+    const before = await this.hashOf(to);
     const raw = await this.client.getLogs({ address: [a.registry, a.credits, a.distributor], fromBlock: from, toBlock: to });
     const logs = parseEventLogs({ abi: EVENTS_ABI, logs: raw, strict: false });
     const times = new Map<bigint, number>();
@@ -121,6 +207,8 @@ export class ChainFollower {
     // Registrations and spends are stamped with their block's time (read before the transaction).
     for (const log of logs) if (log.eventName === 'DeviceRegistered' || log.eventName === 'CreditsSpent') await blockTime(log.blockNumber!);
 
+    const toHash = await this.hashOf(to);
+    if (before === null || toHash !== before) throw new Error(`block ${to} changed while its logs were read (a reorg): reading again`);
     const changed: Hex[] = [];
     await this.db.transaction(async (tx) => {
       for (const log of logs) {
@@ -177,11 +265,17 @@ export class ChainFollower {
         }
       }
       await tx.query(
-        "insert into chain_cursor (name, block) values ('follower', $1) on conflict (name) do update set block = excluded.block",
-        [to.toString()],
+        "insert into chain_cursor (name, block, hash) values ('follower', $1, $2) on conflict (name) do update set block = excluded.block, hash = excluded.hash",
+        [to.toString(), toHash],
       );
+      await tx.query('insert into chain_blocks (number, hash) values ($1, $2) on conflict (number) do update set hash = excluded.hash', [
+        to.toString(),
+        toHash,
+      ]);
+      await tx.query('delete from chain_blocks where number < $1', [(to - BigInt(CHECKPOINTS) * 2000n).toString()]);
     });
     this.cursor = to;
+    this.cursorHash = toHash;
     if (changed.length) this.opts.onDevicesChanged?.([...new Set(changed)]);
   }
 

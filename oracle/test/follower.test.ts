@@ -1,13 +1,17 @@
 // The chain follower mirrors the registry through a flaky RPC (a loopback proxy that fails a third
 // of the requests, some with 502s and some by dropping the connection) and ends with exactly what
 // the chain holds: every device once, every event once. A new follower on the same database
-// resumes from the stored cursor and picks up a transfer of the device NFT.
+// resumes from the stored cursor and picks up a transfer of the device NFT. When the chain is
+// rolled back under it (anvil's evm_snapshot / evm_revert), to a shorter chain or to one as long
+// with other blocks, the follower notices by block hash, rewinds and matches the chain again.
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createPublicClient, http, parseEventLogs, type PublicClient } from 'viem';
-import { DeviceRegistryAbi } from '@groundwork/contracts';
+import { type Address, createPublicClient, http, parseEventLogs, type PublicClient } from 'viem';
+import { DeviceRegistryAbi, ServiceCreditsAbi } from '@groundwork/contracts';
+import { registerDevice } from '@groundwork/agent';
+import { generateDeviceKey } from '@groundwork/protocol';
 import { startTestnet, type Testnet } from '@groundwork/sim';
 import { ChainFollower, openDatabase, type Database } from '../src/index.ts';
 
@@ -133,5 +137,118 @@ describe('chain follower', () => {
     ]);
     assert.equal(history.length, 2, 'mint and transfer');
     assert.equal(history[1]!.from_addr, p.owner.toLowerCase());
+  });
+
+  /** The mirror holds exactly what the chain holds now: devices, owners, stakes, events, spends. */
+  async function assertMirrorsChain(f: ChainFollower): Promise<void> {
+    const head = await net.client.getBlockNumber({ cacheTime: 0 });
+    assert.equal(f.cursor, head, 'synced to the head');
+    const registry = net.deployment.addresses.registry;
+    const logs = parseEventLogs({
+      abi: DeviceRegistryAbi,
+      logs: await net.client.getLogs({ address: registry, fromBlock: 0n, toBlock: head }),
+    });
+    const chainDevices = new Set(
+      logs
+        .filter((l) => l.eventName === 'DeviceRegistered')
+        .map((l) => `0x${(l.args as { deviceId: bigint }).deviceId.toString(16).padStart(64, '0')}`),
+    );
+    const rows = await db.query('select device, owner, stake::text as stake from devices order by device');
+    assert.deepEqual(new Set(rows.map((r) => r.device)), chainDevices, 'the same devices');
+    for (const r of rows) {
+      const owner = (await net.client.readContract({
+        address: registry,
+        abi: DeviceRegistryAbi,
+        functionName: 'ownerOf',
+        args: [BigInt(r.device)],
+      })) as string;
+      assert.equal(r.owner, owner.toLowerCase(), `owner of ${r.device}`);
+      const d = (await net.client.readContract({
+        address: registry,
+        abi: DeviceRegistryAbi,
+        functionName: 'device',
+        args: [BigInt(r.device)],
+      })) as { stake: bigint };
+      assert.equal(r.stake, d.stake.toString(), `stake of ${r.device}`);
+    }
+    const count = async (table: string) => (await db.query(`select count(*)::int as n from ${table}`))[0]!.n;
+    assert.equal(await count('device_transfers'), logs.filter((l) => l.eventName === 'Transfer').length, 'transfers');
+    assert.equal(
+      await count('device_events'),
+      logs.filter((l) => l.eventName !== 'Transfer' && 'deviceId' in (l.args as object)).length,
+      'device events',
+    );
+    const spends = await net.client.getContractEvents({
+      address: net.deployment.addresses.credits,
+      abi: ServiceCreditsAbi,
+      eventName: 'CreditsSpent',
+      fromBlock: 0n,
+    });
+    assert.equal(await count('credit_spends'), spends.length, 'credit spends');
+  }
+
+  const rpc = (method: string, params: unknown[] = []) => net.client.request({ method, params } as never) as Promise<unknown>;
+
+  async function transfer(from: number, to: number): Promise<void> {
+    const p = net.providers[from]!;
+    const owner = (await net.client.readContract({
+      address: net.deployment.addresses.registry,
+      abi: DeviceRegistryAbi,
+      functionName: 'ownerOf',
+      args: [BigInt(p.device)],
+    })) as Address;
+    const session = net.providers.find((q) => q.owner.toLowerCase() === owner.toLowerCase())!.session;
+    const { request: tx } = await session.client.simulateContract({
+      account: session.account,
+      address: net.deployment.addresses.registry,
+      abi: DeviceRegistryAbi,
+      functionName: 'transferFrom',
+      args: [owner, net.providers[to]!.owner, BigInt(p.device)],
+      blockTag: 'pending',
+    });
+    await net.client.waitForTransactionReceipt({ hash: await session.wallet.writeContract(tx) });
+  }
+
+  test('a chain rolled back under the follower: it rewinds by block hash and mirrors the chain again', async () => {
+    const f = new ChainFollower(db, net.client, net.deployment, { batchBlocks: 5 });
+    await f.init();
+    await f.syncToHead();
+    await assertMirrorsChain(f);
+    const snapshot = await rpc('evm_snapshot');
+
+    // On the branch that will be rolled back: a new device (with its fee, a credit spend) and a transfer.
+    const extra = net.providers[3]!;
+    const key = generateDeviceKey().privateKey;
+    await registerDevice(extra.session, { key, network: 'uptime' });
+    await transfer(2, 0);
+    await f.syncToHead();
+    await assertMirrorsChain(f);
+    const rolledBack = f.cursor;
+    assert.equal((await db.query('select count(*)::int as n from devices'))[0]!.n, net.providers.length + 1);
+
+    // Rolled back, then as many blocks again but others: the same heights with new hashes.
+    assert.equal(await rpc('evm_revert', [snapshot]), true);
+    await transfer(1, 3);
+    while ((await net.client.getBlockNumber({ cacheTime: 0 })) < rolledBack) await rpc('evm_mine');
+    await f.syncToHead();
+    assert.equal(f.rewinds, 1, 'one rewind');
+    await assertMirrorsChain(f);
+
+    // Rolled back to a shorter chain: the cursor is past the head.
+    const again = await rpc('evm_snapshot');
+    await transfer(0, 2);
+    await f.syncToHead();
+    assert.equal(await rpc('evm_revert', [again]), true);
+    assert.ok(f.cursor > (await net.client.getBlockNumber({ cacheTime: 0 })));
+    await f.syncToHead();
+    assert.equal(f.rewinds, 2, 'a second rewind');
+    await assertMirrorsChain(f);
+
+    // A restarted follower on the same database keeps the hash and resumes without a rewind.
+    const g = new ChainFollower(db, net.client, net.deployment, { batchBlocks: 5 });
+    await g.init();
+    assert.equal(g.cursorHash, f.cursorHash);
+    await g.syncToHead();
+    assert.equal(g.rewinds, 0);
   });
 });
