@@ -35,21 +35,29 @@
  * ≤ 0.25); the same ratio over what each side added above its baseline is reported, not
  * checked. Both targets are checked from 1,000,000 devices up.
  *
- * Informational (no ratio, no effect on the exit code; --skip-full skips it): the whole
- * computeEpoch(inputs, { uptime }, { checkSignatures: false }) on the full epoch inputs (N
- * device snapshots, 3 challenges each, ~1.5 N accepted reports, some late or sent twice), which
- * includes the uptime verifier: its time and peak, then its steps one by one (phases mode: time,
- * GC time, memory after each). Signatures are not checked there: ingest checks each report's
- * P-256 signature as it arrives (bench/ingest.ts), and every report carries one dummy
- * signature. If it fails, the error is printed and the run goes on.
+ * The full close (--skip-full skips it), in its own process: the epoch as the closer's tables (N
+ * device snapshots, 3 challenges each, ~1.5 N accepted reports, some late or sent twice, usage,
+ * prior amounts; built untimed), then, timed: computeEpochTables with the uptime verifier →
+ * rewards → tree, the artifact written to a file as a stream with its sha256, and P proofs.
+ * Targets (the issue's, absolute, checked from 1,000,000 devices up): at most 15 s and at most
+ * 1.5 GiB peak resident memory, printed as ratios to those limits. Signatures are not re-checked
+ * (ingest checks each report's P-256 signature as it arrives, bench/ingest.ts, and the closer
+ * trusts that); every report carries one dummy signature. Then, in another process, `epoch
+ * verify`'s own work on that artifact (read as a stream with every row schema-checked,
+ * recomputed, compared byte for byte), reported: its time and peak. Its root and the artifact's
+ * hash must equal the close's.
  *
  * Exits 1 if the headline's fast side fails, if the roots or the fetched proofs differ, if a
- * proof does not verify, or if a checked target is missed. --json prints one JSON object.
+ * proof does not verify, if the full close or its verify fails, or if a checked target is
+ * missed. --json prints one JSON object.
  */
-import { runWorker } from './lib/child.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { EpochWorkerResult, Mode, Phase } from './lib/epoch-worker.ts';
+import { runWorker } from './lib/child.ts';
+import type { EpochWorkerResult, Mode } from './lib/epoch-worker.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORKER = fileURLToPath(new URL('./lib/epoch-worker.ts', import.meta.url));
@@ -60,13 +68,12 @@ const TARGET_DEVICES = 1_000_000;
 type Options = { devices: number; seed: number; proofs: number };
 
 /** Runs one mode in a fresh process and returns the JSON line it prints. */
+function sideArgs(mode: Mode, options: Options): string[] {
+  return ['--mode', mode, '--devices', String(options.devices), '--seed', String(options.seed), '--proofs', String(options.proofs)];
+}
+
 function runSide(mode: Mode, options: Options): Promise<EpochWorkerResult> {
-  return runWorker<EpochWorkerResult>(
-    WORKER,
-    ['--mode', mode, '--devices', String(options.devices), '--seed', String(options.seed), '--proofs', String(options.proofs)],
-    `${mode} side`,
-    ROOT,
-  );
+  return runWorker<EpochWorkerResult>(WORKER, sideArgs(mode, options), `${mode} side`, ROOT);
 }
 
 type Comparison = {
@@ -96,15 +103,29 @@ function compare(fast: EpochWorkerResult, oz: EpochWorkerResult): Comparison {
   return { speedup, memory, memoryAboveBaseline, rootsEqual, proofsEqual, targetsChecked, speedupMet, memoryMet, pass };
 }
 
-/** The informational section: the whole computeEpoch, verifier included. Never fails the run. */
-type Informational = {
+/**
+ * The full close (verifier, rewards, tree, the artifact streamed to disk with its hash), checked
+ * against the issue's absolute targets, and `epoch verify`'s work on the artifact it wrote.
+ */
+type FullClose = {
   full?: EpochWorkerResult;
-  phases?: EpochWorkerResult;
+  verify?: EpochWorkerResult;
   /** A side that could not report (its process failed), or whose timed part threw. */
   errors: string[];
-  /** Whether each side that got a root got the headline's (the inputs agree). */
-  sameRootAsHeadline: { full: boolean | null; phases: boolean | null };
+  /** Whether the full close got the headline's root (the two inputs agree). */
+  sameRootAsHeadline: boolean | null;
+  /** full.ms / 15 s and full peak / 1.5 GiB. */
+  timeRatio: number | null;
+  memoryRatio: number | null;
+  targetsChecked: boolean;
+  timeMet: boolean;
+  memoryMet: boolean;
+  pass: boolean;
 };
+
+/** The full close at 1,000,000 devices: at most this long and this much resident memory (peak). */
+const TARGET_FULL_MS = 15_000;
+const TARGET_FULL_RSS_KIB = 1.5 * 1024 * 1024;
 
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 const ms = (value: number) => `${value.toLocaleString('en-US')} ms`;
@@ -138,30 +159,13 @@ function peakNotes(sides: EpochWorkerResult[]): void {
   }
 }
 
-function phaseTable(title: string, side: EpochWorkerResult): void {
-  const total = side.phases!.reduce((s, p) => s + p.ms, 0);
-  console.log(`\n${title}: ${ms(total)} in all, baseline RSS ${mib(side.baselineRssKiB)}`);
-  table([
-    ['step', 'time', 'share', 'of it GC (approx.)', 'heap after', 'RSS after', 'peak RSS so far'],
-    ...side.phases!.map((p: Phase) => [
-      p.name,
-      ms(p.ms),
-      `${((100 * p.ms) / Math.max(1, total)).toFixed(1)}%`,
-      ms(p.gcMs),
-      `${p.heapUsedMiB.toFixed(1)} MiB`,
-      `${p.rssMiB.toFixed(1)} MiB`,
-      `${p.maxRssMiB.toFixed(1)} MiB`,
-    ]),
-  ]);
-}
-
 type Report = {
   options: Options;
   fast: EpochWorkerResult;
   oz?: EpochWorkerResult;
   comparison?: Comparison;
   proofsOk: boolean;
-  informational?: Informational;
+  fullClose?: FullClose;
 };
 
 function printHeadline(r: Report): void {
@@ -185,7 +189,7 @@ function printHeadline(r: Report): void {
   if (fast.steps) {
     const { computeRewards, rewardTree, proofs } = fast.steps;
     console.log(
-      `fast side's time: computeRewardColumns ${ms(computeRewards)} + RewardTree.fromColumns ${ms(rewardTree)} + ${P} proofs ${ms(proofs)}`,
+      `fast side's time: computeRewardColumns ${ms(computeRewards!)} + RewardTree.fromColumns ${ms(rewardTree!)} + ${P} proofs ${ms(proofs!)}`,
     );
   }
   if (fast.error) console.log(`\nthe fast side FAILED: ${fast.error}`);
@@ -204,27 +208,82 @@ function printHeadline(r: Report): void {
   }
 }
 
-function printInformational(options: Options, info: Informational): void {
-  console.log('\n--- informational, not in the ratios or the exit code ---');
-  console.log(`the whole close: computeEpoch(inputs, { uptime }, { checkSignatures: false }) on ${count(options.devices)} devices,`);
-  console.log('INCLUDING the uptime verifier (scoring 3 challenges per device from the accepted reports), then');
-  console.log(`${options.proofs} × tree.proofFor; reported apart from the headline, which starts from the verifier's scores`);
-  const e = info.full?.epoch ?? info.phases?.epoch;
+function printFullClose(options: Options, f: FullClose): void {
+  console.log(
+    `\nfull close, ${count(options.devices)} devices: computeEpochTables with the uptime verifier → artifact streamed to disk + sha256 → ${options.proofs} proofs`,
+  );
+  const e = f.full?.epoch;
   if (e)
     console.log(
-      `inputs: ${count(e.challenges ?? 0)} challenges, ${count(e.reports ?? 0)} reports${e.rejections !== undefined ? ` → ${count(e.rejections)} rejections` : ''}`,
+      `  inputs: ${count(e.challenges ?? 0)} challenges, ${count(e.reports ?? 0)} reports → ${count(e.rejections ?? 0)} rejections`,
     );
-  if (info.full) {
+  const sides = [
+    ...(f.full ? [{ label: 'full close', side: f.full }] : []),
+    ...(f.verify ? [{ label: 'epoch verify (no chain, no signatures)', side: f.verify }] : []),
+  ];
+  if (sides.length) {
     console.log('');
-    table(sideRows([{ label: 'computeEpoch', side: info.full }]));
-    peakNotes([info.full]);
+    table(sideRows(sides));
   }
-  for (const error of info.errors) console.log(`FAILED: ${error}`);
-  const same = (v: boolean | null, what: string) =>
-    v === null ? '' : v ? `${what}: same root as the headline` : `${what}: a DIFFERENT root from the headline's (the inputs disagree)`;
-  const roots = [same(info.sameRootAsHeadline.full, 'computeEpoch'), same(info.sameRootAsHeadline.phases, 'phases')].filter(Boolean);
-  if (roots.length) console.log(roots.join(' · '));
-  if (info.phases?.phases) phaseTable("computeEpoch's steps one by one (phases mode, its own process)", info.phases);
+  if (f.full?.steps)
+    console.log(
+      `full close's time: computeEpochTables ${ms(f.full.steps.computeEpoch!)} + artifact ${ms(f.full.steps.artifact!)} + proofs ${ms(f.full.steps.proofs!)}`,
+    );
+  if (f.full?.artifact) console.log(`artifact: ${count(f.full.artifact.bytes)} bytes, sha256 ${f.full.artifact.hash}`);
+  if (f.verify?.steps)
+    console.log(
+      `verify's time: read + schema ${ms(f.verify.steps.read!)} + computeEpochTables ${ms(f.verify.steps.computeEpoch!)} + byte comparison ${ms(f.verify.steps.compare!)}`,
+    );
+  for (const error of f.errors) console.log(`FAILED: ${error}`);
+  if (f.sameRootAsHeadline !== null)
+    console.log(f.sameRootAsHeadline ? 'same root as the headline' : "a DIFFERENT root from the headline's (the inputs disagree)");
+  const verdict = (ok: boolean) => (!f.targetsChecked ? `not checked below ${count(TARGET_DEVICES)} devices` : ok ? 'ok' : 'MISSED');
+  if (f.timeRatio !== null)
+    console.log(`time     full_ms / 15,000 ms         ${f.timeRatio.toFixed(3)}   (target <= 1: ${verdict(f.timeMet)})`);
+  if (f.memoryRatio !== null)
+    console.log(`memory   full_peak / 1.5 GiB         ${f.memoryRatio.toFixed(3)}   (target <= 1: ${verdict(f.memoryMet)})`);
+}
+
+/** Runs the full close and verify on the same artifact (a temporary file, removed after). */
+async function runFullClose(options: Options, headlineRoot: string | null): Promise<FullClose> {
+  const f: FullClose = {
+    errors: [],
+    sameRootAsHeadline: null,
+    timeRatio: null,
+    memoryRatio: null,
+    targetsChecked: options.devices >= TARGET_DEVICES,
+    timeMet: false,
+    memoryMet: false,
+    pass: false,
+  };
+  const dir = mkdtempSync(path.join(tmpdir(), 'groundwork-bench-'));
+  const file = path.join(dir, 'artifact.json');
+  try {
+    console.error(`full close: computeEpochTables → artifact → sha256 for ${count(options.devices)} devices...`);
+    f.full = await runWorker<EpochWorkerResult>(WORKER, [...sideArgs('full', options), '--artifact', file], 'full side', ROOT);
+    if (f.full.error) f.errors.push(`full: ${f.full.error}`);
+    else {
+      console.error('epoch verify on that artifact: read + schema → computeEpochTables → byte comparison...');
+      f.verify = await runWorker<EpochWorkerResult>(WORKER, [...sideArgs('verify', options), '--artifact', file], 'verify side', ROOT);
+      if (f.verify.error) f.errors.push(`verify: ${f.verify.error}`);
+      else if (f.verify.root !== f.full.root) f.errors.push(`verify: root ${f.verify.root}, the close's ${f.full.root}`);
+      else if (f.verify.artifact?.hash !== f.full.artifact?.hash)
+        f.errors.push('verify: the artifact read back has another hash than the one written');
+    }
+  } catch (err) {
+    f.errors.push((err as Error).message);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (f.full && !f.full.error) {
+    if (f.full.root && headlineRoot) f.sameRootAsHeadline = f.full.root === headlineRoot;
+    f.timeRatio = f.full.ms / TARGET_FULL_MS;
+    f.memoryRatio = f.full.maxRssKiB / TARGET_FULL_RSS_KIB;
+    f.timeMet = f.timeRatio <= 1;
+    f.memoryMet = f.memoryRatio <= 1;
+  }
+  f.pass = f.errors.length === 0 && f.sameRootAsHeadline !== false && ((f.timeMet && f.memoryMet) || !f.targetsChecked);
+  return f;
 }
 
 async function main(): Promise<void> {
@@ -251,40 +310,29 @@ async function main(): Promise<void> {
     oz = await runSide('oz', options);
   }
 
-  let informational: Informational | undefined;
-  if (!values['skip-full']) {
-    informational = { errors: [], sameRootAsHeadline: { full: null, phases: null } };
-    const headlineRoot = fast.root ?? oz?.root ?? null;
-    for (const mode of ['full', 'phases'] as const) {
-      console.error(
-        `informational: ${mode === 'full' ? 'computeEpoch (verifier included)' : "computeEpoch's steps one by one"} for ${n} devices...`,
-      );
-      try {
-        const side = await runSide(mode, options);
-        informational[mode] = side;
-        if (side.error) informational.errors.push(`${mode}: ${side.error}`);
-        if (side.root && headlineRoot) informational.sameRootAsHeadline[mode] = side.root === headlineRoot;
-      } catch (err) {
-        informational.errors.push(`${mode}: ${(err as Error).message}`);
-      }
-    }
-  }
+  const fullClose = values['skip-full'] ? undefined : await runFullClose(options, fast.root ?? oz?.root ?? null);
 
   const comparison = oz && !fast.error ? compare(fast, oz) : undefined;
   const proofsOk = [fast, oz].every((s) => !s || s.error || s.proofsChecked === s.proofs);
-  const report: Report = { options, fast, oz, comparison, proofsOk, informational };
+  const report: Report = { options, fast, oz, comparison, proofsOk, fullClose };
 
   if (values.json) {
     const failed = fast.error ? { rootsEqual: false, proofsEqual: false, pass: false } : {};
-    const target = { speedup: TARGET_SPEEDUP, memory: TARGET_MEMORY, devices: TARGET_DEVICES };
-    console.log(JSON.stringify({ ...options, target, fast, oz, ...comparison, ...failed, proofsOk, informational }));
+    const target = {
+      speedup: TARGET_SPEEDUP,
+      memory: TARGET_MEMORY,
+      devices: TARGET_DEVICES,
+      fullMs: TARGET_FULL_MS,
+      fullRssKiB: TARGET_FULL_RSS_KIB,
+    };
+    console.log(JSON.stringify({ ...options, target, fast, oz, ...comparison, ...failed, proofsOk, fullClose }));
   } else {
     printHeadline(report);
-    if (informational) printInformational(options, informational);
+    if (fullClose) printFullClose(options, fullClose);
   }
 
   if (!proofsOk) console.error('a fetched proof did not verify');
-  if (fast.error || (comparison && !comparison.pass) || !proofsOk) process.exitCode = 1;
+  if (fast.error || (comparison && !comparison.pass) || !proofsOk || (fullClose && !fullClose.pass)) process.exitCode = 1;
 }
 
 await main();

@@ -1,9 +1,25 @@
 // `groundwork epoch verify`: fetch an epoch's artifact, recompute everything with the same pure
 // code the oracle ran, and compare with the chain. Trusts neither the oracle nor its database.
-import { readFileSync } from 'node:fs';
+//
+// The artifact is read as a stream (to a temporary file when it comes from the oracle): it is
+// checked against the artifact schema row by row into tables, recomputed, and the recomputed
+// artifact is compared with its bytes section by section, so an artifact of any size is verified
+// in bounded memory.
+import { closeSync, createReadStream, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createPublicClient, http, type Hex, type PublicClient } from 'viem';
 import { EmissionsAbi, RewardDistributorAbi, type Deployment } from '@groundwork/contracts';
-import { canonicalJson, computeEpoch, diffResults, sha256Hex, type EpochArtifact, type NetworkPlugins } from '@groundwork/protocol';
+import {
+  AccountAmounts,
+  ArtifactError,
+  type ArtifactRead,
+  compareArtifact,
+  computeEpochTables,
+  type NetworkPlugins,
+  readArtifact,
+} from '@groundwork/protocol';
 
 export type VerifyCheck = { name: string; ok: boolean; detail: string };
 export type VerifyResult = { epoch: number; pass: boolean; artifactHash: Hex | null; root: Hex | null; checks: VerifyCheck[] };
@@ -21,12 +37,45 @@ export type VerifyOptions = {
   checkPrior?: boolean;
 };
 
-export async function fetchArtifact(o: { oracleUrl?: string; artifactFile?: string; epoch: number }): Promise<Uint8Array> {
-  if (o.artifactFile) return readFileSync(o.artifactFile);
+/** Downloads epoch `epoch`'s artifact from the oracle into `file`, streamed. */
+export async function downloadArtifact(oracleUrl: string, epoch: number, file: string): Promise<void> {
+  const res = await fetch(`${oracleUrl}/v1/epochs/${epoch}/artifact`);
+  if (!res.ok || !res.body) throw new Error(`oracle answered ${res.status} for epoch ${epoch}'s artifact: ${await res.text()}`);
+  const out = await open(file, 'w');
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) await out.write(chunk);
+  } finally {
+    await out.close();
+  }
+}
+
+/** The artifact as a local file: the one given, or a download into a temporary directory (removed by `done`). */
+async function localArtifact(o: { oracleUrl?: string; artifactFile?: string; epoch: number }): Promise<{ file: string; done: () => void }> {
+  if (o.artifactFile) return { file: o.artifactFile, done: () => {} };
   if (!o.oracleUrl) throw new Error('give an oracle URL or an artifact file');
-  const res = await fetch(`${o.oracleUrl}/v1/epochs/${o.epoch}/artifact`);
-  if (!res.ok) throw new Error(`oracle answered ${res.status} for epoch ${o.epoch}'s artifact: ${await res.text()}`);
-  return new Uint8Array(await res.arrayBuffer());
+  const dir = mkdtempSync(path.join(tmpdir(), 'groundwork-verify-'));
+  const done = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    const file = path.join(dir, `epoch-${o.epoch}.json`);
+    await downloadArtifact(o.oracleUrl, o.epoch, file);
+    return { file, done };
+  } catch (err) {
+    done();
+    throw err;
+  }
+}
+
+/** A synchronous reader of `file` at any offset, for comparing it with recomputed bytes. */
+function fileReader(file: string): { readAt: (offset: number, length: number) => Uint8Array; close: () => void } {
+  const fd = openSync(file, 'r');
+  return {
+    readAt(offset, length) {
+      const buf = Buffer.allocUnsafe(length);
+      const n = readSync(fd, buf, 0, length, offset);
+      return buf.subarray(0, n);
+    },
+    close: () => closeSync(fd),
+  };
 }
 
 export async function verifyEpoch(o: VerifyOptions): Promise<VerifyResult> {
@@ -35,95 +84,135 @@ export async function verifyEpoch(o: VerifyOptions): Promise<VerifyResult> {
   const client = createPublicClient({ transport: http(o.rpcUrl) }) as PublicClient;
   const a = o.deployment.addresses;
 
-  const bytes = await fetchArtifact(o);
-  const hash = sha256Hex(bytes);
-  let artifact: EpochArtifact;
+  const local = await localArtifact(o);
+  let read: ArtifactRead;
   try {
-    artifact = JSON.parse(Buffer.from(bytes).toString('utf8')) as EpochArtifact;
-  } catch (err) {
-    check('artifact parses', false, (err as Error).message);
-    return { epoch: o.epoch, pass: false, artifactHash: hash, root: null, checks };
-  }
-  check(
-    'artifact is canonical',
-    canonicalJson(artifact) === Buffer.from(bytes).toString('utf8'),
-    'its bytes are the canonical encoding of its content',
-  );
-  check(
-    'artifact is for this epoch and deployment',
-    artifact.inputs?.epoch === o.epoch &&
-      artifact.inputs.chainId === o.deployment.chainId &&
-      artifact.inputs.distributor?.toLowerCase() === a.distributor.toLowerCase(),
-    `epoch ${artifact.inputs?.epoch}, chain ${artifact.inputs?.chainId}`,
-  );
-
-  // 1. Recompute scores, rewards and root from the artifact's inputs.
-  try {
-    const { result } = computeEpoch(artifact.inputs, o.plugins, { checkSignatures: true });
-    const diffs = diffResults(artifact.result, result);
-    check(
-      'recomputed result matches the artifact',
-      diffs.length === 0,
-      diffs.length ? diffs.join('\n') : `root ${result.root}, total ${result.total}`,
-    );
-  } catch (err) {
-    check('recomputed result matches the artifact', false, (err as Error).message);
-  }
-
-  // 2. The chain: the posted root, total and artifact hash; the budgets Emissions released.
-  const posted = await client.getContractEvents({
-    address: a.distributor,
-    abi: RewardDistributorAbi,
-    eventName: 'RootPosted',
-    args: { epoch: BigInt(o.epoch) },
-    fromBlock: o.deployment.startBlock,
-  });
-  const ev = posted[0]?.args as { root: Hex; total: bigint; artifactHash: Hex } | undefined;
-  if (!ev) {
-    check(
-      'root posted on chain',
-      artifact.result.root === null,
-      artifact.result.root === null ? 'nobody has earned anything: there is no root to post' : `no RootPosted event for epoch ${o.epoch}`,
-    );
-  } else {
-    check('chain root equals the artifact root', ev.root === artifact.result.root, `chain ${ev.root}, artifact ${artifact.result.root}`);
-    check(
-      'chain total equals the artifact total',
-      ev.total.toString() === artifact.result.total,
-      `chain ${ev.total}, artifact ${artifact.result.total}`,
-    );
-    check('chain artifact hash equals sha256 of the artifact', ev.artifactHash === hash, `chain ${ev.artifactHash}, sha256 ${hash}`);
-    check('posted once', posted.length === 1, `${posted.length} RootPosted events for epoch ${o.epoch}`);
-  }
-  for (const net of artifact.inputs.networks ?? []) {
-    const budget = (await client.readContract({
-      address: a.emissions,
-      abi: EmissionsAbi,
-      functionName: 'networkBudget',
-      args: [BigInt(o.epoch), net.id],
-    })) as bigint;
-    check(
-      `budget of ${net.kind} equals Emissions.networkBudget`,
-      budget.toString() === net.budget,
-      `chain ${budget}, artifact ${net.budget}`,
-    );
-  }
-
-  // 3. The prior cumulative amounts are the previous artifact's result.
-  if (o.checkPrior !== false && artifact.inputs.prior?.epoch != null) {
     try {
-      const prev = JSON.parse(
-        Buffer.from(await fetchArtifact({ ...o, artifactFile: undefined, epoch: artifact.inputs.prior.epoch })).toString('utf8'),
-      ) as EpochArtifact;
+      read = await readArtifact(createReadStream(local.file), o.plugins);
+    } catch (err) {
+      if (!(err instanceof ArtifactError)) throw err;
+      check('artifact parses and matches the artifact schema', false, err.message);
+      return { epoch: o.epoch, pass: false, artifactHash: null, root: null, checks };
+    }
+    const { tables, hash, result } = read;
+    check('artifact parses and matches the artifact schema', true, `${read.size} bytes, ${tables.format}`);
+    check(
+      'artifact is for this epoch and deployment',
+      tables.epoch === o.epoch &&
+        tables.chainId === o.deployment.chainId &&
+        tables.distributor.toLowerCase() === a.distributor.toLowerCase(),
+      `epoch ${tables.epoch}, chain ${tables.chainId}`,
+    );
+
+    // 1. Recompute scores, rewards and root from the artifact's inputs; compare byte for byte.
+    const reader = fileReader(local.file);
+    try {
+      const outcome = computeEpochTables(tables, o.plugins, { checkSignatures: true });
+      const cmp = compareArtifact(reader.readAt, read.size, read.resultOffset, tables, outcome);
       check(
-        'prior cumulative equals the previous artifact',
-        canonicalJson(prev.result.cumulative) === canonicalJson(artifact.inputs.prior.cumulative),
-        `previous epoch ${artifact.inputs.prior.epoch}`,
+        'artifact is canonical',
+        cmp.inputs.equal,
+        cmp.inputs.equal ? 'its bytes are the canonical encoding of its content' : cmp.inputs.differences.join('\n'),
+      );
+      check(
+        'recomputed result matches the artifact',
+        cmp.result.equal,
+        cmp.result.equal ? `root ${outcome.root}, total ${outcome.total}` : cmp.result.differences.join('\n'),
       );
     } catch (err) {
-      check('prior cumulative equals the previous artifact', false, (err as Error).message);
+      check('recomputed result matches the artifact', false, (err as Error).message);
+    } finally {
+      reader.close();
+    }
+
+    // 2. The chain: the posted root, total and artifact hash; the budgets Emissions released.
+    // A chain that cannot be read is a failed check naming the RPC, not a thrown error: the
+    // artifact's own checks above still stand and are shown.
+    try {
+      const posted = await client.getContractEvents({
+        address: a.distributor,
+        abi: RewardDistributorAbi,
+        eventName: 'RootPosted',
+        args: { epoch: BigInt(o.epoch) },
+        fromBlock: o.deployment.startBlock,
+      });
+      const ev = posted[0]?.args as { root: Hex; total: bigint; artifactHash: Hex } | undefined;
+      if (!ev) {
+        check(
+          'root posted on chain',
+          result.root === null,
+          result.root === null ? 'nobody has earned anything: there is no root to post' : `no RootPosted event for epoch ${o.epoch}`,
+        );
+      } else {
+        check('chain root equals the artifact root', ev.root === result.root, `chain ${ev.root}, artifact ${result.root}`);
+        check('chain total equals the artifact total', ev.total.toString() === result.total, `chain ${ev.total}, artifact ${result.total}`);
+        check('chain artifact hash equals sha256 of the artifact', ev.artifactHash === hash, `chain ${ev.artifactHash}, sha256 ${hash}`);
+        check('posted once', posted.length === 1, `${posted.length} RootPosted events for epoch ${o.epoch}`);
+      }
+      for (const net of tables.networks) {
+        const budget = (await client.readContract({
+          address: a.emissions,
+          abi: EmissionsAbi,
+          functionName: 'networkBudget',
+          args: [BigInt(o.epoch), net.id],
+        })) as bigint;
+        check(
+          `budget of ${net.kind} equals Emissions.networkBudget`,
+          budget.toString() === net.budget,
+          `chain ${budget}, artifact ${net.budget}`,
+        );
+      }
+    } catch (err) {
+      check('chain readable', false, `${o.rpcUrl}: ${(err as Error).message.split('\n')[0]}`);
+    }
+
+    // 3. The prior cumulative amounts are the previous artifact's result.
+    if (o.checkPrior !== false && tables.prior.epoch !== null && o.oracleUrl) {
+      try {
+        const previous = await previousCumulative(o, tables.prior.epoch);
+        const mine = tables.prior.cumulative;
+        const first = firstDifference(previous, mine);
+        check(
+          'prior cumulative equals the previous artifact',
+          first === null,
+          first === null
+            ? `previous epoch ${tables.prior.epoch}, ${mine.length} accounts`
+            : `previous epoch ${tables.prior.epoch}: ${first}`,
+        );
+      } catch (err) {
+        check('prior cumulative equals the previous artifact', false, (err as Error).message);
+      }
+    }
+    return { epoch: o.epoch, pass: checks.every((c) => c.ok), artifactHash: hash, root: result.root, checks };
+  } finally {
+    local.done();
+  }
+}
+
+/** The previous epoch's `result.cumulative`, read from its artifact (schema-checked, streamed). */
+async function previousCumulative(o: VerifyOptions, epoch: number): Promise<AccountAmounts> {
+  const local = await localArtifact({ oracleUrl: o.oracleUrl, epoch });
+  try {
+    const out = new AccountAmounts();
+    await readArtifact(createReadStream(local.file), o.plugins, {
+      resultRows: (pattern, _path, row) => {
+        if (pattern === 'result.cumulative') out.push(row as { account: string; amount: string });
+      },
+    });
+    return out;
+  } finally {
+    local.done();
+  }
+}
+
+function firstDifference(expected: AccountAmounts, actual: AccountAmounts): string | null {
+  const n = Math.min(expected.length, actual.length);
+  for (let i = 0; i < n; i++) {
+    if (!expected.accounts.equals(i, actual.accounts, i) || expected.amounts[i] !== actual.amounts[i]) {
+      return `leaf ${i}: previous artifact ${expected.accounts.get(i)} ${expected.amounts[i]}, this artifact's prior ${actual.accounts.get(i)} ${actual.amounts[i]}`;
     }
   }
-
-  return { epoch: o.epoch, pass: checks.every((c) => c.ok), artifactHash: hash, root: artifact.result?.root ?? null, checks };
+  return expected.length === actual.length
+    ? null
+    : `the previous artifact has ${expected.length} leaves, this artifact's prior ${actual.length}`;
 }

@@ -41,7 +41,9 @@
 import type { Address, Hex } from 'viem';
 import { keccak256Bytes } from '../../protocol/src/merkle.ts';
 import { SCORE_SCALE, type DeviceActivity, type NetworkRewardInput, type RewardColumnsInput } from '../../protocol/src/rewards.ts';
-import type { EpochInputs } from '../../protocol/src/epoch-close.ts';
+import { type EpochInputs, type EpochTables, networkTables } from '../../protocol/src/epoch-close.ts';
+import { AccountAmounts } from '../../protocol/src/epoch-tables.ts';
+import type { NetworkPlugins } from '../../protocol/src/network.ts';
 import type { AcceptedReport, DeviceSnapshot } from '../../protocol/src/network.ts';
 import { seededRandom } from '@groundwork/protocol';
 
@@ -58,6 +60,17 @@ const CHAIN_ID = 31337;
 const REGISTRY = '0x5fbdb2315678afecb367f032d93f642f64180aa3' as Address;
 const DISTRIBUTOR = '0xe7f1725e7734ce288f8367e1bb143e90bb3f0512' as Address;
 const NETWORK_ID = `0x${'75'.padEnd(64, '0')}` as Hex;
+/** The fields of the synthetic epoch besides its networks and prior. */
+const ENVELOPE = {
+  format: 'groundwork/epoch-artifact@1',
+  chainId: CHAIN_ID,
+  registry: REGISTRY,
+  distributor: DISTRIBUTOR,
+  epoch: EPOCH,
+  start: START,
+  end: START + EPOCH_SECONDS,
+  snapshotBlock: '123456',
+} as const;
 /** What every report's `sig` holds: signatures are not checked (see the module comment). */
 export const DUMMY_SIG = `0x${'ab'.repeat(64)}` as Hex;
 
@@ -333,14 +346,7 @@ export function materialise(plan: EpochPlan): EpochInputs {
   }
 
   return {
-    format: 'groundwork/epoch-artifact@1',
-    chainId: CHAIN_ID,
-    registry: REGISTRY,
-    distributor: DISTRIBUTOR,
-    epoch: EPOCH,
-    start: START,
-    end: START + EPOCH_SECONDS,
-    snapshotBlock: '123456',
+    ...ENVELOPE,
     networks: [
       {
         kind: 'uptime',
@@ -359,6 +365,89 @@ export function materialise(plan: EpochPlan): EpochInputs {
       root: `0x${'11'.repeat(32)}` as Hex,
       total: plan.prior.reduce((s, p) => s + BigInt(p.amount), 0n).toString(),
       cumulative: plan.prior,
+    },
+  };
+}
+
+/**
+ * The same epoch as {@link materialise}, as the tables the close computes on (what the oracle's
+ * closer reads from its database), without the objects: the same ids, keys, nonces and digests,
+ * in the same row order. Built row by row straight into the columns.
+ */
+export function tablesFromPlan(plan: EpochPlan, plugins: NetworkPlugins): EpochTables {
+  const { n } = plan;
+  const next = seededRandom(plan.seed ^ IDS_SEED);
+  const startMs = START * 1000;
+  const deviceIds = makeDeviceIds(n, next);
+  const net = networkTables({ kind: 'uptime', id: NETWORK_ID, budget: BUDGET.toString(), parameters: { ...PARAMETERS } }, plugins);
+  net.devices.reserve(n);
+  for (let i = 0; i < n; i++) {
+    net.devices.push({
+      device: deviceIds[i]!,
+      owner: plan.owners[plan.ownerOf[i]!]!,
+      network: 'uptime',
+      keyX: randomHex(next, 8),
+      keyY: randomHex(next, 8),
+      stake: '1000000000000000000000',
+      registeredAt: START - 86_400 - (next() % 10_000_000),
+    });
+  }
+  for (let i = 0; i < n; i++) if (plan.usage[i]! > 0) net.usage.push({ device: deviceIds[i]!, credits: String(plan.usage[i]!) });
+
+  // Challenges and answers in the order materialise makes them, then sorted as the closer lists
+  // them: challenges by device, then time; reports by receive time (oracle/src/closer.ts).
+  const c = n * CHALLENGES_PER_DEVICE;
+  const nonces: Hex[] = new Array(c);
+  const reportOf: { challenge: number; receivedAt: number; digest: Hex }[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < CHALLENGES_PER_DEVICE; j++) {
+      const at = CHALLENGES_PER_DEVICE * i + j;
+      nonces[at] = randomHex(next, 8);
+      if (plan.answer[at] === 0) continue;
+      const receivedAt = startMs + plan.issuedOffset[at]! + plan.delay[at]!;
+      reportOf.push({ challenge: at, receivedAt, digest: randomHex(next, 8) });
+      if (plan.resent[at]) reportOf.push({ challenge: at, receivedAt: receivedAt + 500, digest: randomHex(next, 8) });
+    }
+  }
+  net.oracleInputs.reserve?.(c);
+  // Device i's challenges are 3i..3i+2, issued in that order: already by device, then time.
+  for (let at = 0; at < c; at++) {
+    const issuedAt = startMs + plan.issuedOffset[at]!;
+    const device = deviceIds[Math.floor(at / CHALLENGES_PER_DEVICE)]!;
+    net.oracleInputs.push({ network: 'uptime', device, epoch: EPOCH, nonce: nonces[at]!, issuedAt, deadline: issuedAt + DEADLINE_MS });
+  }
+  reportOf.sort((a, b) => a.receivedAt - b.receivedAt || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  net.reports.reserve(reportOf.length, reportOf.length * '{"nonce":"0x"}'.length + reportOf.length * 64);
+  for (const r of reportOf) {
+    net.reports.push({
+      report: {
+        v: 1,
+        chainId: CHAIN_ID,
+        registry: REGISTRY,
+        network: 'uptime',
+        type: 'uptime.answer',
+        device: deviceIds[Math.floor(r.challenge / CHALLENGES_PER_DEVICE)]!,
+        epoch: EPOCH,
+        body: { nonce: nonces[r.challenge]! },
+        sig: DUMMY_SIG,
+      },
+      digest: r.digest,
+      receivedAt: r.receivedAt,
+    });
+  }
+  const cumulative = new AccountAmounts();
+  for (const p of plan.prior) cumulative.push(p);
+  net.devices.compact();
+  net.reports.compact();
+  net.oracleInputs.compact?.();
+  return {
+    ...ENVELOPE,
+    networks: [net],
+    prior: {
+      epoch: EPOCH - 1,
+      root: `0x${'11'.repeat(32)}` as Hex,
+      total: plan.prior.reduce((s, p) => s + BigInt(p.amount), 0n).toString(),
+      cumulative,
     },
   };
 }

@@ -15,26 +15,24 @@
  *   [account, amount] tuples. Timed: StandardMerkleTree.of(values, ['address', 'uint256']) →
  *   the same P proofs with getProof (leaf indexes looked up before the clock).
  *
- * Informational (reported apart, in no ratio):
- * - full: computeEpoch(inputs, { uptime }, { checkSignatures: false }) on the full epoch inputs
- *   (N device snapshots, 3 challenges each, the accepted reports): the uptime verifier's scores,
- *   computeRewardColumns, RewardTree.fromColumns, the result object; then P × tree.proofFor.
- * - phases: computeEpoch's steps one by one, each with its time, its GC time and the memory
- *   after it: where the full close spends its time (the verifier's share above all).
+ * The full close (its own targets, bench/epoch-close.ts):
+ * - full: the closer's path on the epoch's tables (N device snapshots, 3 challenges each, the
+ *   accepted reports): computeEpochTables with the uptime verifier while a second thread streams
+ *   the inputs to the artifact file, then the result; the artifact's sha256; then P proofs.
+ * - verify: `epoch verify`'s own work on the file full wrote: read as a stream with the schema,
+ *   recompute, compare byte for byte.
  *
  * The proofs are checked after the clock stops. Prints one JSON line (EpochWorkerResult).
  */
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { closeSync, createReadStream, fsyncSync, openSync, readSync } from 'node:fs';
 import { peakRssKiB, settleAndResetPeak } from './memory.ts';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { RewardTree as RewardTreeType } from '../../protocol/src/merkle.ts';
-import { materialise, planEpoch, releasePlan, rewardColumnsFromPlan, rewardInputsFromPlan, type EpochPlan } from './epoch-inputs.ts';
+import { planEpoch, releasePlan, rewardColumnsFromPlan, rewardInputsFromPlan, tablesFromPlan, type EpochPlan } from './epoch-inputs.ts';
 
-/** One step of the phases mode: its time (of which GC, as V8 reports it), then the memory after it. */
-export type Phase = { name: string; ms: number; gcMs: number; heapUsedMiB: number; rssMiB: number; maxRssMiB: number };
-
-export const MODES = ['fast', 'oz', 'full', 'phases'] as const;
+export const MODES = ['fast', 'oz', 'full', 'verify'] as const;
 export type Mode = (typeof MODES)[number];
 
 export type EpochWorkerResult = {
@@ -53,9 +51,11 @@ export type EpochWorkerResult = {
   proofsChecked: number;
   /** sha256 over every fetched (account, amount, proof): equal on both sides iff the proofs are. */
   proofsDigest: string;
-  /** fast: the timed chain's steps (ms), measured with no pause between them. */
-  steps?: { computeRewards: number; rewardTree: number; proofs: number };
-  /** What the epoch held (full and phases: the verifier's side too). */
+  /** The timed part's steps (ms), measured with no pause between them. */
+  steps?: Record<string, number>;
+  /** full: the artifact written (bytes, sha256, then the time fsync took); verify: the artifact read. */
+  artifact?: { bytes: number; hash: string; fsyncMs?: number };
+  /** What the epoch held (full: the verifier's side too). */
   epoch?: {
     challenges?: number;
     reports?: number;
@@ -68,7 +68,6 @@ export type EpochWorkerResult = {
     paid?: string;
     cumulativeTotal?: string;
   };
-  phases?: Phase[];
   /** The timed code threw (the message and where); no root, nothing to compare. */
   error?: string;
 };
@@ -77,52 +76,12 @@ type Hex = `0x${string}`;
 type Claim = { account: string; amount: bigint; proof: string[] };
 
 const maxRssKiB = peakRssKiB;
-const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+const _mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 function digestClaims(claims: readonly Claim[]): string {
   const h = createHash('sha256');
   for (const c of claims) h.update(`${c.account.toLowerCase()} ${c.amount} ${c.proof.join(',')}\n`);
   return `0x${h.digest('hex')}`;
-}
-
-/**
- * A clock for steps: mark(name) closes the step that began at the previous mark. GC time comes
- * from a PerformanceObserver, whose entries arrive on a later turn of the event loop, so mark
- * waits for two turns before it reads them, outside any step's time.
- */
-function phaseClock(): { list: Phase[]; mark: (name: string) => Promise<void>; total: () => number } {
-  const list: Phase[] = [];
-  let gcMs = 0;
-  const observer = new PerformanceObserver((entries) => {
-    for (const e of entries.getEntries()) gcMs += e.duration;
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  const turn = () => new Promise((resolve) => setImmediate(resolve));
-  let last = performance.now();
-  return {
-    list,
-    async mark(name) {
-      const ms = performance.now() - last;
-      const m = process.memoryUsage();
-      const maxRss = maxRssKiB();
-      const gcBefore = list.reduce((sum, p) => sum + p.gcMs, 0);
-      await turn();
-      await turn();
-      list.push({
-        name,
-        ms: Math.round(ms),
-        gcMs: Math.round(gcMs - gcBefore),
-        heapUsedMiB: mib(m.heapUsed),
-        rssMiB: mib(m.rss),
-        maxRssMiB: mib(maxRss * 1024),
-      });
-      last = performance.now();
-    },
-    total: () => {
-      observer.disconnect();
-      return list.reduce((sum, p) => sum + p.ms, 0);
-    },
-  };
 }
 
 /** Settles the input's garbage and returns the baseline, as every side takes it (bench/lib/memory.ts). */
@@ -283,31 +242,65 @@ async function oz(plan: EpochPlan): Promise<EpochWorkerResult> {
   };
 }
 
-/** Informational: the whole close, computeEpoch with the uptime verifier, on the full inputs. */
-async function full(plan: EpochPlan): Promise<EpochWorkerResult> {
-  const { computeEpoch } = await import('../../protocol/src/epoch-close.ts');
+/**
+ * The full close, as the oracle's closer runs it after reading its database: computeEpochTables
+ * with the uptime verifier on the epoch's tables (N device snapshots, 3 challenges each, the
+ * accepted reports, usage, prior amounts), then the artifact written as a stream to `file` with
+ * its sha256, then P proofs. Signatures are not re-checked (ingest checks each as it arrives, and
+ * the closer trusts it, as here); the reports carry a dummy signature.
+ */
+async function full(plan: EpochPlan, file: string): Promise<EpochWorkerResult> {
+  const { computeEpochTables } = await import('../../protocol/src/epoch-close.ts');
+  const { writeArtifactFile } = await import('../../oracle/src/artifact-file.ts');
   const { verifyRewardProof } = await import('../../protocol/src/merkle.ts');
   const { uptimeNetwork } = await import('../../networks/uptime/src/index.ts');
-  const inputs = materialise(plan);
+  const plugins = { uptime: uptimeNetwork };
+  const tables = tablesFromPlan(plan, plugins);
   const accounts = plan.proofAccounts;
-  const net = inputs.networks[0]!;
+  const net = tables.networks[0]!;
   const shape = { challenges: net.oracleInputs.length, reports: net.reports.length };
   const devices = plan.n;
-  releasePlan(plan); // keep only what computeEpoch is given
+  releasePlan(plan); // keep only the tables
+  plan.owners = [];
+  // Earlier runs' files still being written back would throttle this one's writes.
+  spawnSync('sync');
   const base = await baseline();
 
   const started = performance.now();
-  let epoch: ReturnType<typeof computeEpoch>;
+  let computed = started;
+  let written = started;
+  let outcome: ReturnType<typeof computeEpochTables>;
+  let artifact: { bytes: number; hash: string; fsyncMs: number };
   try {
-    epoch = computeEpoch(inputs, { uptime: uptimeNetwork }, { checkSignatures: false });
+    // The closer's own writer (oracle/src/artifact-file.ts): the inputs encoded, hashed and written
+    // by a second thread while this one computes, then the result. The closer syncs the file
+    // too; that is timed apart, below.
+    const out = writeArtifactFile(
+      file,
+      tables,
+      () => {
+        const o = computeEpochTables(tables, plugins, { checkSignatures: false });
+        computed = performance.now();
+        return o;
+      },
+      { sync: false },
+    );
+    outcome = out.outcome;
+    written = performance.now();
+    const fd = openSync(file, 'r+');
+    fsyncSync(fd);
+    closeSync(fd);
+    artifact = { bytes: out.size, hash: out.hash, fsyncMs: Math.round(performance.now() - written) };
   } catch (err) {
-    // Reported, not thrown: the orchestrator prints it and goes on.
     const afterMs = Math.round(performance.now() - started);
-    return failedResult('full', devices, accounts.length, base, err, 'computeEpoch', afterMs, { epoch: shape });
+    return failedResult('full', devices, accounts.length, base, err, computed > started ? 'writeArtifact' : 'computeEpochTables', afterMs, {
+      epoch: shape,
+    });
   }
-  const { result, tree } = epoch;
+  const tree = outcome.tree;
+  const proofsFrom = performance.now();
   const fetched = accounts.map((account) => tree?.proofFor(account));
-  const ms = performance.now() - started;
+  const ended = written + (performance.now() - proofsFrom); // the fsync is reported apart
   const peak = maxRssKiB();
 
   const claims: Claim[] = [];
@@ -318,152 +311,89 @@ async function full(plan: EpochPlan): Promise<EpochWorkerResult> {
     claims.push({ account, amount: c.amount, proof: c.proof });
     if (verifyRewardProof(tree.root, { account, amount: c.amount }, c.proof)) checked++;
   });
-  const n = result.networks[0]!;
+  const n = outcome.networks[0]!;
   return {
     mode: 'full',
     devices,
     leaves: tree?.length ?? 0,
-    ms: Math.round(ms),
-    root: result.root,
+    ms: Math.round(ended - started),
+    root: outcome.root,
     maxRssKiB: peak,
     ...base,
     proofs: accounts.length,
-    proofsChecked: result.root === tree?.root ? checked : 0,
+    proofsChecked: checked,
     proofsDigest: digestClaims(claims),
-    epoch: { ...shape, rejections: n.rejections.length, scored: n.scores.length, paid: result.paid, cumulativeTotal: result.total },
+    steps: { computeEpoch: Math.round(computed - started), artifact: Math.round(written - computed), proofs: Math.round(ended - written) },
+    artifact,
+    epoch: {
+      ...shape,
+      rejections: n.rejections.reduce((sum, t) => sum + t.length, 0),
+      scored: n.scores.length,
+      paid: outcome.paid.toString(),
+      cumulativeTotal: outcome.total.toString(),
+    },
   };
 }
 
 /**
- * Informational: computeEpoch's body (protocol/src/epoch-close.ts) step for step, with a clock
- * on each step; its root is checked against the other sides' by the orchestrator, so a copy
- * that drifts from computeEpoch shows.
+ * `epoch verify`'s own work on the artifact `full` wrote: read it as a stream into tables (every
+ * row checked against the artifact schema), recompute, and compare the recomputed artifact with
+ * its bytes, section by section. The chain checks (a few RPC calls) are not part of it, and nor is
+ * the re-check of the reports' signatures: the benchmark's reports carry a dummy one.
  */
-async function phases(plan: EpochPlan): Promise<EpochWorkerResult> {
-  const { AccountTable, computeRewardColumns, forEachDeviceReward, forEachLeaf, networkColumns, priorColumns } = await import(
-    '../../protocol/src/rewards.ts'
-  );
-  const { RewardTree } = await import('../../protocol/src/merkle.ts');
+async function verify(plan: EpochPlan, file: string): Promise<EpochWorkerResult> {
+  const { computeEpochTables } = await import('../../protocol/src/epoch-close.ts');
+  const { readArtifact } = await import('../../protocol/src/artifact-reader.ts');
+  const { compareArtifact } = await import('../../protocol/src/artifact-compare.ts');
   const { uptimeNetwork } = await import('../../networks/uptime/src/index.ts');
-  const inputs = materialise(plan);
-  const accounts = plan.proofAccounts;
+  const plugins = { uptime: uptimeNetwork };
   const devices = plan.n;
   releasePlan(plan);
+  plan.owners = [];
   const base = await baseline();
 
-  const { list, mark, total } = phaseClock();
-
-  const net = inputs.networks[0]!;
-  const plugin = uptimeNetwork;
-  const parameters = plugin.parameters.schema.parse(net.parameters);
-  const rejections = [...net.ingestRejections];
-  await mark('parameters');
-  // Receive order, ties by digest, as computeEpoch orders the reports before the verifier.
-  const ordered = [...net.reports].sort((a, b) => a.receivedAt - b.receivedAt || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
-  await mark('order reports (computeEpoch)');
-  const out = plugin.verify({
-    epoch: inputs.epoch,
-    start: inputs.start,
-    end: inputs.end,
-    parameters,
-    devices: net.devices,
-    reports: ordered,
-    oracleInputs: net.oracleInputs,
-  });
-  await mark('verifyUptime (scores)');
-  // A loop, not rejections.push(...out.rejections): a spread of this many arguments overflows
-  // the stack (RangeError) past ~120k rejections.
-  for (const r of out.rejections) rejections.push(r);
-  const usage = new Map(net.usage.map((u) => [u.device, BigInt(u.credits)]));
-  const owners = new AccountTable();
-  const columns = networkColumns(
-    { kind: net.kind, budget: BigInt(net.budget), usageShareBps: plugin.usageShareBps(parameters), count: net.devices.length },
-    (i) => ({
-      device: net.devices[i]!.device,
-      owner: net.devices[i]!.owner,
-      score: out.scores[i]!.score,
-      usage: usage.get(net.devices[i]!.device) ?? 0n,
-    }),
-    owners,
-  );
-  await mark('reward columns (owner table, scores, usage)');
-  const perNetwork = {
-    kind: net.kind,
-    scores: out.scores.map((s) => ({ device: s.device, score: s.score.toString(), detail: s.detail })),
-    rejections,
-  };
-  await mark('score strings for the result');
-  const prior = priorColumns(inputs.prior.cumulative.map((c) => [c.account, BigInt(c.amount)] as const));
-  await mark('prior columns');
-  const rewards = computeRewardColumns({ owners: owners.accounts, networks: [columns], prior });
-  await mark('computeRewardColumns');
-  const tree = RewardTree.fromColumns(rewards.cumulative.accounts, rewards.cumulative.amounts);
-  await mark('RewardTree.fromColumns');
-  const str = (n: bigint) => n.toString();
-  const s = rewards.networks[0]!;
-  const devicesOut: unknown[] = [];
-  forEachDeviceReward(rewards, [columns], (_, i, owner, proof, usageReward, totalReward) => {
-    devicesOut.push({
-      network: net.kind,
-      device: net.devices[i]!.device,
-      owner: owners.lower[owner]!,
-      proof: str(proof),
-      usage: str(usageReward),
-      total: str(totalReward),
-    });
-  });
-  const ownersOut: unknown[] = [];
-  const cumulative: unknown[] = [];
-  forEachLeaf(rewards, (account, amount, earned) => {
-    cumulative.push({ account, amount: str(amount) });
-    if (earned !== undefined) ownersOut.push({ account, amount: str(earned) });
-  });
-  const result = {
-    networks: [
-      {
-        ...perNetwork,
-        budget: str(s.budget),
-        usagePool: str(s.usagePool),
-        proofPool: str(s.proofPool),
-        paid: str(s.paid),
-        undistributed: str(s.undistributed),
-      },
-    ],
-    devices: devicesOut,
-    owners: ownersOut,
-    cumulative,
-    total: str(rewards.total),
-    paid: str(rewards.paid),
-    undistributed: str(rewards.undistributed),
-    root: tree.root,
-  };
-  await mark('result object (decimal strings)');
-  const fetched = accounts.map((account) => tree.proofFor(account));
-  await mark(`${accounts.length} proofs (proofFor)`);
-  const ms = total();
-
-  const claims = fetched.flatMap((c, k) => (c ? [{ account: accounts[k]!, amount: c.amount, proof: c.proof }] : []));
-  return {
-    mode: 'phases',
-    devices,
-    leaves: tree.length,
-    ms: Math.round(ms),
-    root: result.root,
-    maxRssKiB: maxRssKiB(),
-    ...base,
-    proofs: accounts.length,
-    proofsChecked: claims.length,
-    proofsDigest: digestClaims(claims),
-    epoch: {
-      challenges: net.oracleInputs.length,
-      reports: net.reports.length,
-      rejections: rejections.length,
-      scored: perNetwork.scores.length,
-      paid: result.paid,
-      cumulativeTotal: result.total,
-    },
-    phases: list,
-  };
+  const started = performance.now();
+  try {
+    const read = await readArtifact(createReadStream(file, { highWaterMark: 1 << 20 }), plugins);
+    const readMs = performance.now();
+    const outcome = computeEpochTables(read.tables, plugins, { checkSignatures: false });
+    const computed = performance.now();
+    const fd = openSync(file, 'r');
+    let cmp: ReturnType<typeof compareArtifact>;
+    try {
+      cmp = compareArtifact(
+        (offset, length) => {
+          const buf = Buffer.allocUnsafe(length);
+          return buf.subarray(0, readSync(fd, buf, 0, length, offset));
+        },
+        read.size,
+        read.resultOffset,
+        read.tables,
+        outcome,
+      );
+    } finally {
+      closeSync(fd);
+    }
+    const ended = performance.now();
+    if (!cmp.inputs.equal || !cmp.result.equal)
+      throw new Error(`verify found differences: ${[...cmp.inputs.differences, ...cmp.result.differences].slice(0, 3).join('; ')}`);
+    return {
+      mode: 'verify',
+      devices,
+      leaves: outcome.tree?.length ?? 0,
+      ms: Math.round(ended - started),
+      root: outcome.root,
+      maxRssKiB: maxRssKiB(),
+      ...base,
+      proofs: 0,
+      proofsChecked: 0,
+      proofsDigest: '',
+      steps: { read: Math.round(readMs - started), computeEpoch: Math.round(computed - readMs), compare: Math.round(ended - computed) },
+      artifact: { bytes: read.size, hash: read.hash },
+    };
+  } catch (err) {
+    return failedResult('verify', devices, 0, base, err, 'verify', Math.round(performance.now() - started));
+  }
 }
 
 async function main(): Promise<void> {
@@ -473,12 +403,15 @@ async function main(): Promise<void> {
       devices: { type: 'string', default: '1000000' },
       seed: { type: 'string', default: '1' },
       proofs: { type: 'string', default: '1000' },
+      artifact: { type: 'string' },
     },
   });
   const mode = values.mode as Mode;
   if (!MODES.includes(mode)) throw new Error(`--mode must be one of ${MODES.join(', ')}, got ${values.mode}`);
   const plan = planEpoch(Number(values.devices), Number(values.seed), Number(values.proofs));
-  const result = await { fast, oz, full, phases }[mode](plan);
+  const file = values.artifact ?? '';
+  if ((mode === 'full' || mode === 'verify') && !file) throw new Error(`--mode ${mode} needs --artifact <file>`);
+  const result = await { fast, oz, full: (p: EpochPlan) => full(p, file), verify: (p: EpochPlan) => verify(p, file) }[mode](plan);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

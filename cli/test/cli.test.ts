@@ -256,7 +256,7 @@ describe('bad command lines: exit 2, one error line naming the flag, then the us
       { env: { GROUNDWORK_CRASH_AFTER: 'lunch' } },
     );
     assert.equal(r.code, 2);
-    assert.match(r.err, /^error: GROUNDWORK_CRASH_AFTER must be one of scored, artifact, signed, posted, got "lunch"/);
+    assert.match(r.err, /^error: GROUNDWORK_CRASH_AFTER must be one of writing, artifact, signed, posted, got "lunch"/);
     assert.equal(
       parseOracle(['--deployment', 'd', '--rpc', 'http://x', '--signer-key', KEY, '--quorum', '1'], { GROUNDWORK_CRASH_AFTER: 'signed' })
         .crashAfter,

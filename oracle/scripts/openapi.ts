@@ -246,8 +246,24 @@ function componentSchemas(): Json {
         lastPosted: nullable({ type: 'integer' }),
       }),
       devices: object({ registered: { type: 'integer' }, connected: { type: 'integer' } }),
-      follower: object({ block: uintText, lastError: nullable({ type: 'string' }) }),
-      closer: object({ lastError: nullable({ type: 'string' }) }),
+      follower: object({
+        block: uintText,
+        lastError: nullable({ type: 'string' }),
+        rewinds: { type: 'integer', description: 'times the mirror was cut back to a block the chain still has (a rollback or reorg)' },
+      }),
+      closer: object({
+        lastError: nullable({ type: 'string' }),
+        blocked: nullable({
+          ...object({
+            epoch: { type: 'integer', description: 'the epoch that cannot close' },
+            step: { type: 'string', enum: ['release', 'artifact', 'sign', 'post', 'reconcile'] },
+            error: { type: 'string' },
+            hint: { type: 'string', description: 'what an operator can do about it' },
+            since: { type: 'integer', description: 'unix ms when it first happened' },
+          }),
+          description: 'what stops epochs from closing; null while they close',
+        }),
+      }),
       quorum: object({ signers: { type: 'array', items: { type: 'string' } }, quorum: { type: 'integer' } }),
       database: { type: 'string', enum: ['pglite', 'postgres'] },
     }),
@@ -518,7 +534,13 @@ export function buildOpenApi(): Json {
 function artifactResponse(): Json {
   return {
     description: 'Artifact bytes (canonical JSON)',
-    headers: { 'x-artifact-hash': { description: 'sha256 of the body', schema: hexString(64) } },
+    headers: {
+      'x-artifact-hash': { description: 'sha256 of the body', schema: hexString(64) },
+      'content-length': {
+        description: 'bytes; the body is streamed from the artifact file (gigabytes at a million devices)',
+        schema: { type: 'integer' },
+      },
+    },
     content: { 'application/json': { schema: ref('Artifact') } },
   };
 }

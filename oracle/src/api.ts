@@ -2,11 +2,14 @@
 // claim proofs, rejections per device, Prometheus metrics and the OpenAPI document.
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Address, Hex } from 'viem';
-import { LIMITS, RewardTree, batchSchema, describeZodError, type EpochResult } from '@groundwork/protocol';
+import { LIMITS, batchSchema, describeZodError, type NetworkPlugins, type Rejection, readArtifact } from '@groundwork/protocol';
 import type { Database, Row } from './db/database.ts';
+import { type EpochStore, findLeaf, leafAccount } from './epochs.ts';
 import type { Ingest, Refusal } from './ingest.ts';
 import type { OracleMetrics } from './metrics.ts';
 
@@ -22,6 +25,9 @@ export class HttpError extends Error {
 
 export type ApiContext = {
   db: Database;
+  epochs: EpochStore;
+  /** The plug-ins of the deployment's networks (to read their artifacts). */
+  plugins: NetworkPlugins;
   ingest: Ingest;
   metrics: OracleMetrics;
   status: () => Promise<Record<string, unknown>>;
@@ -32,7 +38,15 @@ export type ApiContext = {
 };
 
 type Handler = (ctx: ApiContext, req: IncomingMessage, params: Record<string, string>, url: URL) => Promise<Reply>;
-type Reply = { status?: number; json?: unknown; body?: string | Uint8Array; type?: string; headers?: Record<string, string> };
+type Reply = {
+  status?: number;
+  json?: unknown;
+  body?: string | Uint8Array;
+  /** A body too large to hold: streamed to the client chunk by chunk. */
+  stream?: () => AsyncIterable<Uint8Array>;
+  type?: string;
+  headers?: Record<string, string>;
+};
 
 const DEVICE = '(0x[0-9a-f]{64})';
 export const routes: { method: string; pattern: RegExp; name: string; handler: Handler }[] = [];
@@ -94,23 +108,10 @@ route('GET', `/v1/devices/${DEVICE}`, 'device', async (ctx, _req, p) => {
 
 route('GET', `/v1/devices/${DEVICE}/rejections`, 'rejections', async (ctx, _req, p, url) => {
   const epoch = url.searchParams.has('epoch') ? intParam(url, 'epoch', 0, 0, 2 ** 40) : null;
-  const device = p[1]!;
-  const closed = await ctx.db.query<{ epoch: number }>(
-    epoch === null
-      ? 'select epoch from epochs where result is not null order by epoch desc limit 10'
-      : 'select epoch from epochs where epoch = $1 and result is not null',
-    epoch === null ? [] : [epoch],
-  );
+  const device = p[1]! as Hex;
+  const closed = await ctx.epochs.withResults(10, epoch ?? undefined);
   const epochs = [];
-  for (const row of closed) {
-    const result = (await resultFor(ctx, row.epoch))!;
-    const rejections = result.networks.flatMap((n) =>
-      n.rejections.filter((r) => r.device === device).map((r) => ({ network: n.kind, ...r })),
-    );
-    const score = result.networks.flatMap((n) => n.scores.filter((s) => s.device === device))[0] ?? null;
-    const reward = result.devices.find((d) => d.device === device) ?? null;
-    epochs.push({ epoch: row.epoch, score, reward: reward?.total ?? '0', rejections });
-  }
+  for (const e of closed) epochs.push({ epoch: e, ...(await deviceInEpoch(ctx, e, device)) });
   // Refusals for epochs not closed yet come straight from ingest's log.
   const pending = await ctx.db.query(
     'select epoch, network, digest, reason, detail, at::text as at from ingest_rejections where device = $1 and epoch not in (select epoch from epochs) order by id desc limit 100',
@@ -121,57 +122,68 @@ route('GET', `/v1/devices/${DEVICE}/rejections`, 'rejections', async (ctx, _req,
 
 route('GET', '/v1/epochs', 'epochs', async (ctx, _req, _p, url) => {
   const limit = intParam(url, 'limit', 50, 1, 1000);
-  const rows = await ctx.db.query(
-    'select epoch, state, root, total::text as total, artifact_hash, tx_hash from epochs order by epoch desc limit $1',
-    [limit],
-  );
-  return { json: { epochs: rows.map(epochJson) } };
+  return { json: { epochs: (await ctx.epochs.list(limit)).map(epochJson) } };
 });
 
 route('GET', '/v1/epochs/(\\d{1,12})', 'epoch', async (ctx, _req, p) => {
-  const rows = await ctx.db.query('select epoch, state, root, total::text as total, artifact_hash, tx_hash from epochs where epoch = $1', [
-    Number(p[1]),
-  ]);
-  if (!rows[0]) throw new HttpError(404, 'not-found', `epoch ${p[1]} has not been closed`);
-  const result = await resultFor(ctx, rows[0].epoch);
+  const row = await ctx.epochs.row(Number(p[1]));
+  if (!row) throw new HttpError(404, 'not-found', `epoch ${p[1]} has not been closed`);
+  const result = await ctx.epochs.result(row.epoch);
+  const owners: { account: Address; amount: string }[] = [];
+  if (result) {
+    const { leaves } = result;
+    for (let l = 0; l < leaves.amounts.length; l++)
+      if (leaves.earned[l]! > 0n) owners.push({ account: leafAccount(leaves, l), amount: leaves.earned[l]!.toString() });
+  }
   return {
     json: {
-      ...epochJson(rows[0]),
+      ...epochJson(row),
       networks:
-        result?.networks.map((n) => ({
+        result?.summary.networks.map((n) => ({
           kind: n.kind,
           budget: n.budget,
           paid: n.paid,
           undistributed: n.undistributed,
-          devices: n.scores.length,
-          rejections: n.rejections.length,
+          devices: n.devices,
+          rejections: n.rejections,
         })) ?? [],
-      owners: result?.owners ?? [],
+      owners,
     },
   };
 });
 
 route('GET', '/v1/epochs/(\\d{1,12})/artifact', 'epoch-artifact', async (ctx, _req, p) => {
-  const rows = await ctx.db.query('select hash, body from artifacts where epoch = $1', [Number(p[1])]);
-  if (!rows[0]) throw new HttpError(404, 'not-found', `epoch ${p[1]} has no artifact yet`);
-  return { body: rows[0].body, type: 'application/json', headers: { 'x-artifact-hash': rows[0].hash } };
+  const artifact = await ctx.epochs.artifact({ epoch: Number(p[1]) });
+  if (!artifact) throw new HttpError(404, 'not-found', `epoch ${p[1]} has no artifact yet`);
+  return artifactReply(artifact);
 });
 
 route('GET', '/v1/artifacts/(0x[0-9a-f]{64})', 'artifact', async (ctx, _req, p) => {
-  const rows = await ctx.db.query('select hash, body from artifacts where hash = $1', [p[1]]);
-  if (!rows[0]) throw new HttpError(404, 'not-found', `no artifact ${p[1]}`);
-  return { body: rows[0].body, type: 'application/json', headers: { 'x-artifact-hash': rows[0].hash } };
+  const artifact = await ctx.epochs.artifact({ hash: p[1] as Hex });
+  if (!artifact) throw new HttpError(404, 'not-found', `no artifact ${p[1]}`);
+  return artifactReply(artifact);
 });
+
+function artifactReply(a: { hash: Hex; size: number | null; stream: () => AsyncIterable<Uint8Array> }): Reply {
+  const headers: Record<string, string> = { 'x-artifact-hash': a.hash };
+  if (a.size !== null) headers['content-length'] = String(a.size);
+  return { stream: a.stream, type: 'application/json', headers };
+}
 
 route('GET', '/v1/rewards/(0x[0-9a-fA-F]{40})', 'rewards', async (ctx, _req, p) => {
   const account = p[1]!.toLowerCase() as Address;
   const claimable = await ctx.claimableRoot();
-  const latest = await ctx.db.query<{ epoch: number }>("select epoch from epochs where state = 'posted' order by epoch desc limit 1");
-  const latestCumulative = latest[0] ? cumulativeOf((await resultFor(ctx, latest[0].epoch))!, account) : 0n;
+  const latest = await ctx.epochs.latestPosted();
+  let latestCumulative = 0n;
+  if (latest !== null) {
+    const r = await ctx.epochs.result(latest);
+    const l = r ? findLeaf(r.leaves, account) : -1;
+    if (l >= 0) latestCumulative = r!.leaves.amounts[l]!;
+  }
   const claimed = await ctx.claimedOnChain(account);
   let claim = null;
   if (claimable) {
-    const tree = await treeFor(ctx, claimable.epoch);
+    const tree = await ctx.epochs.tree(claimable.epoch);
     const found = tree && tree.root === claimable.root ? tree.proofFor(account) : undefined;
     if (found)
       claim = {
@@ -185,7 +197,7 @@ route('GET', '/v1/rewards/(0x[0-9a-fA-F]{40})', 'rewards', async (ctx, _req, p) 
   return {
     json: {
       account,
-      latestEpoch: latest[0]?.epoch ?? null,
+      latestEpoch: latest,
       latestCumulative: latestCumulative.toString(),
       claimed: claimed.toString(),
       claim,
@@ -193,49 +205,44 @@ route('GET', '/v1/rewards/(0x[0-9a-fA-F]{40})', 'rewards', async (ctx, _req, p) 
   };
 });
 
-/**
- * Parsed results and reward trees of recent epochs, per oracle. A stored result never changes
- * (the closer never recomputes one), so each is read and parsed once, not on every request.
- */
-const epochCaches = new WeakMap<Database, { results: Map<number, EpochResult | null>; trees: Map<number, RewardTree | null> }>();
-const CACHED_EPOCHS = 8;
+type DeviceEpoch = {
+  score: { device: Hex; score: string; detail: Record<string, number | string> } | null;
+  reward: string;
+  rejections: (Rejection & { network: string })[];
+};
 
-function cacheOf(ctx: ApiContext) {
-  let cache = epochCaches.get(ctx.db);
+/** A device's score, reward and rejections in one epoch, from the artifact (streamed; only rows naming it are parsed). Cached per oracle. */
+const deviceViews = new WeakMap<EpochStore, Map<string, DeviceEpoch>>();
+
+async function deviceInEpoch(ctx: ApiContext, epoch: number, device: Hex): Promise<DeviceEpoch> {
+  let cache = deviceViews.get(ctx.epochs);
   if (!cache) {
-    cache = { results: new Map(), trees: new Map() };
-    epochCaches.set(ctx.db, cache);
+    cache = new Map();
+    deviceViews.set(ctx.epochs, cache);
   }
-  return cache;
-}
-
-function remember<T>(map: Map<number, T>, epoch: number, value: T): T {
-  map.set(epoch, value);
-  if (map.size > CACHED_EPOCHS) map.delete(map.keys().next().value!);
-  return value;
-}
-
-async function resultFor(ctx: ApiContext, epoch: number): Promise<EpochResult | null> {
-  const { results } = cacheOf(ctx);
-  if (results.has(epoch)) return results.get(epoch)!;
-  const rows = await ctx.db.query<{ result: string | null }>('select result from epochs where epoch = $1', [epoch]);
-  const result = rows[0]?.result ? (JSON.parse(rows[0].result) as EpochResult) : null;
-  // Only a stored result is final; a missing one may appear later.
-  return result ? remember(results, epoch, result) : null;
-}
-
-async function treeFor(ctx: ApiContext, epoch: number): Promise<RewardTree | null> {
-  const { trees } = cacheOf(ctx);
-  if (trees.has(epoch)) return trees.get(epoch)!;
-  const result = await resultFor(ctx, epoch);
-  if (!result) return null;
-  const leaves = result.cumulative.map((c) => ({ account: c.account, amount: BigInt(c.amount) }));
-  return remember(trees, epoch, leaves.length ? RewardTree.of(leaves) : null);
-}
-
-function cumulativeOf(result: EpochResult, account: string): bigint {
-  const c = result.cumulative.find((x) => x.account === account);
-  return c ? BigInt(c.amount) : 0n;
+  const key = `${epoch}:${device}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const artifact = await ctx.epochs.artifact({ epoch });
+  const view: DeviceEpoch = { score: null, reward: '0', rejections: [] };
+  if (artifact) {
+    const rejections: { k: number; r: Rejection }[] = [];
+    const read = await readArtifact(artifact.stream(), ctx.plugins, {
+      skipInputRows: true,
+      resultFilter: device,
+      resultRows: (pattern, path, row) => {
+        if (pattern === 'result.networks.*.scores' && (row as { device: Hex }).device === device)
+          view.score ??= row as DeviceEpoch['score'];
+        else if (pattern === 'result.networks.*.rejections' && (row as Rejection).device === device)
+          rejections.push({ k: path[2] as number, r: row as Rejection });
+        else if (pattern === 'result.devices' && (row as { device: Hex }).device === device) view.reward = (row as { total: string }).total;
+      },
+    });
+    view.rejections = rejections.map(({ k, r }) => ({ network: read.result.networks[k]?.kind ?? '?', ...r }));
+  }
+  cache.set(key, view);
+  if (cache.size > 256) cache.delete(cache.keys().next().value!);
+  return view;
 }
 
 function deviceJson(ctx: ApiContext, r: Row) {
@@ -335,6 +342,12 @@ export function createHandler(ctx: ApiContext) {
     const status = reply.status ?? 200;
     ctx.metrics.httpRequests.inc({ route: name, status: String(status) });
     if (status >= 400 && req.readableEnded === false) req.resume(); // drain what we did not read
+    if (reply.stream) {
+      res.writeHead(status, { 'content-type': reply.type ?? 'application/octet-stream', ...(reply.headers ?? {}) });
+      // A failure halfway cuts the body short: the client sees fewer bytes than content-length.
+      await pipeline(Readable.from(reply.stream()), res).catch(() => res.destroy());
+      return;
+    }
     const body =
       reply.json !== undefined ? JSON.stringify(reply.json, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) : (reply.body ?? '');
     res.writeHead(status, {

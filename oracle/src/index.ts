@@ -5,3 +5,4 @@ export * from './closer.ts';
 export * from './ingest.ts';
 export * from './follower.ts';
 export { createMetrics } from './metrics.ts';
+export * from './epochs.ts';

@@ -6,21 +6,22 @@ import path from 'node:path';
 import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { RewardDistributorAbi, type Deployment } from '@groundwork/contracts';
-import { EpochClock, type AnyNetworkPlugin, type NetworkPlugins } from '@groundwork/protocol';
-import { uptimeNetwork } from '@groundwork/network-uptime';
+import { EpochClock, type AnyNetworkPlugin } from '@groundwork/protocol';
 import { createHandler } from './api.ts';
 import { Challenger } from './challenger.ts';
-import { EpochCloser, type CloseStep } from './closer.ts';
+import { type CloseBlock, EpochCloser, type CloseStep } from './closer.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { DeviceCache } from './devices.ts';
+import { EpochStore, type EpochState } from './epochs.ts';
 import { ChainFollower } from './follower.ts';
 import { Ingest } from './ingest.ts';
 import { SignaturePool, defaultVerifyThreads } from './signatures.ts';
 import { createMetrics } from './metrics.ts';
 import { SocketHub } from './sockets.ts';
 
-/** Every network this oracle build knows; a deployment's networks pick from these. */
-export const NETWORK_PLUGINS: NetworkPlugins = { [uptimeNetwork.kind]: uptimeNetwork };
+import { NETWORK_PLUGINS } from './plugins.ts';
+
+export { NETWORK_PLUGINS };
 
 export type OracleConfig = {
   deployment: Deployment;
@@ -44,7 +45,9 @@ export type OracleConfig = {
   verifyThreads?: number;
   crashAfter?: CloseStep;
   log?: (line: string) => void;
-  onEpochClosed?: (epoch: number, state: CloseStep) => void;
+  onEpochClosed?: (epoch: number, state: EpochState) => void;
+  /** Called when epochs stop closing (with what blocks them and what to do) and with null when they close again. */
+  onCloseBlocked?: (block: CloseBlock | null) => void;
   /** Background loops (follower, challenger, closer); tests may drive them by hand. */
   autoRun?: boolean;
 };
@@ -53,6 +56,8 @@ export type Oracle = {
   url: string;
   wsUrl: string;
   db: Database;
+  /** Closed epochs and their artifacts. */
+  epochs: EpochStore;
   closer: EpochCloser;
   follower: ChainFollower;
   ingest: Ingest;
@@ -112,11 +117,19 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
     onDevicesChanged: (changed) => {
       void devices.load(db, changed).then((added) => challenger?.addDevices(added));
     },
+    onRewind: () => {
+      void devices.reload(db).then((added) => challenger?.addDevices(added));
+    },
   });
   await follower.init();
 
+  const epochs = new EpochStore({
+    db,
+    artifactDir: config.dataDir ? path.join(config.dataDir, 'artifacts') : undefined,
+  });
   const closer = new EpochCloser({
     db,
+    epochs,
     deployment,
     client,
     wallet,
@@ -128,10 +141,11 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
     parameters,
     metrics,
     graceMs,
-    artifactDir: config.dataDir ? path.join(config.dataDir, 'artifacts') : undefined,
+    rpcUrl: config.rpcUrl,
     crashAfter: config.crashAfter,
     log,
     onClosed: config.onEpochClosed,
+    onBlocked: config.onCloseBlocked,
   });
   await closer.init();
 
@@ -143,13 +157,13 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
 
   const handler = createHandler({
     db,
+    epochs,
+    plugins,
     ingest,
     metrics,
     isConnected: (d) => hub.isConnected(d),
     status: async () => {
-      const [epochs] = await db.query(
-        "select max(epoch) filter (where state in ('posted','empty')) as closed, max(epoch) filter (where state = 'posted') as posted, count(*)::int as n from epochs",
-      );
+      const counts = await epochs.statusCounts();
       return {
         chainId: deployment.chainId,
         addresses: deployment.addresses,
@@ -158,12 +172,12 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
           current: clock.epochAtMs(Date.now()),
           duration: clock.duration,
           genesisTime: clock.genesisTime,
-          lastClosed: epochs?.closed ?? null,
-          lastPosted: epochs?.posted ?? null,
+          lastClosed: counts.closed,
+          lastPosted: counts.posted,
         },
         devices: { registered: devices.size, connected: hub.connected },
-        follower: { block: follower.cursor.toString(), lastError: follower.lastError },
-        closer: { lastError: closer.lastError },
+        follower: { block: follower.cursor.toString(), lastError: follower.lastError, rewinds: follower.rewinds },
+        closer: { lastError: closer.lastError, blocked: closer.blocked },
         quorum: { signers: signers.map((s) => s.address), quorum: config.quorum },
         database: db.kind,
       };
@@ -213,6 +227,7 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
     url: `http://${host}:${port}`,
     wsUrl: `ws://${host}:${port}/v1/connect`,
     db,
+    epochs,
     closer,
     follower,
     ingest,

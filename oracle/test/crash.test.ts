@@ -1,9 +1,10 @@
-// Crash safety: the oracle runs in its own process and kills itself (SIGKILL) right after each step
-// of one epoch's close in turn: scored, artifact, signed, posted. After every restart the epoch's
-// root is the one first computed, the chain has it exactly once, and no acked report is lost.
+// Crash safety: the oracle runs in its own process and kills itself (SIGKILL) at each step of one
+// epoch's close in turn: halfway through writing the artifact, then after artifact, signed and
+// posted. A half-written artifact leaves nothing recorded; after every later restart the epoch's
+// root is the one first recorded, the chain has it exactly once, and no acked report is lost.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +14,7 @@ import { startTestnet, type Testnet } from '@groundwork/sim';
 import { openPglite } from '../src/index.ts';
 
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'oracle-process.ts');
-const STEPS = ['scored', 'artifact', 'signed', 'posted'] as const;
+const STEPS = ['writing', 'artifact', 'signed', 'posted'] as const;
 
 describe('oracle crash at each step of epoch close', () => {
   let net: Testnet;
@@ -73,12 +74,21 @@ describe('oracle crash at each step of epoch close', () => {
     return { ready, exited };
   }
 
-  async function readState(): Promise<{ root: string | null; state: string | null; epoch: number | null; digests: Set<string> }> {
+  async function readState(): Promise<{
+    root: string | null;
+    state: string | null;
+    epoch: number | null;
+    digests: Set<string>;
+    artifacts: number;
+    latest: number | null;
+  }> {
     const db = await openPglite(path.join(dir, 'oracle', 'pglite'));
     try {
       const rows = await db.query('select epoch, state, root from epochs where root is not null order by epoch limit 1');
       const digests = new Set((await db.query<{ digest: string }>('select digest from reports')).map((r) => r.digest));
-      return { root: rows[0]?.root ?? null, state: rows[0]?.state ?? null, epoch: rows[0]?.epoch ?? null, digests };
+      const [{ n }] = (await db.query('select count(*)::int as n from artifacts')) as [{ n: number }];
+      const [{ latest }] = (await db.query('select max(epoch) as latest from epochs')) as [{ latest: number | null }];
+      return { root: rows[0]?.root ?? null, state: rows[0]?.state ?? null, epoch: rows[0]?.epoch ?? null, digests, artifacts: n, latest };
     } finally {
       await db.close();
     }
@@ -102,12 +112,25 @@ describe('oracle crash at each step of epoch close', () => {
       assert.equal(signal, 'SIGKILL', `the oracle killed itself after "${step}"`);
       rememberAcks();
       const s = await readState();
+      for (const d of acked) assert.ok(s.digests.has(d), `acked report ${d} survived the crash at "${step}"`);
+      if (step === 'writing') {
+        // Killed with half an artifact written: nothing of that epoch is recorded, and no file
+        // but the temporary one exists for it; the next start closes it from scratch.
+        assert.equal(s.state, null, 'no epoch with a root is recorded');
+        const files = readdirSync(path.join(dir, 'oracle', 'artifacts'));
+        assert.ok(
+          files.some((f) => f.endsWith('.json.tmp')),
+          `a partial temporary file: ${files.join(', ')}`,
+        );
+        const named = files.filter((f) => f.endsWith('.json')).length;
+        assert.equal(named, s.artifacts, `every artifact file is recorded: ${files.join(', ')}`);
+        continue;
+      }
       assert.equal(s.state, step, `the epoch's persisted state after the crash is "${step}"`);
       firstRoot ??= s.root;
       epoch ??= s.epoch;
       assert.equal(s.root, firstRoot, `root unchanged after the crash at "${step}"`);
       assert.equal(s.epoch, epoch);
-      for (const d of acked) assert.ok(s.digests.has(d), `acked report ${d} survived the crash at "${step}"`);
     }
     assert.ok(acked.size > 0, 'agents had reports acked');
 

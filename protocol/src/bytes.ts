@@ -35,6 +35,58 @@ export function writeHex(text: unknown, length: number, bytes: Uint8Array, at: n
   return invalid >= 0;
 }
 
+const LOWER_NIBBLE = (() => {
+  const table = new Int8Array(65536).fill(-1);
+  for (let d = 0; d < 16; d++) table[d.toString(16).charCodeAt(0)] = d;
+  return table;
+})();
+
+/** As {@link writeHex}, but only lowercase digits: the one spelling canonical documents use. */
+export function writeLowerHex(text: unknown, length: number, bytes: Uint8Array, at: number): boolean {
+  if (typeof text !== 'string' || text.length !== 2 + 2 * length) return false;
+  if (text.charCodeAt(0) !== 0x30 || text.charCodeAt(1) !== 0x78) return false; // "0x"
+  let invalid = 0;
+  for (let j = 0; j < length; j++) {
+    const high = LOWER_NIBBLE[text.charCodeAt(2 + 2 * j)]!;
+    const low = LOWER_NIBBLE[text.charCodeAt(3 + 2 * j)]!;
+    invalid |= high | low;
+    bytes[at + j] = (high << 4) | low;
+  }
+  return invalid >= 0;
+}
+
+/** As {@link writeLowerHex}, from 2*length ASCII hex digits in `text` at `from` (no 0x), without making a string. */
+export function readLowerHexAscii(text: Uint8Array, from: number, length: number, bytes: Uint8Array, at: number): boolean {
+  if (from + 2 * length > text.length) return false;
+  let invalid = 0;
+  for (let j = 0; j < length; j++) {
+    const high = LOWER_NIBBLE[text[from + 2 * j]!]!;
+    const low = LOWER_NIBBLE[text[from + 2 * j + 1]!]!;
+    invalid |= high | low;
+    bytes[at + j] = (high << 4) | low;
+  }
+  return invalid >= 0;
+}
+
+/** Byte → its two hex digits' char codes, the first in the low 8 bits: one lookup per byte. */
+const HEX_PAIRS = (() => {
+  const digits = '0123456789abcdef';
+  const table = new Uint16Array(256);
+  for (let b = 0; b < 256; b++) table[b] = digits.charCodeAt(b >> 4) | (digits.charCodeAt(b & 15) << 8);
+  return table;
+})();
+
+/** Writes the lowercase hex digits (no 0x) of `length` bytes at `from` as ASCII into `out` at `to`; returns the end. */
+export function writeHexDigits(bytes: Uint8Array, from: number, length: number, out: Uint8Array, to: number): number {
+  for (let j = from, end = from + length; j < end; j++) {
+    const pair = HEX_PAIRS[bytes[j]!]!;
+    out[to] = pair & 255;
+    out[to + 1] = pair >> 8;
+    to += 2;
+  }
+  return to;
+}
+
 /** Whether the `width`-byte records at `a` and `b` are equal. */
 export function sameBytes(bytes: Uint8Array, a: number, b: number, width: number): boolean {
   for (let j = 0; j < width; j++) if (bytes[a + j] !== bytes[b + j]) return false;

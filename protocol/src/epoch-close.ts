@@ -2,24 +2,39 @@
 // parameters, prior cumulative amounts) → scores, rejections, rewards, cumulative leaves and root.
 // The oracle writes `{ inputs, result }` as the epoch artifact; `groundwork epoch verify` runs the
 // same function on the artifact's inputs and compares.
+//
+// The work happens on tables (epoch-tables.ts), from the verifier to the reward tree, and the
+// artifact is written from them as a stream (writeArtifact), so a million devices cost columns and
+// chunks, never one string or one object per row. computeEpoch keeps the object interface for
+// small epochs and tests: it converts, computes, and reads the result back.
 import type { Address, Hex } from 'viem';
-import { canonicalBytes, canonicalJson } from './encoding.ts';
+import type { ARTIFACT_FORMAT } from './artifact-schema.ts';
 import { publicKeyFromCoordinates, verifyMessage } from './device-key.ts';
+import { canonicalBytes, canonicalJson, sha256Hex } from './encoding.ts';
+import { describeZodError } from './schemas.ts';
+import {
+  AccountAmounts,
+  DeviceTable,
+  RejectionTable,
+  ReportTable,
+  type RowSink,
+  type RowTable,
+  ScratchEncoder,
+  UsageRows,
+} from './epoch-tables.ts';
+import type { JsonWriter } from './json-writer.ts';
 import { RewardTree } from './merkle.ts';
-import type { AcceptedReport, DeviceSnapshot, NetworkPlugins, Rejection } from './network.ts';
+import type { AcceptedReport, DeviceScore, DeviceSnapshot, NetworkPlugins, Rejection, VerifierOutput } from './network.ts';
 import {
   AccountTable,
   computeRewardColumns,
   forEachDeviceReward,
   forEachLeaf,
-  networkColumns,
-  priorColumns,
   type NetworkRewardColumns,
+  type RewardColumns,
 } from './rewards.ts';
-import { reportSigningBytes } from './schemas.ts';
-import { sha256Hex } from './encoding.ts';
 
-export const ARTIFACT_FORMAT = 'groundwork/epoch-artifact@1';
+export { ARTIFACT_FORMAT } from './artifact-schema.ts';
 
 export type NetworkEpochInputs = {
   kind: string;
@@ -72,17 +87,534 @@ export type EpochResult = {
 
 export type EpochArtifact = { inputs: EpochInputs; result: EpochResult };
 
+/** One network's inputs as tables. */
+export type NetworkTables = {
+  kind: string;
+  id: Hex;
+  budget: string;
+  parameters: unknown;
+  devices: DeviceTable;
+  usage: UsageRows;
+  oracleInputs: RowSink<unknown>;
+  reports: ReportTable;
+  ingestRejections: RejectionTable;
+};
+
+/** An epoch's inputs as tables: what the close computes on and the artifact's `inputs`. */
+export type EpochTables = Omit<EpochInputs, 'networks' | 'prior'> & {
+  networks: NetworkTables[];
+  prior: { epoch: number | null; root: Hex | null; total: string; cumulative: AccountAmounts };
+};
+
+export type NetworkOutcome = {
+  kind: string;
+  scores: Uint32Array;
+  detail: VerifierOutput['detail'];
+  /** The network's rejections in artifact order: ingest's, the close's own checks, the verifier's. */
+  rejections: RejectionTable[];
+  budget: bigint;
+  usagePool: bigint;
+  proofPool: bigint;
+  paid: bigint;
+  undistributed: bigint;
+};
+
+/** An epoch's result as columns: the artifact's `result`, and the tree that pays it. */
+export type EpochOutcome = {
+  networks: NetworkOutcome[];
+  rewards: RewardColumns;
+  rewardInputs: NetworkRewardColumns[];
+  owners: AccountTable;
+  tree: RewardTree | null;
+  root: Hex | null;
+  total: bigint;
+  paid: bigint;
+  undistributed: bigint;
+};
+
 export class EpochInputError extends Error {
   override name = 'EpochInputError';
 }
 
 export type ComputeEpochOptions = {
-  /** Re-check every report's signature against the snapshot key (verify does; default true). */
+  /**
+   * Re-check every report's digest and signature against the snapshot key (`epoch verify` does;
+   * default true). The oracle's close skips it: ingest checked both before storing the report.
+   */
   checkSignatures?: boolean;
 };
 
+/** Empty tables for one network, its oracle inputs in its plug-in's table. */
+export function networkTables(net: { kind: string; id: Hex; budget: string; parameters: unknown }, plugins: NetworkPlugins): NetworkTables {
+  const plugin = plugins[net.kind];
+  if (!plugin) throw new EpochInputError(`no plug-in for network "${net.kind}"`);
+  return {
+    ...net,
+    devices: new DeviceTable(),
+    usage: new UsageRows(),
+    oracleInputs: plugin.oracleInputs.table(),
+    reports: new ReportTable(),
+    ingestRejections: new RejectionTable(),
+  };
+}
+
+/** Drops the room the tables' columns grew into (once they are complete: they hold hundreds of MB at scale). */
+export function compactTables(t: EpochTables): void {
+  for (const n of t.networks) {
+    n.devices.compact();
+    n.reports.compact();
+    n.oracleInputs.compact?.();
+  }
+}
+
+/** An epoch's tables as another thread receives them (structured-cloneable; columns in shared memory). */
+export type SharedTables = Omit<EpochTables, 'networks' | 'prior'> & {
+  networks: (Omit<NetworkTables, 'devices' | 'usage' | 'oracleInputs' | 'reports' | 'ingestRejections'> & {
+    devices: unknown;
+    usage: unknown;
+    oracleInputs: unknown;
+    reports: unknown;
+    ingestRejections: unknown;
+  })[];
+  prior: Omit<EpochTables['prior'], 'cumulative'> & { cumulative: unknown };
+};
+
+/** The tables as another thread can take them, to post with postMessage (nothing large is copied). */
+export function shareTables(t: EpochTables): SharedTables {
+  return {
+    ...t,
+    networks: t.networks.map((n) => ({
+      ...n,
+      devices: n.devices.share(),
+      usage: n.usage.share(),
+      oracleInputs: n.oracleInputs.share(),
+      reports: n.reports.share(),
+      ingestRejections: n.ingestRejections.share(),
+    })),
+    prior: { ...t.prior, cumulative: t.prior.cumulative.share() },
+  };
+}
+
+/** The tables another thread shared (see shareTables). */
+export function tablesFromShared(s: SharedTables, plugins: NetworkPlugins): EpochTables {
+  return {
+    ...s,
+    networks: s.networks.map((n) => {
+      const plugin = plugins[n.kind];
+      if (!plugin) throw new EpochInputError(`no plug-in for network "${n.kind}"`);
+      return {
+        ...n,
+        devices: DeviceTable.fromShared(n.devices),
+        usage: UsageRows.fromShared(n.usage),
+        oracleInputs: plugin.oracleInputs.fromShared(n.oracleInputs),
+        reports: ReportTable.fromShared(n.reports),
+        ingestRejections: RejectionTable.fromShared(n.ingestRejections),
+      };
+    }),
+    prior: { ...s.prior, cumulative: AccountAmounts.fromShared(s.prior.cumulative) },
+  };
+}
+
+/** An epoch's fields other than its networks, with `cumulative` as the prior amounts. */
+export function envelopeOf(
+  inputs: Omit<EpochInputs, 'networks' | 'prior'> & { prior: Omit<EpochInputs['prior'], 'cumulative'> },
+  cumulative: AccountAmounts,
+): Omit<EpochTables, 'networks'> {
+  return {
+    format: inputs.format,
+    chainId: inputs.chainId,
+    registry: inputs.registry,
+    distributor: inputs.distributor,
+    epoch: inputs.epoch,
+    start: inputs.start,
+    end: inputs.end,
+    snapshotBlock: inputs.snapshotBlock,
+    prior: { epoch: inputs.prior.epoch, root: inputs.prior.root, total: inputs.prior.total, cumulative },
+  };
+}
+
+/** The tables of an epoch given as objects (each oracle input checked by its plug-in's row schema). */
+export function tablesFromInputs(inputs: EpochInputs, plugins: NetworkPlugins): EpochTables {
+  const cumulative = new AccountAmounts();
+  inputs.prior.cumulative.forEach((c, i) => {
+    try {
+      cumulative.push(c);
+    } catch (err) {
+      // The prior is the previous result's leaves, which the close writes in lowercase.
+      throw new EpochInputError(`prior.cumulative[${i}].account: ${(err as Error).message}`);
+    }
+  });
+  return {
+    ...envelopeOf(inputs, cumulative),
+    networks: inputs.networks.map((net) => {
+      const t = networkTables(net, plugins);
+      for (const d of net.devices) t.devices.push(d);
+      for (const u of net.usage) t.usage.push(u);
+      const rowSchema = plugins[net.kind]!.oracleInputs.row;
+      net.oracleInputs.forEach((o, i) => {
+        const parsed = rowSchema.safeParse(o);
+        if (!parsed.success) throw new EpochInputError(`network ${net.kind}: oracle input ${i}: ${describeZodError(parsed.error)}`);
+        t.oracleInputs.push(parsed.data);
+      });
+      for (const r of net.reports) t.reports.push(r);
+      for (const r of net.ingestRejections) t.ingestRejections.push(r);
+      return t;
+    }),
+  };
+}
+
 /**
- * Computes an epoch from its inputs.
+ * Computes an epoch from its tables: each network's verifier, then the rewards and the tree.
+ *
+ * @example
+ * const outcome = computeEpochTables(tables, { uptime: uptimeNetwork }, { checkSignatures: false });
+ * writeArtifact(writer, tables, outcome);
+ */
+export function computeEpochTables(inputs: EpochTables, plugins: NetworkPlugins, options: ComputeEpochOptions = {}): EpochOutcome {
+  const checkSignatures = options.checkSignatures ?? true;
+  const owners = new AccountTable();
+  const rewardInputs: NetworkRewardColumns[] = [];
+  const verified: Omit<NetworkOutcome, 'budget' | 'usagePool' | 'proofPool' | 'paid' | 'undistributed'>[] = [];
+
+  for (const net of inputs.networks) {
+    const plugin = plugins[net.kind];
+    if (!plugin) throw new EpochInputError(`no plug-in for network "${net.kind}"`);
+    const parsed = plugin.parameters.schema.safeParse(net.parameters);
+    if (!parsed.success) throw new EpochInputError(`network ${net.kind}: bad parameters: ${parsed.error.message}`);
+    assertUniqueDevices(net);
+    const checks = new RejectionTable();
+    const deviceRows = new Int32Array(net.reports.length);
+    const order = screenReports(net, checks, checkSignatures, deviceRows);
+    let out: VerifierOutput;
+    try {
+      out = plugin.verify({
+        epoch: inputs.epoch,
+        start: inputs.start,
+        end: inputs.end,
+        parameters: parsed.data,
+        devices: net.devices,
+        reports: net.reports,
+        order,
+        deviceRows,
+        oracleInputs: net.oracleInputs,
+      });
+    } catch (err) {
+      throw new EpochInputError(`network ${net.kind}: the verifier refused its inputs: ${(err as Error).message}`);
+    }
+    if (out.scores.length !== net.devices.length)
+      throw new EpochInputError(`network ${net.kind}: the verifier scored ${out.scores.length} of ${net.devices.length} devices`);
+    rewardInputs.push({
+      kind: net.kind,
+      budget: BigInt(net.budget),
+      usageShareBps: plugin.usageShareBps(parsed.data),
+      scores: out.scores,
+      ownerOf: ownerIndexes(net.devices, owners),
+      usage: usageColumns(net),
+    });
+    verified.push({ kind: net.kind, scores: out.scores, detail: out.detail, rejections: [net.ingestRejections, checks, out.rejections] });
+  }
+
+  const rewards = computeRewardColumns({
+    owners: owners.accounts,
+    networks: rewardInputs,
+    prior: { accounts: inputs.prior.cumulative.accounts.bytes, amounts: inputs.prior.cumulative.amounts },
+  });
+  const tree =
+    rewards.cumulative.amounts.length > 0 ? RewardTree.fromColumns(rewards.cumulative.accounts, rewards.cumulative.amounts) : null;
+  return {
+    networks: verified.map((n, i) => {
+      const s = rewards.networks[i]!;
+      return { ...n, budget: s.budget, usagePool: s.usagePool, proofPool: s.proofPool, paid: s.paid, undistributed: s.undistributed };
+    }),
+    rewards,
+    rewardInputs,
+    owners,
+    tree,
+    root: tree ? tree.root : null,
+    total: rewards.total,
+    paid: rewards.paid,
+    undistributed: rewards.undistributed,
+  };
+}
+
+function assertUniqueDevices(net: NetworkTables): void {
+  const d = net.devices;
+  for (let i = 0; i < d.length; i++) {
+    if (d.rowOf(d.device, i) !== i)
+      throw new EpochInputError(`network ${net.kind}: device ${d.device.get(i)} is listed twice in the snapshot`);
+  }
+}
+
+/**
+ * The reports the verifier may judge, in receive order: from a device in the snapshot and (when
+ * checked) with the right digest and a good signature. The others are rejected here, in order.
+ */
+function screenReports(net: NetworkTables, rejections: RejectionTable, checkSignatures: boolean, deviceRows: Int32Array): Uint32Array {
+  const { reports, devices } = net;
+  const order = reports.receiveOrder();
+  const deviceOf = (r: number) => reports.device.get(r);
+  const digestOf = (r: number) => reports.digest.get(r);
+  const unregistered = rejections.kind({
+    reason: 'unregistered-device',
+    device: deviceOf,
+    digest: digestOf,
+    detail: (r) => `device ${deviceOf(r)} is not in the epoch's snapshot`,
+  });
+  const mismatch = rejections.kind({
+    reason: 'digest-mismatch',
+    device: deviceOf,
+    digest: digestOf,
+    detail: (r) => `the report's digest is ${reports.computedDigest(r)}, not ${digestOf(r)}`,
+  });
+  const badSignature = rejections.kind({
+    reason: 'bad-signature',
+    device: deviceOf,
+    digest: digestOf,
+    detail: () => "the signature does not verify against the device's registered key",
+  });
+  const keys = new Map<number, ReturnType<typeof publicKeyFromCoordinates>>();
+  deviceRows.set(devices.rowsOf(reports.device));
+  let kept = 0;
+  for (const r of order) {
+    const row = deviceRows[r]!;
+    if (row < 0) {
+      rejections.add(unregistered, r);
+      continue;
+    }
+    if (checkSignatures) {
+      if (reports.computedDigest(r) !== digestOf(r)) {
+        rejections.add(mismatch, r);
+        continue;
+      }
+      let key = keys.get(row);
+      if (!key) {
+        key = publicKeyFromCoordinates({ x: devices.keyX.get(row)!, y: devices.keyY.get(row)! });
+        keys.set(row, key);
+      }
+      if (!verifyMessage(key, reports.signingBytes(r), reports.sig.get(r)!)) {
+        rejections.add(badSignature, r);
+        continue;
+      }
+    }
+    order[kept++] = r;
+  }
+  return order.subarray(0, kept);
+}
+
+/** Each device's owner as an index into `owners`; each distinct owner string is looked up once. */
+function ownerIndexes(devices: DeviceTable, owners: AccountTable): Uint32Array {
+  const out = new Uint32Array(devices.length);
+  const byCode = new Int32Array(devices.owner.values.length).fill(-1);
+  for (let i = 0; i < devices.length; i++) {
+    const code = devices.owner.code(i);
+    let index = byCode[code]!;
+    if (index < 0) {
+      index = owners.indexOf(devices.owner.values[code]!, () => `device ${devices.device.get(i)}`);
+      byCode[code] = index;
+    }
+    out[i] = index;
+  }
+  return out;
+}
+
+/** Usage as the reward columns take it: device rows in order, with their credits (the last entry of a device counts). */
+function usageColumns(net: NetworkTables): NetworkRewardColumns['usage'] {
+  const byRow = new Map<number, bigint>();
+  for (const u of net.usage.rows) {
+    const row = net.devices.rowOfId(u.device);
+    if (row >= 0) byRow.set(row, BigInt(u.credits));
+  }
+  const rows = [...byRow.keys()].filter((row) => byRow.get(row)! > 0n).sort((a, b) => a - b);
+  return { index: Uint32Array.from(rows), credits: rows.map((row) => byRow.get(row)!) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The artifact, written as a stream
+
+function writeRows(w: JsonWriter, table: RowTable): void {
+  w.array(table.length, (i) => table.writeRow(w, i));
+}
+
+/** The artifact's `inputs`, canonically. */
+export function writeInputs(w: JsonWriter, t: EpochTables): void {
+  w.raw(`{"chainId":${t.chainId},"distributor":`);
+  w.string(t.distributor);
+  w.raw(`,"end":${t.end},"epoch":${t.epoch},"format":`);
+  w.string(t.format);
+  w.raw(',"networks":');
+  w.enter('networks');
+  w.array(t.networks.length, (k) => {
+    const net = t.networks[k]!;
+    w.raw(`{"budget":"${net.budget}","devices":`);
+    w.enter('devices');
+    writeRows(w, net.devices);
+    w.leave();
+    w.raw(',"id":');
+    w.string(net.id);
+    w.raw(',"ingestRejections":');
+    w.enter('ingestRejections');
+    writeRows(w, net.ingestRejections);
+    w.leave();
+    w.raw(',"kind":');
+    w.string(net.kind);
+    w.raw(',"oracleInputs":');
+    w.enter('oracleInputs');
+    writeRows(w, net.oracleInputs);
+    w.leave();
+    w.raw(',"parameters":');
+    w.json(canonicalJson(net.parameters));
+    w.raw(',"reports":');
+    w.enter('reports');
+    writeRows(w, net.reports);
+    w.leave();
+    w.raw(',"usage":');
+    w.enter('usage');
+    writeRows(w, net.usage);
+    w.leave();
+    w.raw('}');
+  });
+  w.leave();
+  w.raw(',"prior":{"cumulative":');
+  w.enter('prior');
+  w.enter('cumulative');
+  writeRows(w, t.prior.cumulative);
+  w.leave();
+  w.leave();
+  w.raw(`,"epoch":${t.prior.epoch === null ? 'null' : t.prior.epoch},"root":`);
+  if (t.prior.root === null) w.null();
+  else w.string(t.prior.root);
+  w.raw(`,"total":"${t.prior.total}"},"registry":`);
+  w.string(t.registry);
+  w.raw(`,"snapshotBlock":"${t.snapshotBlock}","start":${t.start}}`);
+}
+
+function writeDetail(w: JsonWriter, detail: VerifierOutput['detail'], names: string[], row: number): void {
+  w.raw('{');
+  names.forEach((name, k) => {
+    if (k > 0) w.raw(',');
+    w.string(name);
+    w.raw(':');
+    const v = detail[name]![row]!;
+    if (typeof v === 'number') w.int(v);
+    else w.string(v);
+  });
+  w.raw('}');
+}
+
+/** The artifact's `result`, canonically. */
+export function writeResult(w: JsonWriter, t: EpochTables, o: EpochOutcome): void {
+  w.raw('{"cumulative":');
+  w.enter('cumulative');
+  const leaves = o.rewards.cumulative;
+  const accounts = new AccountAmountsView(leaves.accounts, leaves.amounts);
+  w.array(leaves.amounts.length, (l) => accounts.writeRow(w, l));
+  w.leave();
+  w.raw(',"devices":');
+  w.enter('devices');
+  w.raw('[');
+  let first = true;
+  let n = 0;
+  forEachDeviceReward(o.rewards, o.rewardInputs, (k, i, owner, proof, usage, total) => {
+    if (!first) w.raw(',');
+    first = false;
+    w.enter(n++);
+    w.raw('{"device":');
+    w.hex(t.networks[k]!.devices.device, i);
+    w.raw(',"network":');
+    w.string(t.networks[k]!.kind);
+    w.raw(`,"owner":"${o.owners.lower[owner]}","proof":"${proof}","total":"${total}","usage":"${usage}"}`);
+    w.leave();
+  });
+  w.raw(']');
+  w.leave();
+  w.raw(',"networks":');
+  w.enter('networks');
+  w.array(o.networks.length, (k) => {
+    const net = o.networks[k]!;
+    const devices = t.networks[k]!.devices;
+    const names = Object.keys(net.detail).sort();
+    w.raw(`{"budget":"${net.budget}","kind":`);
+    w.string(net.kind);
+    w.raw(`,"paid":"${net.paid}","proofPool":"${net.proofPool}","rejections":[`);
+    w.enter('rejections');
+    let row = 0;
+    for (const table of net.rejections) {
+      for (let i = 0; i < table.length; i++, row++) {
+        if (row > 0) w.raw(',');
+        w.enter(row);
+        table.writeRow(w, i);
+        w.leave();
+      }
+    }
+    w.leave();
+    w.raw('],"scores":');
+    w.enter('scores');
+    w.array(devices.length, (i) => {
+      w.raw('{"detail":');
+      writeDetail(w, net.detail, names, i);
+      w.raw(',"device":');
+      w.hex(devices.device, i);
+      w.raw(`,"score":"${net.scores[i]}"}`);
+    });
+    w.leave();
+    w.raw(`,"undistributed":"${net.undistributed}","usagePool":"${net.usagePool}"}`);
+  });
+  w.leave();
+  w.raw(',"owners":');
+  w.enter('owners');
+  w.raw('[');
+  let m = 0;
+  forEachLeaf(o.rewards, (account, _amount, earned) => {
+    if (earned === undefined) return;
+    if (m > 0) w.raw(',');
+    w.enter(m++);
+    w.raw(`{"account":"${account}","amount":"${earned}"}`);
+    w.leave();
+  });
+  w.raw(']');
+  w.leave();
+  w.raw(`,"paid":"${o.paid}","root":`);
+  if (o.root === null) w.null();
+  else w.string(o.root);
+  w.raw(`,"total":"${o.total}","undistributed":"${o.undistributed}"}`);
+}
+
+/** Leaves (accounts and amounts) written as `{account, amount}` rows. */
+class AccountAmountsView {
+  constructor(
+    private readonly accounts: Uint8Array,
+    private readonly amounts: readonly bigint[],
+  ) {}
+  writeRow(w: JsonWriter, l: number): void {
+    w.raw('{"account":"0x');
+    w.rawHexDigits(this.accounts, 20 * l, 20);
+    w.raw(`","amount":"${this.amounts[l]}"}`);
+  }
+}
+
+/**
+ * The whole artifact, `{"inputs":…,"result":…}`, canonically: the same bytes as
+ * `encodeArtifact` of the same artifact as objects. The writer's sink sees it chunk by chunk.
+ */
+export function writeArtifact(w: JsonWriter, t: EpochTables, o: EpochOutcome): void {
+  w.raw('{"inputs":');
+  w.enter('inputs');
+  writeInputs(w, t);
+  w.leave();
+  w.raw(',"result":');
+  w.enter('result');
+  writeResult(w, t, o);
+  w.leave();
+  w.raw('}');
+  w.flush();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The object interface
+
+/**
+ * Computes an epoch given as objects: converts it to tables, computes, and reads the result back
+ * from its canonical encoding (so it is exactly what the artifact says).
  *
  * @example
  * const { result, tree } = computeEpoch(inputs, { uptime: uptimeNetwork });
@@ -93,161 +625,51 @@ export function computeEpoch(
   plugins: NetworkPlugins,
   options: ComputeEpochOptions = {},
 ): { result: EpochResult; tree: RewardTree | null } {
-  const checkSignatures = options.checkSignatures ?? true;
-  const owners = new AccountTable();
-  const rewardInputs: NetworkRewardColumns[] = [];
-  const perNetwork: Omit<EpochResult['networks'][number], 'budget' | 'usagePool' | 'proofPool' | 'paid' | 'undistributed'>[] = [];
-
-  for (const net of inputs.networks) {
-    const plugin = plugins[net.kind];
-    if (!plugin) throw new EpochInputError(`no plug-in for network "${net.kind}"`);
-    const parsed = plugin.parameters.schema.safeParse(net.parameters);
-    if (!parsed.success) throw new EpochInputError(`network ${net.kind}: bad parameters: ${parsed.error.message}`);
-    const parameters = parsed.data;
-
-    const rejections: Rejection[] = [...net.ingestRejections];
-    // Receive order, ties by digest: the result cannot depend on how the inputs were listed.
-    const ordered = [...net.reports].sort(
-      (a, b) => a.receivedAt - b.receivedAt || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0),
-    );
-    const reports = checkSignatures ? filterBySignature(ordered, net.devices, rejections) : ordered;
-    let out: ReturnType<typeof plugin.verify>;
-    try {
-      out = plugin.verify({
-        epoch: inputs.epoch,
-        start: inputs.start,
-        end: inputs.end,
-        parameters,
-        devices: net.devices,
-        reports,
-        oracleInputs: net.oracleInputs,
-      });
-    } catch (err) {
-      throw new EpochInputError(`network ${net.kind}: the verifier refused its inputs: ${(err as Error).message}`);
-    }
-    for (const r of out.rejections) rejections.push(r); // a spread overflows the stack past ~125k
-
-    const scoreOf = scoreLookup(net.devices, out.scores);
-    const usage = new Map(net.usage.map((u) => [u.device, BigInt(u.credits)]));
-    const budget = {
-      kind: net.kind,
-      budget: BigInt(net.budget),
-      usageShareBps: plugin.usageShareBps(parameters),
-      count: net.devices.length,
-    };
-    rewardInputs.push(
-      networkColumns(
-        budget,
-        (i) => {
-          const d = net.devices[i]!;
-          return { device: d.device, owner: d.owner, score: scoreOf(i), usage: usage.get(d.device) ?? 0n };
-        },
-        owners,
-      ),
-    );
-    perNetwork.push({
-      kind: net.kind,
-      scores: out.scores.map((s) => ({ device: s.device, score: s.score.toString(), detail: s.detail })),
-      rejections,
-    });
-  }
-
-  const prior = priorColumns(inputs.prior.cumulative.map((c) => [c.account, BigInt(c.amount)] as const));
-  const rewards = computeRewardColumns({ owners: owners.accounts, networks: rewardInputs, prior });
-  const tree =
-    rewards.cumulative.amounts.length > 0 ? RewardTree.fromColumns(rewards.cumulative.accounts, rewards.cumulative.amounts) : null;
-  const str = (n: bigint) => n.toString();
-
-  const devices: EpochResult['devices'] = [];
-  forEachDeviceReward(rewards, rewardInputs, (k, i, owner, proof, usage, total) => {
-    const net = inputs.networks[k]!;
-    devices.push({
-      network: net.kind,
-      device: net.devices[i]!.device,
-      owner: owners.lower[owner]!,
-      proof: str(proof),
-      usage: str(usage),
-      total: str(total),
-    });
-  });
-  const ownersOut: EpochResult['owners'] = [];
-  const cumulative: EpochResult['cumulative'] = [];
-  forEachLeaf(rewards, (account, amount, earned) => {
-    cumulative.push({ account, amount: str(amount) });
-    if (earned !== undefined) ownersOut.push({ account, amount: str(earned) });
-  });
-
-  const result: EpochResult = {
-    networks: perNetwork.map((n, i) => {
-      const s = rewards.networks[i]!;
-      return {
-        ...n,
-        budget: str(s.budget),
-        usagePool: str(s.usagePool),
-        proofPool: str(s.proofPool),
-        paid: str(s.paid),
-        undistributed: str(s.undistributed),
-      };
-    }),
-    devices,
-    owners: ownersOut,
-    cumulative,
-    total: str(rewards.total),
-    paid: str(rewards.paid),
-    undistributed: str(rewards.undistributed),
-    root: tree ? tree.root : null,
-  };
-  return { result, tree };
+  const tables = tablesFromInputs(inputs, plugins);
+  const outcome = computeEpochTables(tables, plugins, options);
+  const bytes = new ScratchEncoder().encode((w) => writeResult(w, tables, outcome));
+  return { result: JSON.parse(Buffer.from(bytes).toString('utf8')) as EpochResult, tree: outcome.tree };
 }
 
 /**
- * Each snapshot device's score by index (0 for a device the verifier did not score). Verifiers
- * list scores in snapshot order, so that order is read directly; any other order is looked up.
+ * Runs a plug-in's verifier on inputs given as objects (tests and small tools): every report is
+ * judged (no signature checks), and the output comes back as objects.
  */
-function scoreLookup(devices: readonly DeviceSnapshot[], scores: readonly { device: Hex; score: bigint }[]): (i: number) => bigint {
-  const aligned = scores.length === devices.length && scores.every((s, i) => s.device === devices[i]!.device);
-  if (aligned) return (i) => scores[i]!.score;
-  const byDevice = new Map(scores.map((s) => [s.device, s.score]));
-  return (i) => byDevice.get(devices[i]!.device) ?? 0n;
-}
-
-function filterBySignature(
-  reports: readonly AcceptedReport[],
-  devices: readonly DeviceSnapshot[],
-  rejections: Rejection[],
-): AcceptedReport[] {
-  const keys = new Map(devices.map((d) => [d.device, d]));
-  return reports.filter((r) => {
-    const d = keys.get(r.report.device);
-    if (!d) {
-      rejections.push({
-        device: r.report.device,
-        digest: r.digest,
-        reason: 'unregistered-device',
-        detail: `device ${r.report.device} is not in the epoch's snapshot`,
-      });
-      return false;
-    }
-    if (reportDigest(r.report) !== r.digest) {
-      rejections.push({
-        device: r.report.device,
-        digest: r.digest,
-        reason: 'digest-mismatch',
-        detail: `the report's digest is ${reportDigest(r.report)}, not ${r.digest}`,
-      });
-      return false;
-    }
-    if (!verifyMessage(publicKeyFromCoordinates({ x: d.keyX, y: d.keyY }), reportSigningBytes(r.report), r.report.sig)) {
-      rejections.push({
-        device: r.report.device,
-        digest: r.digest,
-        reason: 'bad-signature',
-        detail: "the signature does not verify against the device's registered key",
-      });
-      return false;
-    }
-    return true;
+export function verifyObjects<P>(
+  plugin: NetworkPlugins[string],
+  input: {
+    epoch: number;
+    start: number;
+    end: number;
+    parameters: P;
+    devices: readonly DeviceSnapshot[];
+    reports: readonly AcceptedReport[];
+    oracleInputs: readonly unknown[];
+  },
+): { scores: DeviceScore[]; rejections: Rejection[] } {
+  const t = networkTables(
+    { kind: plugin.kind, id: `0x${'00'.repeat(32)}`, budget: '0', parameters: input.parameters },
+    { [plugin.kind]: plugin },
+  );
+  for (const d of input.devices) t.devices.push(d);
+  for (const r of input.reports) t.reports.push(r);
+  for (const o of input.oracleInputs) t.oracleInputs.push(plugin.oracleInputs.row.parse(o));
+  const deviceRows = Int32Array.from({ length: t.reports.length }, (_, r) => t.devices.rowOf(t.reports.device, r));
+  const out = plugin.verify({
+    ...input,
+    devices: t.devices,
+    reports: t.reports,
+    order: t.reports.receiveOrder(),
+    deviceRows,
+    oracleInputs: t.oracleInputs,
   });
+  const names = Object.keys(out.detail);
+  const scores = Array.from({ length: t.devices.length }, (_, i) => ({
+    device: t.devices.device.get(i)!,
+    score: BigInt(out.scores[i]!),
+    detail: Object.fromEntries(names.map((name) => [name, out.detail[name]![i]!])),
+  }));
+  return { scores, rejections: Array.from({ length: out.rejections.length }, (_, i) => out.rejections.get(i)) };
 }
 
 /** A report's identity: sha256 of its canonical encoding including the signature. */

@@ -312,6 +312,8 @@ export class AccountTable {
     if (known !== undefined) return known;
     if (typeof account !== 'string') throw new RewardInputError(`${what()}: owner is not an address: ${String(account)}`);
     const lower = account.toLowerCase();
+    // An account already in lowercase (the oracle's) needs only the lowercase map.
+    const spelled = lower !== account;
     let index = this.byLower.get(lower);
     if (index === undefined) {
       index = this.lower.length;
@@ -326,7 +328,7 @@ export class AccountTable {
       this.lower.push(lower as Address);
       this.byLower.set(lower, index);
     }
-    this.byText.set(account, index);
+    if (spelled) this.byText.set(account, index);
     return index;
   }
 

@@ -109,7 +109,8 @@ function baseInputs(): EpochInputs {
         ingestRejections: [{ device: A.id, digest: `0x${'ff'.repeat(32)}`, reason: 'bad-signature', detail: 'refused at ingest' }],
       },
     ],
-    prior: { epoch: EPOCH - 1, root: `0x${'aa'.repeat(32)}`, total: '100', cumulative: [{ account: O3, amount: '100' }] },
+    // Prior accounts are the previous result's cumulative leaves: lowercase.
+    prior: { epoch: EPOCH - 1, root: `0x${'aa'.repeat(32)}`, total: '100', cumulative: [{ account: lc(O3), amount: '100' }] },
   };
 }
 
@@ -324,7 +325,8 @@ describe('input errors and edge cases', () => {
     net0(inputs).oracleInputs = [{ ...(net0(inputs).oracleInputs[0] as object), nonce: 'bad' }];
     assert.throws(
       () => computeEpoch(inputs, plugins),
-      (e) => isEpochInputError(e) && /network uptime: the verifier refused its inputs/.test((e as Error).message),
+      (e) =>
+        isEpochInputError(e) && /network uptime: oracle input 0: nonce: must be 0x and 64 lowercase hex digits/.test((e as Error).message),
     );
   });
 

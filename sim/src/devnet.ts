@@ -7,7 +7,7 @@ import type { Address, Hex } from 'viem';
 import { GroundworkTokenAbi, RewardDistributorAbi, SettablePriceFeedAbi, devnetAccounts } from '@groundwork/contracts';
 import { chainSession } from '@groundwork/agent';
 import { claimRewards, verifyEpoch, type VerifyResult } from '@groundwork/agent';
-import type { EpochResult } from '@groundwork/protocol';
+import { leafAccount } from '@groundwork/oracle';
 import { startTestnet, type Behaviour, type Testnet } from './testnet.ts';
 
 export type DevnetOptions = {
@@ -77,7 +77,16 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
       dataDir: o.dataDir,
       databaseUrl: o.databaseUrl,
       port: o.rpcPort ?? 8545,
-      oracle: { port: o.oraclePort ?? 8787, dataDir: path.join(o.dataDir, 'oracle') },
+      oracle: {
+        port: o.oraclePort ?? 8787,
+        dataDir: path.join(o.dataDir, 'oracle'),
+        // What stops epochs from closing is shown on the console (not only with --verbose), with
+        // what to do; a requested stop interrupts the close, which is not worth a line.
+        onCloseBlocked: (block) => {
+          if (o.signal?.aborted) return;
+          log(block ? `epoch ${block.epoch} · blocked at ${block.step}: ${block.error} — ${block.hint}` : 'epochs close again');
+        },
+      },
       behaviour: o.behaviour,
       log,
     });
@@ -153,10 +162,8 @@ async function keepPriceFresh(net: Testnet): Promise<void> {
 }
 
 async function firstOpenEpoch(net: Testnet): Promise<number> {
-  const rows = await net.oracle!.db.query<{ epoch: number | null }>(
-    "select max(epoch) as epoch from epochs where state in ('posted','empty')",
-  );
-  return rows[0]?.epoch == null ? net.oracle!.closer.firstEpoch : rows[0].epoch + 1;
+  const last = await net.oracle!.epochs.lastClosed();
+  return last === null ? net.oracle!.closer.firstEpoch : last + 1;
 }
 
 async function waitForEpoch(net: Testnet, epoch: number, signal?: AbortSignal): Promise<void> {
@@ -173,12 +180,10 @@ async function waitForEpoch(net: Testnet, epoch: number, signal?: AbortSignal): 
 /** Claims for every provider once the epoch's root is claimable, then verifies the epoch. */
 async function settleEpoch(net: Testnet, epoch: number, summary: DevnetSummary, started: number): Promise<DevnetEpochSummary> {
   const oracle = net.oracle!;
-  const [row] = await oracle.db.query('select state, root, total::text as total, artifact_hash, result from epochs where epoch = $1', [
-    epoch,
-  ]);
-  const result = JSON.parse(row!.result) as EpochResult;
+  const row = (await oracle.epochs.row(epoch))!;
+  const { summary: result } = (await oracle.epochs.result(epoch))!;
   let claimed = 0n;
-  if (row!.state === 'posted') {
+  if (row.state === 'posted') {
     await waitUntilClaimable(net, epoch);
     for (const p of net.providers) {
       const c = await claimRewards(p.session, oracle.url).catch(() => null);
@@ -196,7 +201,8 @@ async function settleEpoch(net: Testnet, epoch: number, summary: DevnetSummary, 
     oracleUrl: oracle.url,
   });
   summary.verify.push({ epoch, pass: v.pass, failed: v.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`) });
-  const scores = result.networks.flatMap((n) => n.scores.map((s) => Number(s.score) / 1e6));
+  const devices = result.networks.reduce((s, n) => s + n.devices, 0);
+  const scoreSum = result.networks.reduce((s, n) => s + n.scoreSum, 0);
   const supply = (await net.client.readContract({
     address: net.deployment.addresses.token,
     abi: GroundworkTokenAbi,
@@ -204,14 +210,14 @@ async function settleEpoch(net: Testnet, epoch: number, summary: DevnetSummary, 
   })) as bigint;
   return {
     epoch,
-    state: row!.state,
-    root: row!.root,
-    total: row!.total ?? '0',
+    state: row.state,
+    root: row.root,
+    total: row.total ?? '0',
     paid: result.paid,
-    artifactHash: row!.artifact_hash,
-    devices: scores.length,
+    artifactHash: row.artifact_hash,
+    devices,
     connected: net.providers.filter((p) => p.agent?.connected).length,
-    meanScore: scores.length ? Math.round((scores.reduce((s, x) => s + x, 0) / scores.length) * 1000) / 1000 : 0,
+    meanScore: devices ? Math.round(scoreSum / devices / 1000) / 1000 : 0,
     claimedThisEpoch: claimed.toString(),
     supply: supply.toString(),
     verify: v.pass,
@@ -238,9 +244,9 @@ async function waitUntilClaimable(net: Testnet, epoch: number): Promise<void> {
 async function fillBalances(net: Testnet, summary: DevnetSummary): Promise<void> {
   const settled = summary.epochs.at(-1)?.epoch;
   if (settled === undefined) return;
-  const rows = await net.oracle!.db.query<{ result: string }>('select result from epochs where epoch = $1', [settled]);
-  const last = rows[0] ? (JSON.parse(rows[0].result) as EpochResult) : null;
-  for (const c of last?.cumulative ?? []) summary.rewards[c.account] = c.amount;
+  const last = await net.oracle!.epochs.result(settled);
+  const leaves = last?.leaves;
+  for (let l = 0; l < (leaves?.amounts.length ?? 0); l++) summary.rewards[leafAccount(leaves!, l)] = leaves!.amounts[l]!.toString();
   for (const p of net.providers) {
     const claimed = (await net.client.readContract({
       address: net.deployment.addresses.distributor,

@@ -242,10 +242,10 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
     async waitForEpoch(epoch, timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        const db = net.oracle?.db;
-        if (db) {
-          const rows = await db.query<{ state: string }>('select state from epochs where epoch = $1', [epoch]).catch(() => []);
-          if (rows[0] && (rows[0].state === 'posted' || rows[0].state === 'empty')) return;
+        const oracle = net.oracle;
+        if (oracle) {
+          const row = await oracle.epochs.row(epoch).catch(() => null);
+          if (row && (row.state === 'posted' || row.state === 'empty')) return;
         }
         await new Promise((r) => setTimeout(r, 200));
       }

@@ -2,6 +2,7 @@
 // oracle and agents; every provider's claimed balance equals the sum of its artifact rewards,
 // `epoch verify` passes for each epoch, and a tampered artifact fails it.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Hex } from 'viem';
 import { RewardDistributorAbi } from '@groundwork/contracts';
 import { claimRewards, verifyEpoch } from '@groundwork/agent';
-import type { EpochArtifact } from '@groundwork/protocol';
+import { type EpochArtifact, encodeArtifact } from '@groundwork/protocol';
 import { startTestnet, type Testnet } from '../src/index.ts';
 
 describe('three epochs end to end', () => {
@@ -31,7 +32,30 @@ describe('three epochs end to end', () => {
   const artifact = async (epoch: number) => {
     const res = await fetch(`${net.oracle!.url}/v1/epochs/${epoch}/artifact`);
     assert.equal(res.status, 200);
-    return { bytes: new Uint8Array(await res.arrayBuffer()), hash: res.headers.get('x-artifact-hash') };
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    // Streamed from its file, with its length and hash known before the first byte.
+    assert.equal(res.headers.get('content-length'), String(bytes.length));
+    assert.equal(res.headers.get('x-artifact-hash'), `0x${createHash('sha256').update(bytes).digest('hex')}`);
+    return { bytes, hash: res.headers.get('x-artifact-hash') };
+  };
+  /** Verifies epoch `first + 1` from `content` as a local artifact file; returns the failed checks, one per line. */
+  const failedChecks = async (content: string | Uint8Array) => {
+    const file = path.join(dir, 'candidate.json');
+    writeFileSync(file, content);
+    const v = await verifyEpoch({
+      epoch: first + 1,
+      deployment: net.deployment,
+      rpcUrl: net.rpcUrl,
+      plugins: net.plugins,
+      oracleUrl: net.oracle!.url,
+      artifactFile: file,
+    });
+    assert.equal(v.pass, false);
+    const failed = v.checks
+      .filter((c) => !c.ok)
+      .map((c) => `${c.name}: ${c.detail}`)
+      .join('\n');
+    return { v, failed };
   };
 
   test('every epoch has a posted root and verifies', async () => {
@@ -100,21 +124,7 @@ describe('three epochs end to end', () => {
     const a = JSON.parse(Buffer.from(bytes).toString()) as EpochArtifact;
     const victim = a.result.devices[0]!;
     victim.total = (BigInt(victim.total) + 1n).toString();
-    const file = path.join(dir, 'tampered.json');
-    writeFileSync(file, JSON.stringify(a));
-    const v = await verifyEpoch({
-      epoch: first + 1,
-      deployment: net.deployment,
-      rpcUrl: net.rpcUrl,
-      plugins: net.plugins,
-      oracleUrl: net.oracle!.url,
-      artifactFile: file,
-    });
-    assert.equal(v.pass, false);
-    const failed = v.checks
-      .filter((c) => !c.ok)
-      .map((c) => `${c.name}: ${c.detail}`)
-      .join('\n');
+    const { v, failed } = await failedChecks(JSON.stringify(a));
     assert.match(failed, /recomputed result matches the artifact: .*result\.devices\[0\]\.total/s);
     assert.match(failed, /chain artifact hash equals sha256/);
     assert.notEqual(v.artifactHash, hash as Hex);
@@ -123,16 +133,32 @@ describe('three epochs end to end', () => {
     const b = JSON.parse(Buffer.from(bytes).toString()) as EpochArtifact;
     const report = b.inputs.networks[0]!.reports[0]!;
     (report.report.body as { nonce: string }).nonce = `0x${'11'.repeat(32)}`;
-    writeFileSync(file, JSON.stringify(b));
-    const w = await verifyEpoch({
-      epoch: first + 1,
-      deployment: net.deployment,
-      rpcUrl: net.rpcUrl,
-      plugins: net.plugins,
-      oracleUrl: net.oracle!.url,
-      artifactFile: file,
-    });
-    assert.equal(w.pass, false);
+    const { v: w } = await failedChecks(JSON.stringify(b));
     assert.match(w.checks.find((c) => c.name.startsWith('recomputed'))!.detail, /rejections/);
+  });
+
+  test('malformed artifacts (cut off, extra field, wrong type, reordered keys or rows) FAIL with what is wrong, never PASS', async () => {
+    const { bytes } = await artifact(first + 1);
+    const text = Buffer.from(bytes).toString('utf8');
+    const verify = async (content: string | Uint8Array) => (await failedChecks(content)).failed;
+    for (const cut of [1, Math.floor(bytes.length / 3), bytes.length - 1]) {
+      assert.match(await verify(bytes.subarray(0, cut)), /artifact parses and matches the artifact schema: .*cut off/);
+    }
+    assert.match(
+      await verify(text.replace('"devices":[{', '"devices":[{"extra":1,')),
+      /artifact parses and matches the artifact schema: inputs\.networks\[0\]\.devices\[0\]: .*extra/,
+    );
+    const a = JSON.parse(text) as EpochArtifact;
+    (a.inputs.networks[0]!.reports[0] as { receivedAt: unknown }).receivedAt = '1700000000000';
+    assert.match(await verify(JSON.stringify(a)), /artifact parses and matches the artifact schema: inputs\.networks\[0\]\.reports\[0\]/);
+    const swapped = text.replace(/\{"device":("0x[0-9a-f]{64}"),"keyX":("0x[0-9a-f]{64}")/, '{"keyX":$2,"device":$1');
+    assert.notEqual(swapped, text);
+    const keys = await verify(swapped);
+    assert.match(keys, /artifact is canonical: .*inputs\.networks\[0\]\.devices\[0\]/s);
+    assert.match(keys, /chain artifact hash equals sha256/);
+    const b = JSON.parse(text) as EpochArtifact;
+    const devices = b.inputs.networks[0]!.devices;
+    [devices[0], devices[1]] = [devices[1]!, devices[0]!];
+    assert.match(await verify(encodeArtifact(b).bytes), /chain artifact hash equals sha256/);
   });
 });

@@ -77,7 +77,9 @@ export function parseDevnet(argv: string[], env: Record<string, string | undefin
 
 /** The lines worth showing without --verbose: set-up milestones, the header and one per epoch. */
 export function isSummaryLine(text: string): boolean {
-  return /^(deployed Groundwork|\d+ providers registered|chain \S+ · oracle |epoch \d+\s+· )/.test(text);
+  return /^(deployed Groundwork|\d+ providers registered|chain \S+ · oracle |epoch -?\d+\s+· |epochs close again|the chain |follower: the chain no longer)/.test(
+    text,
+  );
 }
 
 export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<number> {

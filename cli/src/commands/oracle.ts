@@ -9,7 +9,7 @@ import { UsageError, aborted, envOf, line, stopSignal, type Io } from '../io.ts'
 import { checkChain } from '../remote.ts';
 
 /** The epoch-close steps GROUNDWORK_CRASH_AFTER may name (oracle's CLOSE_STEPS). */
-export const CRASH_STEPS = ['scored', 'artifact', 'signed', 'posted'] as const;
+export const CRASH_STEPS = ['writing', 'artifact', 'signed', 'posted'] as const;
 export type CrashStep = (typeof CRASH_STEPS)[number];
 
 const ORACLE_USAGE = `usage: groundwork oracle --deployment <file> --rpc <url> --signer-key <hex> [--signer-key <hex> ...]
@@ -33,8 +33,9 @@ ${helpFlag(26)}
 
 environment:
   DATABASE_URL              as --database-url
-  GROUNDWORK_CRASH_AFTER    test hook: scored | artifact | signed | posted kills the process
-                            (SIGKILL) right after that epoch-close step, for crash-recovery tests`;
+  GROUNDWORK_CRASH_AFTER    test hook: writing | artifact | signed | posted kills the process
+                            (SIGKILL) right after that epoch-close step (writing: with half
+                            of the artifact on disk), for crash-recovery tests`;
 
 export type OracleOptions = {
   deploymentFile: string;

@@ -18,7 +18,7 @@ import {
   type Domain,
   type Rejection,
   type Report,
-  type VerifierInput,
+  verifyObjects,
   type WorkerContext,
   seededUnit,
 } from '@groundwork/protocol';
@@ -72,7 +72,7 @@ function verify(
   inputs: unknown[] = oracleInputs,
   devices: DeviceSnapshot[] = [A.snapshot, B.snapshot, C.snapshot],
 ) {
-  const input: VerifierInput<UptimeParameters> = {
+  return verifyObjects(uptimeNetwork, {
     epoch: EPOCH,
     start: START_MS / 1000,
     end: START_MS / 1000 + 30,
@@ -80,8 +80,7 @@ function verify(
     devices,
     reports,
     oracleInputs: inputs,
-  };
-  return verifyUptime(input);
+  });
 }
 const scoreOf = (out: ReturnType<typeof verify>, d: Dev) => out.scores.find((s) => s.device === d.id);
 const rejectionsOf = (out: ReturnType<typeof verify>, reason: string): Rejection[] => out.rejections.filter((r) => r.reason === reason);

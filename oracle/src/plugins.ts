@@ -1,0 +1,6 @@
+// Every network this oracle build knows; a deployment's networks pick from these. A module of its
+// own so that threads which only need the plug-ins (the artifact writer) do not load the oracle.
+import type { NetworkPlugins } from '@groundwork/protocol';
+import { uptimeNetwork } from '@groundwork/network-uptime';
+
+export const NETWORK_PLUGINS: NetworkPlugins = { [uptimeNetwork.kind]: uptimeNetwork };
