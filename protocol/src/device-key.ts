@@ -1,6 +1,6 @@
 // P-256 device keys with node:crypto: what secure elements, TPMs and phones sign with, and what
 // the registry (OpenZeppelin P256 / RIP-7212) verifies on chain.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createECDH, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { bytesToHex, encodeAbiParameters, hexToBytes, keccak256, type Hex } from 'viem';
 
 /** Order of the P-256 group. */
@@ -15,9 +15,33 @@ export class DeviceKeyError extends Error {
   override name = 'DeviceKeyError';
 }
 
-/** A new P-256 device key pair (node:crypto). */
+/**
+ * A new P-256 device key pair (node:crypto).
+ *
+ * Not `generateKeyPairSync`: on Node 20 (20.20.2 here) a garbage collection that frees a finished
+ * key-generation job while another key is being exported as JWK hangs the process for good: the
+ * job's destructor, run from the collector inside `KeyObjectHandle::ExportJWK`, waits on a mutex
+ * that the export holds (seen with gdb; a loop of generate-and-export hangs within about a
+ * thousand keys). ECDH key generation makes no such job; the key objects are built from its bytes.
+ */
 export function generateDeviceKey(): { privateKey: KeyObject; publicKey: KeyObject } {
-  return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const point = ecdh.getPublicKey(); // 0x04 ‖ x ‖ y
+  const d = ecdh.getPrivateKey();
+  const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+  const privateKey = createPrivateKey({
+    format: 'jwk',
+    // JWK wants d as exactly 32 bytes; a scalar with leading zero bytes comes back shorter.
+    key: {
+      kty: 'EC',
+      crv: 'P-256',
+      d: b64(Buffer.concat([Buffer.alloc(32 - d.length), d])),
+      x: b64(point.subarray(1, 33)),
+      y: b64(point.subarray(33)),
+    },
+  });
+  return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 /** The affine coordinates of a P-256 public (or private) key, as 32-byte hex. */

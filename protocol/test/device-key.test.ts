@@ -1,6 +1,7 @@
 // P-256 device keys: PEM round trip, coordinates, low-s signatures and the registry's device id.
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { concat, encodeAbiParameters, keccak256, type Hex } from 'viem';
 import {
@@ -35,6 +36,39 @@ describe('key generation and PEM files', () => {
     assert.equal(privateKey.asymmetricKeyType, 'ec');
     assert.equal(privateKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
     assert.equal(publicKey.type, 'public');
+  });
+
+  test('generated keys: distinct, matching halves, 32-byte scalars (also those with leading zero bytes)', () => {
+    const seen = new Set<string>();
+    let shortScalars = 0;
+    for (let i = 0; i < 3000; i++) {
+      const k = generateDeviceKey();
+      const pub = devicePublicKey(k.publicKey);
+      assert.deepEqual(devicePublicKey(k.privateKey), pub);
+      const d = Buffer.from(k.privateKey.export({ format: 'jwk' }).d!, 'base64url');
+      assert.equal(d.length, 32);
+      if (d[0] === 0) shortScalars++;
+      assert.ok(!seen.has(pub.x), 'a repeated key');
+      seen.add(pub.x);
+      if (i % 100 === 0) assert.equal(verifyMessage(k.publicKey, message, signMessage(k.privateKey, message)), true);
+    }
+    // About 3000/256 scalars start with a zero byte; each had to be padded to import at all.
+    assert.ok(shortScalars > 0, 'no scalar with a leading zero byte among 3000');
+  });
+
+  test('generating and exporting many keys does not hang the process (Node 20 key-generation job deadlock)', () => {
+    // Run apart: a deadlocked main thread could not even time out a test in this process. The hang
+    // needs a scavenge to land inside an export, so a small new space makes scavenges frequent;
+    // with generateKeyPairSync this loop hung in about one run of four (never with ECDH keys).
+    const script = `import { generateDeviceKey, devicePublicKey } from ${JSON.stringify(new URL('../src/device-key.ts', import.meta.url).href)};
+      for (let i = 0; i < 30000; i++) devicePublicKey(generateDeviceKey().publicKey);
+      console.log('done');`;
+    const r = spawnSync(process.execPath, ['--max-semi-space-size=1', '--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(r.signal, null, 'killed after 120 s: the key loop hung');
+    assert.equal(r.stdout.trim(), 'done', r.stderr);
   });
 
   test('export → import round trip (PKCS#8 PEM) keeps the key', () => {
