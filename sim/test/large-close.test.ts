@@ -1,7 +1,8 @@
 // An epoch of 300,000 devices closed and verified end to end through the closer's own code path:
 // a real anvil and deployment, the in-process oracle, and 300,000 devices in its database (with
 // real P-256 keys, 900,000 challenges and 450,000 signed answers) beside the testnet's two live
-// ones. The closer reads them with its cursors, computes while a second thread streams the
+// ones. As on the devnet, the oracle keeps PGlite and the artifacts in files in a data directory
+// (a temporary one, removed afterwards). The closer reads them with its cursors, computes while a second thread streams the
 // artifact to disk, has the quorum sign, posts the root; then `epoch verify` downloads the
 // artifact from the API as a stream, re-checks every signature, recomputes and compares it with
 // the chain.
@@ -11,6 +12,9 @@
 //   npm run test:large                                   # GROUNDWORK_LARGE=1, 300,000 devices
 //   GROUNDWORK_LARGE=1 GROUNDWORK_LARGE_DEVICES=500000 node --import tsx --test sim/test/large-close.test.ts
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { verifyEpoch } from '@groundwork/agent';
 import { insertReportsSql } from '@groundwork/oracle';
@@ -37,7 +41,8 @@ test(`an epoch of ${DEVICES.toLocaleString('en-US')} devices closes through the 
   timeout: 30 * 60_000,
 }, async () => {
   assert.ok(Number.isSafeInteger(DEVICES) && DEVICES > 0, 'GROUNDWORK_LARGE_DEVICES must be a positive whole number');
-  const net = await startTestnet({ devices: 2, epochSeconds: 10 });
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'gw-large-'));
+  const net = await startTestnet({ devices: 2, epochSeconds: 10, dataDir });
   try {
     const oracle = net.oracle!;
     // The closer waits while the epoch is filled in; the live devices go on reporting.
@@ -122,6 +127,8 @@ test(`an epoch of ${DEVICES.toLocaleString('en-US')} devices closes through the 
     oracle.closer.start();
     await net.waitForEpoch(epoch, 20 * 60_000);
     log(`epoch ${epoch} closed, signed and posted ${Math.round((performance.now() - closing) / 1000)} s after the closer started`);
+    // The next epochs have the same 300,000 devices; closing them meanwhile would slow verify down.
+    await oracle.closer.stop();
     const row = (await oracle.epochs.row(epoch))!;
     assert.equal(row.state, 'posted');
     const summary = (await oracle.epochs.result(epoch))!.summary;
@@ -137,5 +144,6 @@ test(`an epoch of ${DEVICES.toLocaleString('en-US')} devices closes through the 
     log(v.checks.find((c) => c.name.startsWith('artifact parses'))!.detail);
   } finally {
     await net.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });
