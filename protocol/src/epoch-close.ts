@@ -435,6 +435,13 @@ function writeRows(w: JsonWriter, table: RowTable): void {
   w.array(table.length, (i) => table.writeRow(w, i));
 }
 
+/** A table as the array of the key `name`, the path that errors and comparisons name. */
+function writeTable(w: JsonWriter, name: string, table: RowTable): void {
+  w.enter(name);
+  writeRows(w, table);
+  w.leave();
+}
+
 /** The artifact's `inputs`, canonically. */
 export function writeInputs(w: JsonWriter, t: EpochTables): void {
   w.raw(`{"chainId":${t.chainId},"distributor":`);
@@ -446,39 +453,27 @@ export function writeInputs(w: JsonWriter, t: EpochTables): void {
   w.array(t.networks.length, (k) => {
     const net = t.networks[k]!;
     w.raw(`{"budget":"${net.budget}","devices":`);
-    w.enter('devices');
-    writeRows(w, net.devices);
-    w.leave();
+    writeTable(w, 'devices', net.devices);
     w.raw(',"id":');
     w.string(net.id);
     w.raw(',"ingestRejections":');
-    w.enter('ingestRejections');
-    writeRows(w, net.ingestRejections);
-    w.leave();
+    writeTable(w, 'ingestRejections', net.ingestRejections);
     w.raw(',"kind":');
     w.string(net.kind);
     w.raw(',"oracleInputs":');
-    w.enter('oracleInputs');
-    writeRows(w, net.oracleInputs);
-    w.leave();
+    writeTable(w, 'oracleInputs', net.oracleInputs);
     w.raw(',"parameters":');
     w.json(canonicalJson(net.parameters));
     w.raw(',"reports":');
-    w.enter('reports');
-    writeRows(w, net.reports);
-    w.leave();
+    writeTable(w, 'reports', net.reports);
     w.raw(',"usage":');
-    w.enter('usage');
-    writeRows(w, net.usage);
-    w.leave();
+    writeTable(w, 'usage', net.usage);
     w.raw('}');
   });
   w.leave();
   w.raw(',"prior":{"cumulative":');
   w.enter('prior');
-  w.enter('cumulative');
-  writeRows(w, t.prior.cumulative);
-  w.leave();
+  writeTable(w, 'cumulative', t.prior.cumulative);
   w.leave();
   w.raw(`,"epoch":${t.prior.epoch === null ? 'null' : t.prior.epoch},"root":`);
   if (t.prior.root === null) w.null();
