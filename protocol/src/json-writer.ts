@@ -138,15 +138,26 @@ export class JsonWriter {
       this.raw(String(value));
       return;
     }
-    // Digits written straight into the buffer, last first: no string per number.
-    let digits = 1;
-    for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
+    // Digits written straight into the buffer, last first: no string per number. Millisecond
+    // times have 13 digits, past int32: split in two halves of at most 8 digits, each done in
+    // int32 arithmetic, instead of dividing doubles digit by digit.
+    const high = Math.floor(value / 1e8);
+    const low = value - high * 1e8;
+    const digits = high > 0 ? 8 + decimalDigits(high) : decimalDigits(low);
     this.room(digits);
     const b = this.buf;
-    let v = value;
-    for (let p = this.pos + digits - 1; p >= this.pos; p--) {
-      b[p] = 0x30 + (v % 10);
-      v = Math.floor(v / 10);
+    let p = this.pos + digits - 1;
+    let v = low | 0;
+    for (let i = high > 0 ? 8 : digits; i > 0; i--) {
+      const q = (v / 10) | 0;
+      b[p--] = 0x30 + v - q * 10;
+      v = q;
+    }
+    v = high | 0;
+    while (v > 0) {
+      const q = (v / 10) | 0;
+      b[p--] = 0x30 + v - q * 10;
+      v = q;
     }
     this.pos += digits;
     this.check();
@@ -223,4 +234,10 @@ export class JsonWriter {
     }
     this.raw(']');
   }
+}
+
+/** Decimal digits of 0 ≤ v < 10^8. */
+function decimalDigits(v: number): number {
+  if (v < 10_000) return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : 4;
+  return v < 100_000 ? 5 : v < 1_000_000 ? 6 : v < 10_000_000 ? 7 : 8;
 }

@@ -248,4 +248,20 @@ describe('JsonWriter', () => {
       assert.equal(w.offset, Buffer.byteLength(expected));
     }
   });
+
+  test('int writes every safe integer as String(n) does: each digit count, both halves, chunk edges', () => {
+    const values = [0, 1, 9, 10, 99, 100, 1e7 - 1, 1e7, 1e8 - 1, 1e8, 1e8 + 1, 1e9, 1e15 + 7, 1_760_000_400_123, Number.MAX_SAFE_INTEGER];
+    for (let d = 1; d <= 16; d++) values.push(10 ** (d - 1), 10 ** d - 1, 5 * 10 ** (d - 1) + 3);
+    const random = seededUnit(8);
+    for (let i = 0; i < 20_000; i++) values.push(Math.floor(random() * 10 ** (1 + Math.floor(random() * 16))));
+    const chunks: Uint8Array[] = [];
+    const w = new JsonWriter((c) => chunks.push(Uint8Array.from(c)), 64); // small chunks: numbers land on every edge
+    for (const v of values) {
+      w.int(v);
+      w.raw(',');
+    }
+    w.int(-42); // not a safe non-negative integer: written as String(n) writes it
+    w.flush();
+    assert.equal(Buffer.concat(chunks).toString('latin1'), `${values.join(',')},-42`);
+  });
 });
