@@ -275,33 +275,25 @@ function byKey<T>(items: T[], key: (item: T, index: number) => number): T[] {
   return out;
 }
 
-/** The full epoch inputs the oracle would collect for the plan's epoch (see the module comment). */
-export function materialise(plan: EpochPlan): EpochInputs {
-  const { n } = plan;
-  const next = seededRandom(plan.seed ^ IDS_SEED); // ids, keys, nonces, digests: nothing the amounts depend on
-  const startMs = START * 1000;
+/**
+ * Device i of the snapshot. Its keys and registration time are the next draws of `next`: both
+ * builders below call this in device order, so they draw the same values.
+ */
+function deviceSnapshot(plan: EpochPlan, deviceIds: Hex[], i: number, next: () => number): DeviceSnapshot {
+  return {
+    device: deviceIds[i]!,
+    owner: plan.owners[plan.ownerOf[i]!]!,
+    network: 'uptime',
+    keyX: randomHex(next, 8),
+    keyY: randomHex(next, 8),
+    stake: '1000000000000000000000',
+    registeredAt: START - 86_400 - (next() % 10_000_000),
+  };
+}
 
-  const deviceIds = makeDeviceIds(n, next);
-  const devices: DeviceSnapshot[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    devices[i] = {
-      device: deviceIds[i]!,
-      owner: plan.owners[plan.ownerOf[i]!]!,
-      network: 'uptime',
-      keyX: randomHex(next, 8),
-      keyY: randomHex(next, 8),
-      stake: '1000000000000000000000',
-      registeredAt: START - 86_400 - (next() % 10_000_000),
-    };
-  }
-
-  const usage: EpochInputs['networks'][number]['usage'] = [];
-  for (let i = 0; i < n; i++) if (plan.usage[i]! > 0) usage.push({ device: deviceIds[i]!, credits: String(plan.usage[i]!) });
-
-  type Challenge = { network: string; device: Hex; epoch: number; nonce: Hex; issuedAt: number; deadline: number };
-  const made: Challenge[] = new Array(n * CHALLENGES_PER_DEVICE);
-  const madeReports: AcceptedReport[] = [];
-  const report = (device: Hex, nonce: Hex, receivedAt: number): AcceptedReport => ({
+/** An accepted uptime answer (unsigned: the bench computes with `checkSignatures: false`). */
+function answer(device: Hex, nonce: Hex, receivedAt: number, digest: Hex): AcceptedReport {
+  return {
     report: {
       v: 1,
       chainId: CHAIN_ID,
@@ -313,9 +305,28 @@ export function materialise(plan: EpochPlan): EpochInputs {
       body: { nonce },
       sig: DUMMY_SIG,
     },
-    digest: randomHex(next, 8),
+    digest,
     receivedAt,
-  });
+  };
+}
+
+/** The full epoch inputs the oracle would collect for the plan's epoch (see the module comment). */
+export function materialise(plan: EpochPlan): EpochInputs {
+  const { n } = plan;
+  const next = seededRandom(plan.seed ^ IDS_SEED); // ids, keys, nonces, digests: nothing the amounts depend on
+  const startMs = START * 1000;
+
+  const deviceIds = makeDeviceIds(n, next);
+  const devices: DeviceSnapshot[] = new Array(n);
+  for (let i = 0; i < n; i++) devices[i] = deviceSnapshot(plan, deviceIds, i, next);
+
+  const usage: EpochInputs['networks'][number]['usage'] = [];
+  for (let i = 0; i < n; i++) if (plan.usage[i]! > 0) usage.push({ device: deviceIds[i]!, credits: String(plan.usage[i]!) });
+
+  type Challenge = { network: string; device: Hex; epoch: number; nonce: Hex; issuedAt: number; deadline: number };
+  const made: Challenge[] = new Array(n * CHALLENGES_PER_DEVICE);
+  const madeReports: AcceptedReport[] = [];
+  const report = (device: Hex, nonce: Hex, receivedAt: number) => answer(device, nonce, receivedAt, randomHex(next, 8));
   for (let i = 0; i < n; i++) {
     const device = deviceIds[i]!;
     for (let j = 0; j < CHALLENGES_PER_DEVICE; j++) {
@@ -381,17 +392,7 @@ export function tablesFromPlan(plan: EpochPlan, plugins: NetworkPlugins): EpochT
   const deviceIds = makeDeviceIds(n, next);
   const net = networkTables({ kind: 'uptime', id: NETWORK_ID, budget: BUDGET.toString(), parameters: { ...PARAMETERS } }, plugins);
   net.devices.reserve(n);
-  for (let i = 0; i < n; i++) {
-    net.devices.push({
-      device: deviceIds[i]!,
-      owner: plan.owners[plan.ownerOf[i]!]!,
-      network: 'uptime',
-      keyX: randomHex(next, 8),
-      keyY: randomHex(next, 8),
-      stake: '1000000000000000000000',
-      registeredAt: START - 86_400 - (next() % 10_000_000),
-    });
-  }
+  for (let i = 0; i < n; i++) net.devices.push(deviceSnapshot(plan, deviceIds, i, next));
   for (let i = 0; i < n; i++) if (plan.usage[i]! > 0) net.usage.push({ device: deviceIds[i]!, credits: String(plan.usage[i]!) });
 
   // Challenges and answers in the order materialise makes them, then sorted as the closer lists
@@ -419,21 +420,7 @@ export function tablesFromPlan(plan: EpochPlan, plugins: NetworkPlugins): EpochT
   reportOf.sort((a, b) => a.receivedAt - b.receivedAt || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   net.reports.reserve(reportOf.length, reportOf.length * '{"nonce":"0x"}'.length + reportOf.length * 64);
   for (const r of reportOf) {
-    net.reports.push({
-      report: {
-        v: 1,
-        chainId: CHAIN_ID,
-        registry: REGISTRY,
-        network: 'uptime',
-        type: 'uptime.answer',
-        device: deviceIds[Math.floor(r.challenge / CHALLENGES_PER_DEVICE)]!,
-        epoch: EPOCH,
-        body: { nonce: nonces[r.challenge]! },
-        sig: DUMMY_SIG,
-      },
-      digest: r.digest,
-      receivedAt: r.receivedAt,
-    });
+    net.reports.push(answer(deviceIds[Math.floor(r.challenge / CHALLENGES_PER_DEVICE)]!, nonces[r.challenge]!, r.receivedAt, r.digest));
   }
   const cumulative = new AccountAmounts();
   for (const p of plan.prior) cumulative.push(p);

@@ -10,13 +10,13 @@
 //
 // The call is synchronous: the encoder waits on a shared counter when more than `maxInFlight`
 // bytes are still unwritten, and at the end for the writer's answer.
-import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Hex } from 'viem';
 import { type EpochOutcome, type EpochTables, JsonWriter, shareTables, writeArtifact, writeResult } from '@groundwork/protocol';
+import { HashedFile, type WrittenFile } from './hashed-file.ts';
 
-export type WrittenFile = { size: number; hash: Hex };
+export type { WrittenFile } from './hashed-file.ts';
 
 export type ArtifactFileOptions = {
   /** fsync before returning (default true: a file recorded in the database must survive a power loss). */
@@ -67,32 +67,26 @@ function inOneThread(
   options: ArtifactFileOptions,
 ): WrittenFile & { outcome: EpochOutcome } {
   const outcome = compute();
-  const fd = openSync(file, 'w');
-  const sha = createHash('sha256');
-  let size = 0;
+  const out = new HashedFile(file);
   let first = true;
   try {
     writeArtifact(
       new JsonWriter((chunk) => {
-        sha.update(chunk);
-        let at = 0;
         if (first && options.midWrite) {
           // Test hook: half of this chunk on disk, then the hook (which kills the process).
-          while (at < chunk.length >> 1) at += writeSync(fd, chunk, at, (chunk.length >> 1) - at);
+          out.write(chunk.subarray(0, chunk.length >> 1));
           options.midWrite(outcome);
-        }
+          out.write(chunk.subarray(chunk.length >> 1));
+        } else out.write(chunk);
         first = false;
-        while (at < chunk.length) at += writeSync(fd, chunk, at);
-        size += chunk.length;
       }),
       tables,
       outcome,
     );
-    if (options.sync ?? true) fsyncSync(fd);
+    return { outcome, ...out.finish(options.sync ?? true) };
   } finally {
-    closeSync(fd);
+    out.close();
   }
-  return { outcome, size, hash: `0x${sha.digest('hex')}` };
 }
 
 /** Blocks until `done()`; `failed()` names what stopped the writer, if anything did. */

@@ -1,10 +1,9 @@
 // The artifact writer thread (artifact-file.ts): encodes the epoch's inputs from the shared
 // tables while the main thread computes the result, then takes the result's chunks from it, and
 // hashes and writes everything to the file in order.
-import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { JsonWriter, type SharedTables, tablesFromShared, writeInputs } from '@groundwork/protocol';
+import { HashedFile } from './hashed-file.ts';
 import { NETWORK_PLUGINS } from './plugins.ts';
 
 const { file, tables, control, results, sync } = workerData as {
@@ -15,14 +14,17 @@ const { file, tables, control, results, sync } = workerData as {
   sync: boolean;
 };
 const state = new Int32Array(control);
-const sha = createHash('sha256');
-let size = 0;
-let fd = -1;
+let out: HashedFile | null = null;
 let error: string | null = null;
 
 function fail(why: string): void {
   if (error) return;
   error = why;
+  try {
+    out?.close();
+  } catch {
+    // the error already says what went wrong
+  }
   results.postMessage({ error: why });
   Atomics.store(state, 2, 1);
   Atomics.notify(state, 0);
@@ -30,14 +32,11 @@ function fail(why: string): void {
 }
 
 function write(chunk: Uint8Array): void {
-  if (error) return;
-  sha.update(chunk);
-  for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
-  size += chunk.length;
+  if (!error) out!.write(chunk);
 }
 
 try {
-  fd = openSync(file, 'w');
+  out = new HashedFile(file);
   const w = new JsonWriter(write);
   w.raw('{"inputs":');
   writeInputs(w, tablesFromShared(tables, NETWORK_PLUGINS));
@@ -59,11 +58,7 @@ parentPort!.on('message', (m: { chunk?: ArrayBuffer; length?: number; end?: bool
     return;
   }
   try {
-    if (!error) {
-      if (sync) fsyncSync(fd);
-      closeSync(fd);
-      results.postMessage({ size, hash: `0x${sha.digest('hex')}` });
-    }
+    if (!error) results.postMessage(out!.finish(sync));
   } catch (err) {
     fail(`finishing ${file}: ${(err as Error).message}`);
   }

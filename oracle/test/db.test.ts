@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { verifyEpoch } from '@groundwork/agent';
 import { startTestnet } from '@groundwork/sim';
 import { DatabaseConfigError, migrate, openDatabase, openPostgres, type Database } from '../src/index.ts';
 import { freshPostgres, type FreshDatabase } from './postgres.ts';
@@ -90,13 +89,7 @@ describe('a rewarded epoch on PostgreSQL', { skip: pgSkip }, () => {
       assert.equal(net.oracle!.db.kind, 'postgres');
       const epoch = net.firstFullEpoch;
       await net.waitForEpoch(epoch, 60_000);
-      const v = await verifyEpoch({
-        epoch,
-        deployment: net.deployment,
-        rpcUrl: net.rpcUrl,
-        plugins: net.plugins,
-        oracleUrl: net.oracle!.url,
-      });
+      const v = await net.verify(epoch);
       assert.equal(v.pass, true, JSON.stringify(v.checks.filter((c) => !c.ok)));
       assert.ok(v.root);
     } finally {

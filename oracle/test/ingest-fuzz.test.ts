@@ -25,7 +25,6 @@ import {
   type Report,
   type UnsignedReport,
 } from '@groundwork/protocol';
-import { verifyEpoch } from '@groundwork/agent';
 import { startTestnet, type Testnet } from '@groundwork/sim';
 import { MAX_REJECTIONS_PER_DEVICE_EPOCH } from '../src/ingest.ts';
 
@@ -541,13 +540,7 @@ test(`${HTTP_REQUESTS} bad requests at HTTP ingest get 4xx { error, detail } and
   for (const epoch of closed) {
     const row = await net.oracle!.epochs.row(epoch);
     if (row?.state !== 'posted') continue;
-    const v = await verifyEpoch({
-      epoch,
-      deployment: net.deployment,
-      rpcUrl: net.rpcUrl,
-      plugins: net.plugins,
-      oracleUrl: net.oracle!.url,
-    });
+    const v = await net.verify(epoch);
     assert.ok(v.pass, `epoch ${epoch} verifies: ${JSON.stringify(v.checks.filter((c) => !c.ok))}`);
   }
 

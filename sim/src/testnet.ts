@@ -29,7 +29,17 @@ import {
 } from '@groundwork/protocol';
 import { uptimeNetwork } from '@groundwork/network-uptime';
 import { startOracle, NETWORK_PLUGINS, type Oracle, type OracleConfig } from '@groundwork/oracle';
-import { chainSession, createKeyFile, readKeyFile, registerDevice, startAgent, type Agent, type ChainSession } from '@groundwork/agent';
+import {
+  chainSession,
+  createKeyFile,
+  readKeyFile,
+  registerDevice,
+  startAgent,
+  type Agent,
+  type ChainSession,
+  verifyEpoch,
+  type VerifyResult,
+} from '@groundwork/agent';
 
 /** Oracle quorum keys: devnet accounts 1-3; the deployer is account 0; providers start at 10. */
 export const ORACLE_ACCOUNTS = [1, 2, 3] as const;
@@ -87,6 +97,8 @@ export type Testnet = {
   startAgents(wsUrl?: string): Promise<void>;
   /** Resolves when the chain has a posted root for `epoch` (or the oracle closed it empty). */
   waitForEpoch(epoch: number, timeoutMs?: number): Promise<void>;
+  /** `epoch verify` of `epoch` against this chain and the in-process oracle (or a local artifact file). */
+  verify(epoch: number, artifactFile?: string): Promise<VerifyResult>;
   tokenBalance(account: Address): Promise<bigint>;
   stop(): Promise<void>;
 };
@@ -251,6 +263,8 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
       }
       throw new Error(`epoch ${epoch} was not closed within ${timeoutMs} ms`);
     },
+    verify: (epoch, artifactFile) =>
+      verifyEpoch({ epoch, deployment: deployment!, rpcUrl: anvil.rpcUrl, plugins: net.plugins, oracleUrl: net.oracle?.url, artifactFile }),
     tokenBalance: async (account) =>
       (await client.readContract({
         address: deployment!.addresses.token,

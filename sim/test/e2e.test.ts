@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Hex } from 'viem';
 import { RewardDistributorAbi } from '@groundwork/contracts';
-import { claimRewards, verifyEpoch } from '@groundwork/agent';
+import { claimRewards } from '@groundwork/agent';
 import { type EpochArtifact, encodeArtifact } from '@groundwork/protocol';
 import { startTestnet, type Testnet } from '../src/index.ts';
 
@@ -42,14 +42,7 @@ describe('three epochs end to end', () => {
   const failedChecks = async (content: string | Uint8Array) => {
     const file = path.join(dir, 'candidate.json');
     writeFileSync(file, content);
-    const v = await verifyEpoch({
-      epoch: first + 1,
-      deployment: net.deployment,
-      rpcUrl: net.rpcUrl,
-      plugins: net.plugins,
-      oracleUrl: net.oracle!.url,
-      artifactFile: file,
-    });
+    const v = await net.verify(first + 1, file);
     assert.equal(v.pass, false);
     const failed = v.checks
       .filter((c) => !c.ok)
@@ -60,13 +53,7 @@ describe('three epochs end to end', () => {
 
   test('every epoch has a posted root and verifies', async () => {
     for (let e = first; e <= first + 2; e++) {
-      const v = await verifyEpoch({
-        epoch: e,
-        deployment: net.deployment,
-        rpcUrl: net.rpcUrl,
-        plugins: net.plugins,
-        oracleUrl: net.oracle!.url,
-      });
+      const v = await net.verify(e);
       assert.equal(v.pass, true, `epoch ${e}: ${JSON.stringify(v.checks.filter((c) => !c.ok))}`);
       assert.ok(v.root, `epoch ${e} has a root`);
       assert.ok(v.checks.some((c) => c.name === 'chain root equals the artifact root' && c.ok));

@@ -16,7 +16,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { verifyEpoch } from '@groundwork/agent';
 import { insertReportsSql } from '@groundwork/oracle';
 import {
   deviceIdHex,
@@ -137,7 +136,7 @@ test(`an epoch of ${DEVICES.toLocaleString('en-US')} devices closes through the 
     assert.ok(uptime.scoreSum >= expectedScoreSum, `scores sum to ${uptime.scoreSum}, the stored devices' alone to ${expectedScoreSum}`);
 
     const verifying = performance.now();
-    const v = await verifyEpoch({ epoch, deployment: net.deployment, rpcUrl: net.rpcUrl, plugins: net.plugins, oracleUrl: oracle.url });
+    const v = await net.verify(epoch);
     log(`epoch verify: ${v.pass ? 'PASS' : 'FAIL'} in ${Math.round((performance.now() - verifying) / 1000)} s`);
     assert.equal(v.pass, true, JSON.stringify(v.checks.filter((c) => !c.ok)));
     assert.equal(v.artifactHash, row.artifact_hash);
