@@ -229,7 +229,10 @@ function printFullClose(options: Options, f: FullClose): void {
     console.log(
       `full close's time: computeEpochTables ${ms(f.full.steps.computeEpoch!)} + artifact ${ms(f.full.steps.artifact!)} + proofs ${ms(f.full.steps.proofs!)}`,
     );
-  if (f.full?.artifact) console.log(`artifact: ${count(f.full.artifact.bytes)} bytes, sha256 ${f.full.artifact.hash}`);
+  if (f.full?.artifact)
+    console.log(
+      `artifact: ${count(f.full.artifact.bytes)} bytes, sha256 ${f.full.artifact.hash}, written ${f.full.artifact.direct ? 'with O_DIRECT' : 'through the page cache'}`,
+    );
   if (f.verify?.steps)
     console.log(
       `verify's time: read + schema ${ms(f.verify.steps.read!)} + computeEpochTables ${ms(f.verify.steps.computeEpoch!)} + byte comparison ${ms(f.verify.steps.compare!)}`,

@@ -54,7 +54,7 @@ export type EpochWorkerResult = {
   /** The timed part's steps (ms), measured with no pause between them. */
   steps?: Record<string, number>;
   /** full: the artifact written (bytes, sha256, then the time fsync took); verify: the artifact read. */
-  artifact?: { bytes: number; hash: string; fsyncMs?: number };
+  artifact?: { bytes: number; hash: string; fsyncMs?: number; direct?: boolean };
   /** What the epoch held (full: the verifier's side too). */
   epoch?: {
     challenges?: number;
@@ -270,7 +270,7 @@ async function full(plan: EpochPlan, file: string): Promise<EpochWorkerResult> {
   let computed = started;
   let written = started;
   let outcome: ReturnType<typeof computeEpochTables>;
-  let artifact: { bytes: number; hash: string; fsyncMs: number };
+  let artifact: { bytes: number; hash: string; fsyncMs: number; direct: boolean };
   try {
     // The closer's own writer (oracle/src/artifact-file.ts): the inputs encoded, hashed and written
     // by a second thread while this one computes, then the result. The closer syncs the file
@@ -290,7 +290,7 @@ async function full(plan: EpochPlan, file: string): Promise<EpochWorkerResult> {
     const fd = openSync(file, 'r+');
     fsyncSync(fd);
     closeSync(fd);
-    artifact = { bytes: out.size, hash: out.hash, fsyncMs: Math.round(performance.now() - written) };
+    artifact = { bytes: out.size, hash: out.hash, fsyncMs: Math.round(performance.now() - written), direct: out.direct };
   } catch (err) {
     const afterMs = Math.round(performance.now() - started);
     return failedResult('full', devices, accounts.length, base, err, computed > started ? 'writeArtifact' : 'computeEpochTables', afterMs, {

@@ -6,13 +6,13 @@
 // hashes and writes them while this one computes; this one then encodes the result and hands its
 // chunks to that thread, which writes them after the inputs. The tables are in shared memory
 // (columns.ts), so nothing large is copied between the threads. Small epochs are written on this
-// thread alone: starting a thread costs more than it saves there.
+// thread alone: starting a thread costs more than it saves there. Large ones are written with
+// O_DIRECT (hashed-file.ts says why: through the page cache, writing was the close's largest cost).
 //
 // The call is synchronous: the encoder waits on a shared counter when more than `maxInFlight`
 // bytes are still unwritten, and at the end for the writer's answer.
 import { rmSync } from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import type { Hex } from 'viem';
 import { type EpochOutcome, type EpochTables, JsonWriter, shareTables, writeArtifact, writeResult } from '@groundwork/protocol';
 import { HashedFile, type WrittenFile } from './hashed-file.ts';
 
@@ -23,6 +23,11 @@ export type ArtifactFileOptions = {
   sync?: boolean;
   /** Write the inputs on a second thread (default: when the epoch has more than 100,000 rows). */
   parallel?: boolean;
+  /**
+   * Write the file with O_DIRECT where the file system allows it (hashed-file.ts; default: when
+   * written on two threads, i.e. for large epochs).
+   */
+  direct?: boolean;
   /** Bytes handed to the writer thread and not yet written, at most (default 16 MiB). */
   maxInFlight?: number;
   /** Test hook: called once part of the artifact is in the file (the crash test kills the process there). */
@@ -67,7 +72,7 @@ function inOneThread(
   options: ArtifactFileOptions,
 ): WrittenFile & { outcome: EpochOutcome } {
   const outcome = compute();
-  const out = new HashedFile(file);
+  const out = new HashedFile(file, { direct: options.direct ?? false });
   let first = true;
   try {
     writeArtifact(
@@ -111,10 +116,10 @@ function inTwoThreads(
   const state = new Int32Array(control);
   const { port1, port2 } = new MessageChannel();
   const worker = new Worker(new URL('./artifact-writer.mjs', import.meta.url), {
-    workerData: { file, tables: shareTables(tables), control, results: port2, sync: options.sync ?? true },
+    workerData: { file, tables: shareTables(tables), control, results: port2, sync: options.sync ?? true, direct: options.direct ?? true },
     transferList: [port2],
   });
-  let answer: { error?: string; size?: number; hash?: Hex } | undefined;
+  let answer: (Partial<WrittenFile> & { error?: string }) | undefined;
   const failed = () => {
     if (Atomics.load(state, 2) === 0) return null;
     answer ??= receiveMessageOnPort(port1)?.message;
@@ -158,7 +163,7 @@ function inTwoThreads(
     answer ??= receiveMessageOnPort(port1)?.message;
     if (!answer) throw new ArtifactFileError(`the writer of ${file} stopped without an answer`);
     if (answer.error) throw new ArtifactFileError(answer.error);
-    return { outcome, size: answer.size!, hash: answer.hash! };
+    return { outcome, size: answer.size!, hash: answer.hash!, direct: answer.direct! };
   } finally {
     port1.close();
     void worker.terminate();

@@ -6,8 +6,9 @@ import { JsonWriter, type SharedTables, tablesFromShared, writeInputs } from '@g
 import { HashedFile } from './hashed-file.ts';
 import { NETWORK_PLUGINS } from './plugins.ts';
 
-const { file, tables, control, results, sync } = workerData as {
+const { file, tables, control, results, sync, direct } = workerData as {
   file: string;
+  direct: boolean;
   tables: SharedTables;
   control: SharedArrayBuffer;
   results: MessagePort;
@@ -36,7 +37,7 @@ function write(chunk: Uint8Array): void {
 }
 
 try {
-  out = new HashedFile(file);
+  out = new HashedFile(file, { direct });
   const w = new JsonWriter(write);
   w.raw('{"inputs":');
   writeInputs(w, tablesFromShared(tables, NETWORK_PLUGINS));
