@@ -2,6 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {RewardDistributor} from "../src/rewards/RewardDistributor.sol";
+import {CreditEscrow} from "../src/credits/CreditEscrow.sol";
+import {SlashOrders} from "../src/registry/SlashOrders.sol";
 import {Base} from "./utils/Base.t.sol";
 
 /// @notice Gas of the hot paths, written to snapshots/GasTest.json by `npm run gas` and checked by
@@ -10,7 +12,8 @@ import {Base} from "./utils/Base.t.sol";
 /// pays it; `exec` subtracts the 21,000 base and the calldata gas, which is what forge gas
 /// reports show and what Morpho's distributor figures (repeat claim 57-62k, first claim 79-91k)
 /// are quoted in. Budgets (issue #2), on `exec`: postRoot <= 100k whatever the number of leaves,
-/// repeat claim <= 60k, first claim <= 80k.
+/// repeat claim <= 60k, first claim <= 80k. Escrow and slash orders are recorded with the
+/// same two figures (settlements and proposals carry a 2-of-3 quorum's signatures).
 contract GasTest is Base {
     uint256 internal constant DEPTH = 20; // a tree of ~1,000,000 leaves
 
@@ -113,5 +116,54 @@ contract GasTest is Base {
         vm.snapshotGasLastCall("credits.mint tx");
         _register(0xD1CE, bob, UPTIME, 0);
         vm.snapshotGasLastCall("registry.register tx (P-256 in Solidity, no precompile)");
+    }
+
+    function _open(bytes32 jobId, uint256 maxCredits) internal returns (bytes memory data) {
+        uint64 deadline = uint64(block.timestamp + 1 days);
+        data = abi.encodeCall(CreditEscrow.open, (UPTIME, jobId, maxCredits, deadline));
+        vm.prank(alice);
+        escrow.open(UPTIME, jobId, maxCredits, deadline);
+    }
+
+    function _settleCall(bytes32 jobId, uint64 seq, uint256[] memory ids, uint256[] memory amounts, bool isFinal)
+        internal
+        returns (bytes memory data)
+    {
+        bytes memory sigs = _signSettlement(_quorumKeys(2), jobId, seq, ids, amounts, isFinal);
+        data = abi.encodeCall(CreditEscrow.settle, (jobId, seq, ids, amounts, isFinal, sigs));
+        escrow.settle(jobId, seq, ids, amounts, isFinal, sigs);
+    }
+
+    function test_Gas_Escrow() public {
+        _buyCredits(alice, 3_000_000);
+        bytes32 job1 = keccak256("job-1");
+        bytes32 job2 = keccak256("job-2");
+        _snap("escrow.open first for a consumer", _open(job1, 1_000_000));
+        _snap("escrow.open", _open(job2, 1_000_000));
+        _snap("escrow.settle 1 device (its first usage)", _settleCall(job1, 1, _one(0xA), _one(100_000), false));
+        _snap("escrow.settle 1 device", _settleCall(job1, 2, _one(0xA), _one(100_000), false));
+        _snap(
+            "escrow.settle final, 2 devices and refund",
+            _settleCall(job2, 1, _two(0xA, 0xB), _two(100_000, 50_000), true)
+        );
+        vm.prank(alice);
+        escrow.cancel(job1);
+        _snap("escrow.cancel", abi.encodeCall(CreditEscrow.cancel, (job1)));
+        vm.warp(block.timestamp + SETTLEMENT_GRACE);
+        vm.prank(alice);
+        escrow.reclaim(job1);
+        _snap("escrow.reclaim", abi.encodeCall(CreditEscrow.reclaim, (job1)));
+    }
+
+    function test_Gas_SlashOrders() public {
+        uint256 device = _register(0xD1CE, bob, UPTIME, 0);
+        bytes32 evidence = keccak256("evidence");
+        bytes32 artifact = keccak256("artifact");
+        bytes memory sigs = _signSlash(_quorumKeys(2), 3, device, 10 ether, evidence, artifact);
+        bytes32 id = slashOrders.propose(3, device, 10 ether, evidence, artifact, sigs);
+        _snap("slashOrders.propose", abi.encodeCall(SlashOrders.propose, (3, device, 10 ether, evidence, artifact, sigs)));
+        vm.warp(block.timestamp + SLASH_WINDOW);
+        slashOrders.execute(id);
+        _snap("slashOrders.execute", abi.encodeCall(SlashOrders.execute, (id)));
     }
 }

@@ -12,12 +12,18 @@ import {Base} from "./utils/Base.t.sol";
 
 contract ServiceCreditsTest is Base {
     address internal spender = makeAddr("spender");
+    address internal holder = makeAddr("holder");
+    address internal holder2 = makeAddr("holder2");
 
     function setUp() public override {
         super.setUp();
         bytes32 role = credits.SPENDER_ROLE();
-        vm.prank(address(timelock));
+        bytes32 escrowRole = credits.ESCROW_ROLE();
+        vm.startPrank(address(timelock));
         credits.grantRole(role, spender);
+        credits.grantRole(escrowRole, holder);
+        credits.grantRole(escrowRole, holder2);
+        vm.stopPrank();
     }
 
     function _mintAs(address who, uint256 tokens) internal returns (uint256) {
@@ -259,6 +265,129 @@ contract ServiceCreditsTest is Base {
         vm.prank(caller);
         vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, caller, role));
         credits.spend(alice, 1, UPTIME, 0);
+    }
+
+    // ------------------------------------------------------------------ held credits
+
+    function test_HoldReleaseAndSpendHeld() public {
+        uint256 c = _mintAs(alice, 1 ether); // 200,000 credits
+        vm.expectEmit(address(credits));
+        emit ServiceCredits.CreditsHeld(alice, holder, 120_000);
+        vm.prank(holder);
+        credits.hold(alice, 120_000);
+        assertEq(credits.balanceOf(alice), c - 120_000, "held credits leave the spendable balance");
+        assertEq(credits.heldBy(alice, holder), 120_000);
+        assertEq(credits.totalHeld(), 120_000);
+        assertEq(credits.totalSupply(), c, "held credits still exist");
+
+        vm.expectEmit(address(credits));
+        emit ServiceCredits.CreditsSpent(alice, holder, UPTIME, 7, 30_000);
+        vm.expectEmit(address(credits));
+        emit ServiceCredits.CreditsSpent(alice, holder, UPTIME, 0, 10_000);
+        vm.prank(holder);
+        uint256 burned = credits.spendHeld(alice, UPTIME, _two(7, 0), _two(30_000, 10_000));
+        assertEq(burned, 40_000);
+        assertEq(credits.heldBy(alice, holder), 80_000);
+        assertEq(credits.totalHeld(), 80_000);
+        assertEq(credits.totalSupply(), c - 40_000);
+        assertEq(credits.spentOnDevice(7), 30_000);
+        assertEq(credits.spentOnDevice(0), 0, "unattributed spends are not booked to device 0");
+        assertEq(credits.spentOnNetwork(UPTIME), 40_000);
+        assertEq(credits.spendAllowance(alice, holder), 0, "held credits need no spend allowance");
+
+        vm.expectEmit(address(credits));
+        emit ServiceCredits.CreditsReleased(alice, holder, 80_000);
+        vm.prank(holder);
+        credits.releaseHeld(alice, 80_000);
+        assertEq(credits.balanceOf(alice), c - 40_000, "released credits go back to their owner");
+        assertEq(credits.heldBy(alice, holder), 0);
+        assertEq(credits.totalHeld(), 0);
+        assertEq(credits.totalSupply(), credits.balanceOf(alice));
+    }
+
+    function test_HoldersAreIsolated() public {
+        _mintAs(alice, 1 ether);
+        vm.prank(holder);
+        credits.hold(alice, 100);
+        vm.prank(holder2);
+        credits.hold(alice, 50);
+        assertEq(credits.totalHeld(), 150);
+        // holder2 cannot give back or burn what holder holds
+        vm.startPrank(holder2);
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.InsufficientHeld.selector, alice, holder2, 50, 51));
+        credits.releaseHeld(alice, 51);
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.InsufficientHeld.selector, alice, holder2, 50, 100));
+        credits.spendHeld(alice, UPTIME, _one(1), _one(100));
+        vm.stopPrank();
+        // nor is a hold of alice's credits anything bob can have
+        vm.prank(holder);
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.InsufficientHeld.selector, bob, holder, 0, 100));
+        credits.releaseHeld(bob, 100);
+    }
+
+    function test_RevertWhen_HoldOrReleaseInvalid() public {
+        uint256 c = _mintAs(alice, 1 ether);
+        vm.startPrank(holder);
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.ZeroAmount.selector, "amount"));
+        credits.hold(alice, 0);
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.InsufficientCredits.selector, alice, c, c + 1));
+        credits.hold(alice, c + 1);
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.ZeroAmount.selector, "amount"));
+        credits.releaseHeld(alice, 0);
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.InsufficientHeld.selector, alice, holder, 0, 1));
+        credits.releaseHeld(alice, 1);
+        vm.stopPrank();
+    }
+
+    function test_RevertWhen_SpendHeldInvalid() public {
+        _mintAs(alice, 1 ether);
+        vm.startPrank(holder);
+        credits.hold(alice, 1000);
+        vm.expectRevert(ServiceCredits.ZeroNetwork.selector);
+        credits.spendHeld(alice, bytes32(0), _one(1), _one(1));
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.LengthMismatch.selector, 2, 1));
+        credits.spendHeld(alice, UPTIME, _two(1, 2), _one(1));
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.ZeroAmount.selector, "amount"));
+        credits.spendHeld(alice, UPTIME, _two(1, 2), _two(5, 0));
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.ZeroAmount.selector, "amounts"));
+        credits.spendHeld(alice, UPTIME, new uint256[](0), new uint256[](0));
+        vm.expectRevert(abi.encodeWithSelector(ServiceCredits.InsufficientHeld.selector, alice, holder, 1000, 1001));
+        credits.spendHeld(alice, UPTIME, _two(1, 2), _two(1000, 1));
+        vm.stopPrank();
+    }
+
+    function testFuzz_RevertWhen_EscrowFunctionsByNonEscrow(address caller) public {
+        vm.assume(caller != holder && caller != holder2 && caller != address(escrow));
+        _mintAs(alice, 1 ether);
+        bytes32 role = credits.ESCROW_ROLE();
+        bytes memory err = abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, caller, role);
+        vm.startPrank(caller);
+        vm.expectRevert(err);
+        credits.hold(alice, 1);
+        vm.expectRevert(err);
+        credits.releaseHeld(alice, 1);
+        vm.expectRevert(err);
+        credits.spendHeld(alice, UPTIME, _one(1), _one(1));
+        vm.stopPrank();
+    }
+
+    /// Whatever is held, burned and released: supply = balance + held, and the account's credits
+    /// (spendable plus held) only ever fall, by exactly what was burned.
+    function testFuzz_HeldAccounting(uint256 tokens, uint256 held, uint256 burned, uint256 released) public {
+        tokens = bound(tokens, 1 ether, 1000 ether);
+        uint256 c = _mintAs(alice, tokens);
+        held = bound(held, 1, c);
+        burned = bound(burned, 0, held);
+        released = bound(released, 0, held - burned);
+        vm.startPrank(holder);
+        credits.hold(alice, held);
+        if (burned > 0) credits.spendHeld(alice, STORAGE, _one(9), _one(burned));
+        if (released > 0) credits.releaseHeld(alice, released);
+        vm.stopPrank();
+        assertEq(credits.totalSupply(), credits.balanceOf(alice) + credits.totalHeld());
+        assertEq(credits.balanceOf(alice) + credits.heldBy(alice, holder), c - burned);
+        assertEq(credits.heldBy(alice, holder), held - burned - released);
+        assertEq(credits.spentOnDevice(9), burned);
     }
 
     function test_RevertWhen_ApproveZeroSpender() public {

@@ -33,6 +33,8 @@ export const EXPORTED = {
   SettablePriceFeed: 'SettablePriceFeed.sol',
   DeviceRegistry: 'DeviceRegistry.sol',
   RewardDistributor: 'RewardDistributor.sol',
+  CreditEscrow: 'CreditEscrow.sol',
+  SlashOrders: 'SlashOrders.sol',
   GroundworkGovernor: 'GroundworkGovernor.sol',
   TimelockController: 'TimelockController.sol',
 };

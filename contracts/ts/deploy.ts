@@ -16,6 +16,8 @@ import {
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { z } from 'zod';
 import {
+  CreditEscrowAbi,
+  CreditEscrowBytecode,
   DeviceRegistryAbi,
   DeviceRegistryBytecode,
   EmissionsAbi,
@@ -30,6 +32,8 @@ import {
   ServiceCreditsBytecode,
   SettablePriceFeedAbi,
   SettablePriceFeedBytecode,
+  SlashOrdersAbi,
+  SlashOrdersBytecode,
   TimelockControllerAbi,
   TimelockControllerBytecode,
 } from './generated/contracts.ts';
@@ -75,6 +79,18 @@ export const deployParametersSchema = z
       challengeWindow: uint,
       guardian: address.optional(),
     }),
+    /**
+     * CreditEscrow: seconds after a job's deadline (or cancel) before its consumer may reclaim
+     * what the oracle has not settled (at most 90 days). Optional only so that deployment files
+     * written before the escrow existed still load; deploySystem uses 1 day if it is missing.
+     */
+    escrow: z.object({ settlementGrace: uint.pipe(z.bigint().max(90n * 86_400n, 'at most 90 days')) }).optional(),
+    /**
+     * SlashOrders: seconds a proposed slash order waits for the guardian's veto (at most 30 days;
+     * keep it below registry.unstakeDelay). The guardian is rewards.guardian. Optional as
+     * `escrow`; deploySystem uses rewards.challengeWindow if it is missing.
+     */
+    slashing: z.object({ challengeWindow: uint.pipe(z.bigint().max(30n * 86_400n, 'at most 30 days')) }).optional(),
     governance: z.object({
       votingDelay: uint,
       votingPeriod: positive,
@@ -93,6 +109,14 @@ export const deployParametersSchema = z
         code: 'custom',
         path: ['rewards', 'quorum'],
         message: `quorum ${p.rewards.quorum} exceeds the ${p.rewards.oracles.length} oracles`,
+      });
+    }
+    const slashWindow = p.slashing?.challengeWindow ?? p.rewards.challengeWindow;
+    if (slashWindow >= p.registry.unstakeDelay) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['slashing', 'challengeWindow'],
+        message: `slash window ${slashWindow} must be shorter than registry.unstakeDelay ${p.registry.unstakeDelay}, or a cheater can withdraw its stake before the slash executes`,
       });
     }
     if (p.schedule.decayNumerator > p.schedule.decayDenominator) {
@@ -125,6 +149,10 @@ export type DeploymentAddresses = {
   distributor: Address;
   timelock: Address;
   governor: Address;
+  /** CreditEscrow. Always set by deploySystem; absent in deployment files from before it existed. */
+  escrow?: Address;
+  /** SlashOrders. Always set by deploySystem; absent in deployment files from before it existed. */
+  slashOrders?: Address;
 };
 
 /** What a deployment file holds. Bigints are decimal strings in the JSON file. */
@@ -172,6 +200,10 @@ export function devnetParameters(opts: {
   challengeWindow?: bigint;
   genesis?: { account: Address; amount: bigint }[];
   keepDeployerAdmin?: boolean;
+  /** Escrow settlement grace; default 20 epochs. */
+  settlementGrace?: bigint;
+  /** Slash-order challenge window; default the reward challenge window. */
+  slashWindow?: bigint;
 }): DeployParameters {
   return {
     token: { name: 'Groundwork', symbol: 'GWK', cap: 10_000_000_000n * ETHER },
@@ -196,6 +228,8 @@ export function devnetParameters(opts: {
       challengeWindow: opts.challengeWindow ?? 5n,
       guardian: opts.deployer,
     },
+    escrow: { settlementGrace: opts.settlementGrace ?? 20n * (opts.epochDuration ?? 30n) },
+    slashing: { challengeWindow: opts.slashWindow ?? opts.challengeWindow ?? 5n },
     governance: { votingDelay: 60n, votingPeriod: 600n, proposalThreshold: 0n, quorumPercent: 4n, timelockDelay: 60n },
     slashers: [],
     spenders: [],
@@ -217,7 +251,9 @@ export type DeployParametersInput = {
 
 /**
  * Deploys the whole chain layer (timelock, token, emissions, price feed, credits, registry,
- * distributor, governor), wires it, and hands every admin role to the timelock.
+ * distributor, governor, credit escrow, slash orders), wires it (the escrow holds credits with
+ * ServiceCredits' ESCROW_ROLE, SlashOrders slashes with the registry's SLASHER_ROLE, both read
+ * the distributor's oracle set), and hands every admin role to the timelock.
  *
  * @example
  * const deployment = await deploySystem({ rpcUrl, privateKey, parameters: devnetParameters({...}) });
@@ -317,6 +353,22 @@ export async function deploySystem(input: DeployParametersInput): Promise<Deploy
     p.governance.proposalThreshold,
     p.governance.quorumPercent,
   ]);
+  // Deployed after everything else, so the addresses of the contracts above are what they were
+  // before the escrow and slash orders existed (a devnet's known addresses stay valid).
+  const escrow = await d.deploy('escrow', CreditEscrowAbi, CreditEscrowBytecode, [
+    credits,
+    emissions,
+    distributor,
+    account.address,
+    p.escrow?.settlementGrace ?? 86_400n,
+  ]);
+  const slashOrders = await d.deploy('slash orders', SlashOrdersAbi, SlashOrdersBytecode, [
+    registry,
+    distributor,
+    account.address,
+    p.rewards.guardian ?? zeroAddress,
+    p.slashing?.challengeWindow ?? p.rewards.challengeWindow,
+  ]);
 
   for (const n of p.networks) {
     await d.call(`network ${n.kind}`, emissions, EmissionsAbi, 'setNetworkWeight', [networkId(n.kind), n.weight]);
@@ -325,7 +377,10 @@ export async function deploySystem(input: DeployParametersInput): Promise<Deploy
   const SPENDER = await publicClient.readContract({ address: credits, abi: ServiceCreditsAbi, functionName: 'SPENDER_ROLE' });
   const SLASHER = await publicClient.readContract({ address: registry, abi: DeviceRegistryAbi, functionName: 'SLASHER_ROLE' });
   const GUARDIAN = await publicClient.readContract({ address: distributor, abi: RewardDistributorAbi, functionName: 'GUARDIAN_ROLE' });
+  const ESCROW = await publicClient.readContract({ address: credits, abi: ServiceCreditsAbi, functionName: 'ESCROW_ROLE' });
   await d.call('registry spends credits', credits, ServiceCreditsAbi, 'grantRole', [SPENDER, registry]);
+  await d.call('escrow holds credits', credits, ServiceCreditsAbi, 'grantRole', [ESCROW, escrow]);
+  await d.call('slash orders slash', registry, DeviceRegistryAbi, 'grantRole', [SLASHER, slashOrders]);
   for (const s of p.spenders) await d.call(`spender ${s}`, credits, ServiceCreditsAbi, 'grantRole', [SPENDER, s]);
   for (const s of p.slashers) await d.call(`slasher ${s}`, registry, DeviceRegistryAbi, 'grantRole', [SLASHER, s]);
 
@@ -341,17 +396,22 @@ export async function deploySystem(input: DeployParametersInput): Promise<Deploy
     ['credits', credits, ServiceCreditsAbi],
     ['registry', registry, DeviceRegistryAbi],
     ['distributor', distributor, RewardDistributorAbi],
+    ['escrow', escrow, CreditEscrowAbi],
+    ['slash orders', slashOrders, SlashOrdersAbi],
   ] as const;
   for (const [name, at, abi] of governed) {
     await d.call(`${name} admin to timelock`, at, abi as Abi, 'grantRole', [ADMIN, timelock]);
   }
   await d.call('timelock guards roots', distributor, RewardDistributorAbi, 'grantRole', [GUARDIAN, timelock]);
+  // SlashOrders' GUARDIAN_ROLE hashes the same string as the distributor's.
+  await d.call('timelock guards slashes', slashOrders, SlashOrdersAbi, 'grantRole', [GUARDIAN, timelock]);
   if (!p.keepDeployerAdmin) {
     for (const [name, at, abi] of governed) {
       await d.call(`${name} deployer renounces`, at, abi as Abi, 'renounceRole', [ADMIN, account.address]);
     }
     if (p.rewards.guardian?.toLowerCase() !== account.address.toLowerCase()) {
       await d.call('deployer renounces guardian', distributor, RewardDistributorAbi, 'renounceRole', [GUARDIAN, account.address]);
+      await d.call('deployer renounces slash guardian', slashOrders, SlashOrdersAbi, 'renounceRole', [GUARDIAN, account.address]);
     }
     await d.call('timelock deployer renounces', timelock, TimelockControllerAbi, 'renounceRole', [ADMIN, account.address]);
   }
@@ -361,7 +421,7 @@ export async function deploySystem(input: DeployParametersInput): Promise<Deploy
     deployer: account.address,
     startBlock: startBlock + 1n,
     endBlock: d.lastBlock,
-    addresses: { token, emissions, priceFeed, credits, registry, distributor, timelock, governor },
+    addresses: { token, emissions, priceFeed, credits, registry, distributor, timelock, governor, escrow, slashOrders },
     networks: p.networks.map((n) => ({ kind: n.kind, id: networkId(n.kind), weight: n.weight })),
     parameters: p,
   };
@@ -445,6 +505,8 @@ const deploymentFileSchema = z.object({
     distributor: address,
     timelock: address,
     governor: address,
+    escrow: address.optional(),
+    slashOrders: address.optional(),
   }),
   networks: z.array(z.object({ kind: z.string(), id: z.string() as z.ZodType<Hex>, weight: z.coerce.bigint() })),
   parameters: deployParametersSchema,

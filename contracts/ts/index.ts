@@ -3,4 +3,5 @@ export * from './generated/contracts.ts';
 export * from './anvil.ts';
 export * from './deploy.ts';
 export * from './networks.ts';
+export * from './market-signatures.ts';
 export { devnetAccounts, DEVNET_MNEMONIC } from './devnet-accounts.ts';

@@ -34,11 +34,13 @@ import {
   signRewardRoot,
 } from '@groundwork/protocol';
 import {
+  CreditEscrowAbi,
   DeviceRegistryAbi,
   EmissionsAbi,
   GroundworkTokenAbi,
   RewardDistributorAbi,
   ServiceCreditsAbi,
+  SlashOrdersAbi,
   TimelockControllerAbi,
 } from './generated/contracts.ts';
 import { networkId } from './networks.ts';
@@ -129,6 +131,8 @@ describe('chain layer on anvil', () => {
       [a.credits, ServiceCreditsAbi],
       [a.registry, DeviceRegistryAbi],
       [a.distributor, RewardDistributorAbi],
+      [a.escrow!, CreditEscrowAbi],
+      [a.slashOrders!, SlashOrdersAbi],
       [a.timelock, TimelockControllerAbi],
     ] as const) {
       const timelockAdmin = await pub.readContract({ address: at, abi: abi as any, functionName: 'hasRole', args: [ADMIN, a.timelock] });

@@ -14,9 +14,19 @@ import {WindowedCircuitBreaker} from "../utils/WindowedCircuitBreaker.sol";
 /// They are burned only by authorized spenders (service contracts, the oracle), only from
 /// accounts that allowed that spender, and every spend is recorded against a network and, where
 /// known, a device, so usage rewards can follow it.
+///
+/// Escrow contracts (ESCROW_ROLE) can also hold an account's credits: held credits leave the
+/// account's spendable `balanceOf` but stay the account's, booked in `heldBy[account][holder]`.
+/// From there they can only go back to the same account (`releaseHeld`) or be burned for a
+/// service (`spendHeld`, which emits the same `CreditsSpent` as `spend`, so usage is recorded per
+/// device whichever way the credits were paid). No function credits one account with another's
+/// credits, so credits never change hands. `totalSupply` counts every credit that exists, held or
+/// not: totalSupply = sum of balanceOf + totalHeld.
 contract ServiceCredits is AccessControl, WindowedCircuitBreaker {
     /// @notice Spenders: service contracts and the oracle.
     bytes32 public constant SPENDER_ROLE = keccak256("SPENDER_ROLE");
+    /// @notice Escrow contracts: hold credits, give them back to their owner, burn them.
+    bytes32 public constant ESCROW_ROLE = keccak256("ESCROW_ROLE");
     /// @notice Helium Data Credits: $1 = 100,000 DC, so 1 credit = $0.00001.
     uint256 public constant CREDITS_PER_USD = 100_000;
     /// @notice Credits are whole units, like Data Credits.
@@ -38,10 +48,15 @@ contract ServiceCredits is AccessControl, WindowedCircuitBreaker {
     /// @notice A price older than this many seconds is refused.
     uint256 public maxPriceAge;
 
-    /// @notice Credits held by each account.
+    /// @notice Credits each account can spend (its held credits are not included).
     mapping(address account => uint256) public balanceOf;
-    /// @notice All credits in existence.
+    /// @notice All credits in existence: every balance plus every held credit.
     uint256 public totalSupply;
+    /// @notice Credits of `account` held by escrow contract `holder`. Keyed by holder so that an
+    /// escrow contract can give back or burn only what it holds itself, never what another holds.
+    mapping(address account => mapping(address holder => uint256)) public heldBy;
+    /// @notice All held credits, of every account and holder.
+    uint256 public totalHeld;
     /// @notice How many of `account`'s credits `spender` may still burn.
     mapping(address account => mapping(address spender => uint256)) public spendAllowance;
     /// @notice Credits spent on each network's services, ever.
@@ -55,6 +70,10 @@ contract ServiceCredits is AccessControl, WindowedCircuitBreaker {
     event CreditsSpent(
         address indexed account, address indexed spender, bytes32 indexed network, uint256 deviceId, uint256 credits
     );
+    /// @notice `credits` of `account`'s balance went into `holder`'s escrow.
+    event CreditsHeld(address indexed account, address indexed holder, uint256 credits);
+    /// @notice `credits` held by `holder` went back to `account`'s balance.
+    event CreditsReleased(address indexed account, address indexed holder, uint256 credits);
     event SpendAllowanceSet(address indexed account, address indexed spender, uint256 amount);
     event PriceFeedSet(address indexed feed, uint256 maxPriceAge);
 
@@ -70,6 +89,8 @@ contract ServiceCredits is AccessControl, WindowedCircuitBreaker {
     /// @notice The amount of token is too small to buy a single credit at `price`.
     error TooSmallForOneCredit(uint256 tokenAmount, int256 price);
     error InsufficientCredits(address account, uint256 balance, uint256 needed);
+    error InsufficientHeld(address account, address holder, uint256 held, uint256 needed);
+    error LengthMismatch(uint256 deviceIds, uint256 amounts);
     error InsufficientSpendAllowance(address account, address spender, uint256 allowance, uint256 needed);
     error InvalidMaxPriceAge(uint256 maxPriceAge);
     error InvalidFeedDecimals(uint8 decimals);
@@ -159,6 +180,56 @@ contract ServiceCredits is AccessControl, WindowedCircuitBreaker {
         emit CreditsSpent(account, msg.sender, network, deviceId, amount);
     }
 
+    // ------------------------------------------------------------------ escrow
+
+    /// @notice Moves `amount` of `account`'s balance into the caller's escrow. Escrow role only.
+    /// @dev No allowance is asked of the account: an escrow contract holds only for the account
+    /// that called it (the consumer's own `open` call is its consent), and ESCROW_ROLE is granted
+    /// by governance only to contracts that do so. Held credits cannot reach another account.
+    function hold(address account, uint256 amount) external onlyRole(ESCROW_ROLE) {
+        if (amount == 0) revert ZeroAmount("amount");
+        uint256 balance = balanceOf[account];
+        if (balance < amount) revert InsufficientCredits(account, balance, amount);
+        balanceOf[account] = balance - amount;
+        heldBy[account][msg.sender] += amount;
+        totalHeld += amount;
+        emit CreditsHeld(account, msg.sender, amount);
+    }
+
+    /// @notice Gives `amount` of the credits the caller holds for `account` back to `account`'s
+    /// balance (the only account they can go to). Escrow role only.
+    function releaseHeld(address account, uint256 amount) external onlyRole(ESCROW_ROLE) {
+        if (amount == 0) revert ZeroAmount("amount");
+        _takeHeld(account, amount);
+        balanceOf[account] += amount;
+        emit CreditsReleased(account, msg.sender, amount);
+    }
+
+    /// @notice Burns credits the caller holds for `account`, `amounts[i]` for a service on
+    /// `network` by `deviceIds[i]` (0: no single device), and records each exactly as `spend`
+    /// does, with one `CreditsSpent` per device. Escrow role only.
+    /// @return total The credits burned.
+    function spendHeld(address account, bytes32 network, uint256[] calldata deviceIds, uint256[] calldata amounts)
+        external
+        onlyRole(ESCROW_ROLE)
+        returns (uint256 total)
+    {
+        if (network == bytes32(0)) revert ZeroNetwork();
+        if (deviceIds.length != amounts.length) revert LengthMismatch(deviceIds.length, amounts.length);
+        for (uint256 i; i < amounts.length; ++i) {
+            uint256 amount = amounts[i];
+            if (amount == 0) revert ZeroAmount("amount");
+            total += amount;
+            uint256 deviceId = deviceIds[i];
+            if (deviceId != 0) spentOnDevice[deviceId] += amount;
+            emit CreditsSpent(account, msg.sender, network, deviceId, amount);
+        }
+        if (total == 0) revert ZeroAmount("amounts");
+        _takeHeld(account, total);
+        totalSupply -= total;
+        spentOnNetwork[network] += total;
+    }
+
     // ------------------------------------------------------------------ governance
 
     /// @notice Replaces the price feed and its staleness limit. Timelock only.
@@ -173,6 +244,14 @@ contract ServiceCredits is AccessControl, WindowedCircuitBreaker {
     }
 
     // ------------------------------------------------------------------ internals
+
+    /// @dev Removes `amount` from what the caller holds for `account`, and from the held total.
+    function _takeHeld(address account, uint256 amount) private {
+        uint256 held = heldBy[account][msg.sender];
+        if (held < amount) revert InsufficientHeld(account, msg.sender, held, amount);
+        heldBy[account][msg.sender] = held - amount;
+        totalHeld -= amount;
+    }
 
     function _setPriceFeed(IAggregatorV3 feed, uint256 maxPriceAge_) private {
         if (address(feed) == address(0)) revert ZeroAddress("feed");

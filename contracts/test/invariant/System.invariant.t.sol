@@ -8,6 +8,8 @@ import {SettablePriceFeed} from "../../src/credits/SettablePriceFeed.sol";
 import {IAggregatorV3} from "../../src/interfaces/IAggregatorV3.sol";
 import {DeviceRegistry} from "../../src/registry/DeviceRegistry.sol";
 import {RewardDistributor} from "../../src/rewards/RewardDistributor.sol";
+import {CreditEscrow} from "../../src/credits/CreditEscrow.sol";
+import {SlashOrders} from "../../src/registry/SlashOrders.sol";
 import {Emissions} from "../../src/emissions/Emissions.sol";
 import {GroundworkToken} from "../../src/token/GroundworkToken.sol";
 import {TestDeviceKeys} from "../utils/TestLib.sol";
@@ -26,6 +28,8 @@ contract SystemHandler is Test {
     address internal immutable treasury;
     address internal immutable spender;
     address internal immutable timelock;
+    CreditEscrow internal escrow;
+    SlashOrders internal slashOrders;
 
     address[] public actors;
     mapping(address => uint256) public mintedTo;
@@ -59,6 +63,12 @@ contract SystemHandler is Test {
         for (uint256 i; i < 5; ++i) {
             actors.push(makeAddr(string.concat("actor", vm.toString(i))));
         }
+    }
+
+    /// The market contracts, whose setters are tried too (set once, after construction).
+    function setMarket(CreditEscrow e, SlashOrders o) external {
+        escrow = e;
+        slashOrders = o;
     }
 
     function _actor(uint256 seed) internal view returns (address) {
@@ -138,7 +148,7 @@ contract SystemHandler is Test {
         address caller = _actor(who);
         vm.startPrank(caller);
         bool ok;
-        uint256 w = which % 9;
+        uint256 w = which % 13;
         if (w == 0) (ok,) = address(emissions).call(abi.encodeCall(Emissions.setNetworkWeight, (UPTIME, value)));
         if (w == 1) (ok,) = address(emissions).call(abi.encodeCall(Emissions.setRewardsPool, (caller)));
         if (w == 2) (ok,) = address(registry).call(abi.encodeCall(DeviceRegistry.setFees, (value, value)));
@@ -156,6 +166,18 @@ contract SystemHandler is Test {
         if (w == 8) {
             (ok,) = address(credits).call(
                 abi.encodeWithSignature("grantRole(bytes32,address)", credits.SPENDER_ROLE(), caller)
+            );
+        }
+        if (w == 9) (ok,) = address(escrow).call(abi.encodeCall(CreditEscrow.setSettlementGrace, (1)));
+        if (w == 10) (ok,) = address(slashOrders).call(abi.encodeCall(SlashOrders.setChallengeWindow, (1)));
+        if (w == 11) {
+            (ok,) = address(credits).call(
+                abi.encodeWithSignature("grantRole(bytes32,address)", credits.ESCROW_ROLE(), caller)
+            );
+        }
+        if (w == 12) {
+            (ok,) = address(slashOrders).call(
+                abi.encodeWithSignature("grantRole(bytes32,address)", slashOrders.GUARDIAN_ROLE(), caller)
             );
         }
         vm.stopPrank();
@@ -185,9 +207,23 @@ contract SystemInvariantTest is Base {
         handler = new SystemHandler(
             credits, registry, distributor, emissions, token, feed, treasury, spender, address(timelock)
         );
+        handler.setMarket(escrow, slashOrders);
         feed.transferOwnership(address(handler));
         targetContract(address(handler));
+        targetSelector(_handlerSelectors());
         feeHash = _parameters();
+    }
+
+    /// Every handler action but the one-time setup call.
+    function _handlerSelectors() internal view returns (FuzzSelector memory) {
+        bytes4[] memory selectors = new bytes4[](6);
+        selectors[0] = SystemHandler.mint.selector;
+        selectors[1] = SystemHandler.approve.selector;
+        selectors[2] = SystemHandler.spend.selector;
+        selectors[3] = SystemHandler.spendAsStranger.selector;
+        selectors[4] = SystemHandler.register.selector;
+        selectors[5] = SystemHandler.setParameter.selector;
+        return FuzzSelector({addr: address(handler), selectors: selectors});
     }
 
     function _parameters() internal view returns (bytes32) {
@@ -204,7 +240,8 @@ contract SystemInvariantTest is Base {
             distributor.quorum(),
             distributor.challengeWindow()
         );
-        return keccak256(bytes.concat(a, b, c));
+        bytes memory m = abi.encode(escrow.settlementGrace(), slashOrders.challengeWindow());
+        return keccak256(bytes.concat(a, b, c, m));
     }
 
     /// The handler's honest path must really register (or the invariants below prove nothing),

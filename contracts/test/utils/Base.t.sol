@@ -10,6 +10,9 @@ import {SettablePriceFeed} from "../../src/credits/SettablePriceFeed.sol";
 import {IAggregatorV3} from "../../src/interfaces/IAggregatorV3.sol";
 import {DeviceRegistry} from "../../src/registry/DeviceRegistry.sol";
 import {RewardDistributor} from "../../src/rewards/RewardDistributor.sol";
+import {CreditEscrow} from "../../src/credits/CreditEscrow.sol";
+import {SlashOrders} from "../../src/registry/SlashOrders.sol";
+import {IOracleSet} from "../../src/interfaces/IOracleSet.sol";
 import {GroundworkGovernor} from "../../src/governance/GroundworkGovernor.sol";
 import {TestMerkle, TestDeviceKeys} from "./TestLib.sol";
 
@@ -33,6 +36,8 @@ abstract contract Base is Test {
     uint256 internal constant MIN_STAKE = 100 ether;
     uint256 internal constant UNSTAKE_DELAY = 7 days;
     uint64 internal constant CHALLENGE_WINDOW = 1 hours;
+    uint64 internal constant SETTLEMENT_GRACE = 1 days;
+    uint64 internal constant SLASH_WINDOW = 1 days; // shorter than UNSTAKE_DELAY, as it must be
 
     GroundworkToken internal token;
     Emissions internal emissions;
@@ -42,6 +47,8 @@ abstract contract Base is Test {
     RewardDistributor internal distributor;
     TimelockController internal timelock;
     GroundworkGovernor internal governor;
+    CreditEscrow internal escrow;
+    SlashOrders internal slashOrders;
 
     address internal treasury = makeAddr("treasury");
     address internal guardian = makeAddr("guardian");
@@ -99,6 +106,12 @@ abstract contract Base is Test {
         distributor =
             new RewardDistributor(token, emissions, address(timelock), guardian, oracleAddrs, 2, CHALLENGE_WINDOW);
         governor = new GroundworkGovernor(token, timelock, 1 days, 1 weeks, 0, 4);
+        // Deployed last, so the addresses of everything above stay what they were before them.
+        escrow = new CreditEscrow(
+            credits, emissions, IOracleSet(address(distributor)), address(timelock), SETTLEMENT_GRACE
+        );
+        slashOrders =
+            new SlashOrders(registry, IOracleSet(address(distributor)), address(timelock), guardian, SLASH_WINDOW);
 
         timelock.grantRole(timelock.PROPOSER_ROLE(), address(governor));
         timelock.grantRole(timelock.CANCELLER_ROLE(), address(governor));
@@ -110,6 +123,8 @@ abstract contract Base is Test {
         emissions.setRewardsPool(address(distributor));
         credits.grantRole(credits.SPENDER_ROLE(), address(registry));
         registry.grantRole(registry.SLASHER_ROLE(), slasher);
+        credits.grantRole(credits.ESCROW_ROLE(), address(escrow));
+        registry.grantRole(registry.SLASHER_ROLE(), address(slashOrders));
         vm.stopPrank();
 
         vm.label(address(token), "token");
@@ -118,6 +133,8 @@ abstract contract Base is Test {
         vm.label(address(registry), "registry");
         vm.label(address(distributor), "distributor");
         vm.label(address(timelock), "timelock");
+        vm.label(address(escrow), "escrow");
+        vm.label(address(slashOrders), "slashOrders");
     }
 
     function _sortOracleKeys() private {
@@ -185,6 +202,14 @@ abstract contract Base is Test {
 
     // ------------------------------------------------------------------ rewards
 
+    /// @dev Each key's 65-byte signature over `digest`, concatenated in the order given.
+    function _signDigest(uint256[] memory keys, bytes32 digest) internal pure returns (bytes memory sigs) {
+        for (uint256 i; i < keys.length; ++i) {
+            (uint8 v, bytes32 r, bytes32 s) = vm.sign(keys[i], digest);
+            sigs = bytes.concat(sigs, r, s, bytes1(v));
+        }
+    }
+
     function _signRoot(uint256[] memory keys, uint64 epoch, bytes32 root, uint256 total, bytes32 artifact)
         internal
         view
@@ -206,6 +231,62 @@ abstract contract Base is Test {
     }
 
     /// @dev Releases every ended epoch up to `epoch` that is not released yet.
+    // ------------------------------------------------------------------ escrow and slashing
+
+    /// @dev `keys`' signatures over escrow settlement `seq` of `jobId`, as the escrow stores it.
+    function _signSettlement(
+        uint256[] memory keys,
+        bytes32 jobId,
+        uint64 seq,
+        uint256[] memory deviceIds,
+        uint256[] memory amounts,
+        bool isFinal
+    ) internal view returns (bytes memory) {
+        CreditEscrow.Job memory j = escrow.job(jobId);
+        return _signDigest(
+            keys, escrow.settlementDigest(jobId, j.consumer, j.network, seq, deviceIds, amounts, isFinal)
+        );
+    }
+
+    /// @dev Settles `jobId` with a 2-of-3 quorum.
+    function _settle(bytes32 jobId, uint64 seq, uint256[] memory deviceIds, uint256[] memory amounts, bool isFinal)
+        internal
+    {
+        bytes memory sigs = _signSettlement(_quorumKeys(2), jobId, seq, deviceIds, amounts, isFinal);
+        escrow.settle(jobId, seq, deviceIds, amounts, isFinal, sigs);
+    }
+
+    function _signSlash(
+        uint256[] memory keys,
+        uint64 epoch,
+        uint256 deviceId,
+        uint256 amount,
+        bytes32 evidence,
+        bytes32 artifact
+    ) internal view returns (bytes memory) {
+        return _signDigest(keys, slashOrders.orderDigest(epoch, deviceId, amount, evidence, artifact));
+    }
+
+    /// @dev Proposes a slash order with a 2-of-3 quorum.
+    function _proposeSlash(uint64 epoch, uint256 deviceId, uint256 amount, bytes32 evidence, bytes32 artifact)
+        internal
+        returns (bytes32)
+    {
+        bytes memory sigs = _signSlash(_quorumKeys(2), epoch, deviceId, amount, evidence, artifact);
+        return slashOrders.propose(epoch, deviceId, amount, evidence, artifact, sigs);
+    }
+
+    function _one(uint256 x) internal pure returns (uint256[] memory a) {
+        a = new uint256[](1);
+        a[0] = x;
+    }
+
+    function _two(uint256 x, uint256 y) internal pure returns (uint256[] memory a) {
+        a = new uint256[](2);
+        a[0] = x;
+        a[1] = y;
+    }
+
     function _releaseThrough(uint256 epoch) internal {
         for (uint256 e; e <= epoch; ++e) {
             if (!emissions.released(e)) emissions.release(e);
