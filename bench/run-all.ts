@@ -136,6 +136,16 @@ function summarise(o: Outcome, quick: boolean): Summary {
     }
     return { lines, missed };
   }
+  if (o.name === 'compute-metering') {
+    const met = r.targetMet ? 'ok' : quick ? 'missed, not checked under --quick' : 'MISSED';
+    return {
+      lines: [
+        `${name} ${status}: metered/unmetered = ${fixed(r.ratio, 3)} (target <= ${r.target}: ${met}); ` +
+          `${Number(r.computeUnits).toLocaleString('en-US')} compute units, outputs ${r.outputsEqual ? 'equal' : 'DIFFER'}`,
+      ],
+      missed: !r.targetMet && !quick ? [`compute-metering: ratio ${fixed(r.ratio, 3)} > ${r.target}`] : [],
+    };
+  }
   if (o.name === 'devnet') {
     return {
       lines: [
@@ -162,6 +172,11 @@ async function main(): Promise<void> {
     plan.push({ name: 'ingest', file: 'ingest.ts', args: ['--json', ...(quick ? ['--reports', '5000'] : [])] });
   else console.log('bench/ingest.ts does not exist: skipped');
   plan.push({ name: 'epoch-close', file: 'epoch-close.ts', args: ['--json', ...(quick ? ['--devices', '100000', '--skip-full'] : [])] });
+  plan.push({
+    name: 'compute-metering',
+    file: 'compute-metering.ts',
+    args: ['--json', ...(quick ? ['--size', '512', '--reps', '3'] : [])],
+  });
   plan.push({ name: 'devnet', file: 'devnet.ts', args: ['--json', ...(quick ? ['--devices', '4', '--epoch-seconds', '10'] : [])] });
 
   const outcomes: Outcome[] = [];
