@@ -136,6 +136,15 @@ function summarise(o: Outcome, quick: boolean): Summary {
     }
     return { lines, missed };
   }
+  if (o.name === 'compute-matcher') {
+    return {
+      lines: [
+        `${name} ${status}: fill ${r.fill.perSecond} assignments/s, churn ${r.churn.perSecond}/s; reference/indexed ` +
+          `${fixed(r.ratio, 1)}x (${fixed(r.ratioWithoutBuild, 1)}x without the index build); same assignments: ${r.sameAssignments}`,
+      ],
+      missed: [],
+    };
+  }
   if (o.name === 'compute-metering') {
     const met = r.targetMet ? 'ok' : quick ? 'missed, not checked under --quick' : 'MISSED';
     return {

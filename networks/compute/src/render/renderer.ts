@@ -6,7 +6,6 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WASI } from 'node:wasi';
 import { BUILD_DIR, buildRenderer, WASM_PATH } from '../../tools/build-renderer.mjs';
 
 /** Absolute path of the compiled renderer (it exists once loadRendererWasm or the build ran). */
@@ -74,6 +73,9 @@ export async function runRendererLocally(wasm: Uint8Array | WebAssembly.Module, 
       fds.push(fd);
       return fd;
     };
+    // Imported here, not at the top: node:wasi prints an ExperimentalWarning when loaded, and most
+    // users of this package never render locally.
+    const { WASI } = await import('node:wasi');
     const wasi = new WASI({
       version: 'preview1',
       args: ['render', ...(options.args ?? [])],
