@@ -40,7 +40,17 @@ export type AgentOptions = {
   log?: (line: string) => void;
   /** Most milliseconds between reconnect attempts (default 5000). */
   maxBackoffMs?: number;
+  /** The oracle's HTTP base URL (default: from wsUrl). */
+  oracleUrl?: string;
 };
+
+/** http://host:port for ws://host:port/v1/connect. */
+export function oracleUrlOf(wsUrl: string): string {
+  const u = new URL(wsUrl);
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+  u.pathname = '';
+  return u.toString().replace(/\/$/, '');
+}
 
 export type Agent = {
   device: Hex;
@@ -54,8 +64,33 @@ export type Agent = {
 export function startAgent(o: AgentOptions): Agent {
   const stats: AgentStats = { connects: 0, challenges: 0, answers: 0, acked: 0, rejected: 0, lastRejection: null, ackedDigests: [] };
   const log = o.log ?? (() => {});
-  const ctx: WorkerContext = { device: o.device, domain: o.domain, key: o.key, epoch: () => o.clock.epochAtMs(Date.now()), log };
+  const oracleUrl = o.oracleUrl ?? oracleUrlOf(o.wsUrl);
   let ws: WebSocket | null = null;
+  const ctx: WorkerContext = {
+    device: o.device,
+    domain: o.domain,
+    key: o.key,
+    epoch: () => o.clock.epochAtMs(Date.now()),
+    log,
+    oracleUrl,
+    send: (payload) => {
+      if (!ws || !connected || ws.readyState !== ws.OPEN) return false;
+      ws.send(JSON.stringify({ type: 'service', network: o.network.kind, payload }));
+      return true;
+    },
+    // Over HTTP rather than the socket: the answer comes back on the same request, so it needs
+    // no matching of acks to reports.
+    submit: async (report) => {
+      const res = await fetch(`${oracleUrl}/v1/reports`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(report),
+      });
+      const answer = (await res.json().catch(() => ({}))) as { digest?: Hex; error?: string; detail?: string };
+      if (res.ok && answer.digest) return { ok: true, digest: answer.digest };
+      return { ok: false, reason: answer.error ?? `http-${res.status}`, detail: answer.detail ?? res.statusText };
+    },
+  };
   let stopped = false;
   let connected = false;
   let backoff = 250;
@@ -86,6 +121,10 @@ export function startAgent(o: AgentOptions): Agent {
           stats.connects++;
           for (const w of readyWaiters) w();
           readyWaiters = [];
+          if (o.network.worker.hello) void sendHello(socket);
+          break;
+        case 'service':
+          if (msg.network === o.network.kind) void onService(msg.payload);
           break;
         case 'challenge':
           void onChallenge(socket, msg.challenge);
@@ -112,6 +151,23 @@ export function startAgent(o: AgentOptions): Agent {
       retry = setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, o.maxBackoffMs ?? 5000);
     });
+  };
+
+  const sendHello = async (socket: WebSocket) => {
+    try {
+      const payload = await o.network.worker.hello!(ctx);
+      if (payload && socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'hello', network: o.network.kind, payload }));
+    } catch (err) {
+      log(`worker hello failed: ${(err as Error).message}`);
+    }
+  };
+
+  const onService = async (payload: Record<string, unknown>) => {
+    try {
+      await o.network.worker.onService?.(payload, ctx);
+    } catch (err) {
+      log(`worker failed on a service message: ${(err as Error).message}`);
+    }
   };
 
   const onChallenge = async (socket: WebSocket, challenge: Challenge) => {

@@ -10,13 +10,15 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createPublicClient, http, type Hex, type PublicClient } from 'viem';
-import { EmissionsAbi, RewardDistributorAbi, type Deployment } from '@groundwork/contracts';
+import { EmissionsAbi, RewardDistributorAbi, SlashOrdersAbi, slashOrderId, type Deployment } from '@groundwork/contracts';
 import {
   AccountAmounts,
   ArtifactError,
   type ArtifactRead,
   compareArtifact,
   computeEpochTables,
+  deviceIdHex,
+  evidenceHash,
   type NetworkPlugins,
   readArtifact,
 } from '@groundwork/protocol';
@@ -166,7 +168,12 @@ export async function verifyEpoch(o: VerifyOptions): Promise<VerifyResult> {
       check('chain readable', false, `${o.rpcUrl}: ${(err as Error).message.split('\n')[0]}`);
     }
 
-    // 3. The prior cumulative amounts are the previous artifact's result.
+    // 3. Slashing on evidence: each finding's evidence hash is its evidence's, each finding has
+    // its slash order on chain (same evidence hash, this artifact's hash), and the chain has no
+    // order for this epoch that the artifact has no finding for.
+    await checkSlashOrders(o, client, read, check);
+
+    // 4. The prior cumulative amounts are the previous artifact's result.
     if (o.checkPrior !== false && tables.prior.epoch !== null && o.oracleUrl) {
       try {
         const previous = await previousCumulative(o, tables.prior.epoch);
@@ -186,6 +193,94 @@ export async function verifyEpoch(o: VerifyOptions): Promise<VerifyResult> {
     return { epoch: o.epoch, pass: checks.every((c) => c.ok), artifactHash: hash, root: result.root, checks };
   } finally {
     local.done();
+  }
+}
+
+const ORDER_STATUS = ['None', 'Pending', 'Vetoed', 'Executed', 'Skipped'] as const;
+
+async function checkSlashOrders(
+  o: VerifyOptions,
+  client: PublicClient,
+  read: ArtifactRead,
+  check: (name: string, ok: boolean, detail: string) => void,
+): Promise<void> {
+  const findings = read.result.networks.flatMap((n, k) =>
+    (n.findings ?? []).map((f, i) => ({ ...f, where: `result.networks[${k}].findings[${i}]`, network: n.kind })),
+  );
+  if (findings.length) {
+    // The schema refuses a mismatch already; said here so that the check shows in the report.
+    const wrong = findings.filter((f) => evidenceHash(f.evidence) !== f.evidenceHash);
+    check(
+      "each finding's evidence hash is keccak256 of its evidence",
+      wrong.length === 0,
+      wrong.length === 0
+        ? `${findings.length} findings`
+        : wrong.map((f) => `${f.where}: evidenceHash ${f.evidenceHash}, the evidence hashes to ${evidenceHash(f.evidence)}`).join('\n'),
+    );
+  }
+  const address = o.deployment.addresses.slashOrders;
+  if (!address) {
+    if (findings.length)
+      check('slash orders on chain', false, `the artifact has ${findings.length} findings but the deployment has no SlashOrders address`);
+    return;
+  }
+  try {
+    const events = await client.getContractEvents({
+      address,
+      abi: SlashOrdersAbi,
+      eventName: 'SlashProposed',
+      args: { epoch: BigInt(o.epoch) },
+      fromBlock: o.deployment.startBlock,
+    });
+    type Proposed = { orderId: Hex; deviceId: bigint; amount: bigint; evidenceHash: Hex; artifactHash: Hex };
+    const proposed = events.map((e) => e.args as Proposed);
+    const matched = new Set<Hex>();
+    for (const f of findings) {
+      const name = `${f.where} (${f.kind}, device ${f.device}) has its slash order on chain`;
+      const id = slashOrderId({
+        epoch: BigInt(o.epoch),
+        deviceId: BigInt(f.device),
+        amount: BigInt(f.amount),
+        evidenceHash: f.evidenceHash,
+        artifactHash: read.hash,
+      });
+      const ev = proposed.find((p) => p.orderId === id);
+      if (!ev) {
+        const others = proposed.filter((p) => p.deviceId === BigInt(f.device));
+        check(
+          name,
+          false,
+          others.length
+            ? `no order with evidence hash ${f.evidenceHash}, amount ${f.amount} and artifact hash ${read.hash}; the chain's orders for this device in epoch ${o.epoch}: ${others.map((p) => `evidence ${p.evidenceHash}, amount ${p.amount}, artifact ${p.artifactHash}`).join('; ')}`
+            : `no SlashProposed event for device ${f.device} in epoch ${o.epoch}: the oracle has not proposed it (yet)`,
+        );
+        continue;
+      }
+      matched.add(id);
+      const order = (await client.readContract({ address, abi: SlashOrdersAbi, functionName: 'order', args: [id] })) as {
+        evidenceHash: Hex;
+        status: number;
+      };
+      const status = ORDER_STATUS[Number(order.status)] ?? `status ${order.status}`;
+      const ok =
+        ev.evidenceHash === f.evidenceHash && ev.artifactHash === read.hash && order.evidenceHash === f.evidenceHash && status !== 'None';
+      check(name, ok, `order ${id}: ${status}, evidence hash ${order.evidenceHash}, artifact hash ${ev.artifactHash}, amount ${ev.amount}`);
+    }
+    const stray = proposed.filter((p) => !matched.has(p.orderId));
+    check(
+      'every slash order of this epoch on chain has a finding in the artifact',
+      stray.length === 0,
+      stray.length === 0
+        ? `${proposed.length} orders, ${findings.length} findings`
+        : stray
+            .map(
+              (p) =>
+                `order ${p.orderId} slashes device ${deviceIdHex(p.deviceId)} by ${p.amount} with evidence hash ${p.evidenceHash} in artifact ${p.artifactHash}: this artifact has no such finding`,
+            )
+            .join('\n'),
+    );
+  } catch (err) {
+    check('slash orders readable', false, `${o.rpcUrl}: ${(err as Error).message.split('\n')[0]}`);
   }
 }
 

@@ -28,6 +28,8 @@ import {
 import { NETWORK_PLUGINS } from '../src/oracle.ts';
 import { MAX_REJECTIONS_PER_DEVICE_EPOCH } from '../src/ingest.ts';
 
+const SLASH_ORDER_STATES = ['found', 'signed', 'proposed', 'executed', 'skipped', 'vetoed'];
+
 export const OPENAPI_PATH = fileURLToPath(new URL('../openapi.json', import.meta.url));
 
 type Json = Record<string, any>;
@@ -263,6 +265,24 @@ function componentSchemas(): Json {
           }),
           description: 'what stops epochs from closing; null while they close',
         }),
+        slashing: object({
+          orders: {
+            ...object(Object.fromEntries(SLASH_ORDER_STATES.map((s) => [s, { type: 'integer', minimum: 0 }]))),
+            description: 'slash orders by state (see /v1/slash-orders)',
+          },
+          failing: nullable({
+            ...object({
+              orderId: hexString(64),
+              epoch: { type: 'integer' },
+              device: hexString(64),
+              step: { type: 'string', enum: ['sign', 'propose', 'execute', 'read'] },
+              error: { type: 'string' },
+              hint: { type: 'string', description: 'what an operator can do about it' },
+              since: { type: 'integer', description: 'unix ms when it first happened' },
+            }),
+            description: 'the first slash order that cannot go on (the others go on, and roots never wait for them); null when none',
+          }),
+        }),
       }),
       quorum: object({ signers: { type: 'array', items: { type: 'string' } }, quorum: { type: 'integer' } }),
       database: { type: 'string', enum: ['pglite', 'postgres'] },
@@ -333,6 +353,40 @@ function componentSchemas(): Json {
       description:
         'The epoch artifact, canonical JSON: everything `epoch verify` needs to recompute the root. Its sha256 is the artifactHash (also sent as the x-artifact-hash header).',
     },
+    SlashOrders: object({
+      orders: {
+        type: 'array',
+        description: 'newest epoch first',
+        items: object({
+          orderId: {
+            ...hexString(64),
+            description:
+              'the order id on chain: the EIP-712 struct hash of SlashOrder(epoch, deviceId, amount, evidenceHash, artifactHash)',
+          },
+          epoch: { type: 'integer' },
+          network: { type: 'string' },
+          device: hexString(64),
+          deviceId: { ...uintText, description: 'the device id as the registry numbers it (the same number as `device`)' },
+          kind: { type: 'string', description: 'what the verifier proved, in the network’s words' },
+          amount: { ...uintText, description: 'stake to slash, at most' },
+          evidenceHash: {
+            ...hexString(64),
+            description: 'keccak256 of the finding’s evidence (canonical JSON), which the epoch artifact holds',
+          },
+          artifactHash: hexString(64),
+          state: {
+            type: 'string',
+            enum: SLASH_ORDER_STATES,
+            description:
+              'found → signed (with the root) → proposed (after the root is posted) → executed, skipped (no stake left) or vetoed (by the guardian), as the chain last said',
+          },
+          executableAt: nullable({ type: 'integer', description: 'unix seconds, chain time: the end of its challenge window' }),
+          proposeTx: nullable(hexString(64)),
+          executeTx: nullable(hexString(64)),
+          error: nullable({ type: 'string', description: 'the last failure proposing or executing it' }),
+        }),
+      },
+    }),
     Rewards: object({
       account: { type: 'string', pattern: '^0x[0-9a-f]{40}$' },
       latestEpoch: nullable({ type: 'integer' }),
@@ -491,6 +545,25 @@ export function buildOpenApi(): Json {
         'An artifact by its hash',
         { '200': artifactResponse(), '404': R404('artifact with this hash') },
         { tags: ['epochs'], parameters: [PARAMS.hash] },
+      ),
+      '/v1/slash-orders': get(
+        'slash-orders',
+        'Slash orders made from the verifiers’ fraud findings, with where each stands on chain',
+        { '200': json(ref('SlashOrders'), 'Slash orders'), '400': R400_QUERY },
+        {
+          tags: ['epochs'],
+          parameters: [
+            paginationLimit(100, 1000),
+            {
+              name: 'epoch',
+              in: 'query',
+              required: false,
+              description: 'only this epoch’s',
+              schema: { type: 'integer', minimum: 0, maximum: 2 ** 40 },
+            },
+            { name: 'state', in: 'query', required: false, schema: { type: 'string', enum: SLASH_ORDER_STATES } },
+          ],
+        },
       ),
       '/v1/rewards/{account}': get(
         'rewards',

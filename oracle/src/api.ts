@@ -7,7 +7,16 @@ import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Address, Hex } from 'viem';
-import { LIMITS, batchSchema, describeZodError, type NetworkPlugins, type Rejection, readArtifact } from '@groundwork/protocol';
+import {
+  LIMITS,
+  type NetworkPlugins,
+  type NetworkService,
+  type Rejection,
+  ServiceError,
+  batchSchema,
+  describeZodError,
+  readArtifact,
+} from '@groundwork/protocol';
 import type { Database, Row } from './db/database.ts';
 import { type EpochStore, findLeaf, leafAccount } from './epochs.ts';
 import type { Ingest, Refusal } from './ingest.ts';
@@ -35,6 +44,8 @@ export type ApiContext = {
   /** The root the distributor pays against now: { epoch, root } or null. */
   claimableRoot: () => Promise<{ epoch: number; root: Hex } | null>;
   claimedOnChain: (account: Address) => Promise<bigint>;
+  /** The networks' services, by kind: their routes answer under `/v1/<kind>/`. */
+  services?: Readonly<Record<string, NetworkService>>;
 };
 
 type Handler = (ctx: ApiContext, req: IncomingMessage, params: Record<string, string>, url: URL) => Promise<Reply>;
@@ -205,6 +216,49 @@ route('GET', '/v1/rewards/(0x[0-9a-fA-F]{40})', 'rewards', async (ctx, _req, p) 
   };
 });
 
+// Slash orders (slashing.ts): each finding's order with where it stands, newest epoch first.
+// `state` is what the keeper last read from the chain: found → signed → proposed → executed,
+// skipped (no stake left) or vetoed; `error` is the last failure proposing or executing it.
+const SLASH_ORDER_STATE = /^(found|signed|proposed|executed|skipped|vetoed)$/;
+route('GET', '/v1/slash-orders', 'slash-orders', async (ctx, _req, _p, url) => {
+  const limit = intParam(url, 'limit', 100, 1, 1000);
+  const epoch = url.searchParams.has('epoch') ? intParam(url, 'epoch', 0, 0, 2 ** 40) : null;
+  const state = url.searchParams.get('state');
+  if (state !== null && !SLASH_ORDER_STATE.test(state))
+    throw new HttpError(400, 'bad-query', 'state must be one of found, signed, proposed, executed, skipped, vetoed');
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (epoch !== null) where.push(`epoch = $${params.push(epoch)}`);
+  if (state !== null) where.push(`state = $${params.push(state)}`);
+  const rows = await ctx.db.query(
+    `select order_id, epoch, network, device, kind, amount::text as amount, evidence_hash, artifact_hash, state,
+            executable_at::text as executable_at, propose_tx, execute_tx, last_error
+       from slash_orders ${where.length ? `where ${where.join(' and ')}` : ''}
+      order by epoch desc, order_id limit $${params.push(limit)}`,
+    params,
+  );
+  return {
+    json: {
+      orders: rows.map((r) => ({
+        orderId: r.order_id,
+        epoch: r.epoch,
+        network: r.network,
+        device: r.device,
+        deviceId: BigInt(r.device as string).toString(),
+        kind: r.kind,
+        amount: r.amount,
+        evidenceHash: r.evidence_hash,
+        artifactHash: r.artifact_hash,
+        state: r.state,
+        executableAt: r.executable_at === null ? null : Number(r.executable_at),
+        proposeTx: r.propose_tx,
+        executeTx: r.execute_tx,
+        error: r.last_error,
+      })),
+    },
+  };
+});
+
 type DeviceEpoch = {
   score: { device: Hex; score: string; detail: Record<string, number | string> } | null;
   reward: string;
@@ -281,8 +335,18 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'unsupported-media-type', 'send Content-Type: application/json');
+  const body = await readBody(req, LIMITS.maxRequestBytes);
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Reads a body of at most `limit` bytes. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > LIMITS.maxRequestBytes) throw new HttpError(413, 'too-large', `bodies may be at most ${LIMITS.maxRequestBytes} bytes`);
+  if (declared > limit) throw new HttpError(413, 'too-large', `bodies may be at most ${limit} bytes`);
   // Not `for await`: leaving that loop early destroys the request and with it the keep-alive
   // socket, so the client's next request on it would fail. Past the limit, the rest is drained.
   const body = await new Promise<Buffer>((resolve, reject) => {
@@ -290,10 +354,10 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= LIMITS.maxRequestBytes) return void chunks.push(chunk);
+      if (size <= limit) return void chunks.push(chunk);
       done();
       req.resume();
-      reject(new HttpError(413, 'too-large', `bodies may be at most ${LIMITS.maxRequestBytes} bytes`));
+      reject(new HttpError(413, 'too-large', `bodies may be at most ${limit} bytes`));
     };
     const onEnd = () => {
       done();
@@ -312,10 +376,30 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     req.on('end', onEnd);
     req.on('error', onError);
   });
+  return body;
+}
+
+/** A route of a network's service (`/v1/<network>/…`), or null when no service has the path. */
+async function serviceReply(ctx: ApiContext, req: IncomingMessage, url: URL): Promise<Reply | null> {
+  const m = /^\/v1\/([a-z][a-z0-9-]{0,31})\/(.*)$/.exec(url.pathname);
+  const service = m && ctx.services?.[m[1]!];
+  if (!m || !service) return null;
+  const rest = m[2]!;
+  const matching = service.routes.filter((r) => new RegExp(`^${r.path}$`).test(rest));
+  const route = matching.find((r) => r.method === req.method);
+  if (!route) {
+    if (!matching.length) return null;
+    throw new HttpError(405, 'method-not-allowed', `${url.pathname} takes ${matching.map((r) => r.method).join(', ')}`);
+  }
+  const params = new RegExp(`^${route.path}$`).exec(rest)!.slice(1);
+  const body =
+    req.method === 'GET' || req.method === 'DELETE' ? new Uint8Array() : await readBody(req, route.maxBodyBytes ?? LIMITS.maxRequestBytes);
   try {
-    return JSON.parse(body.toString('utf8'));
+    const out = await route.handle({ params, query: url.searchParams, body });
+    return { status: out.status, json: out.json, body: out.body, type: out.type };
   } catch (err) {
-    throw new HttpError(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
+    if (err instanceof ServiceError) throw new HttpError(err.status, err.reason, err.message);
+    throw err;
   }
 }
 
@@ -328,13 +412,18 @@ export function createHandler(ctx: ApiContext) {
       const url = new URL(req.url ?? '/', 'http://oracle');
       const matches = routes.filter((r) => r.pattern.test(url.pathname));
       const match = matches.find((r) => r.method === req.method);
-      if (!match) {
+      const fromService = match ? null : await serviceReply(ctx, req, url);
+      if (fromService) {
+        name = `service:${url.pathname.split('/')[2]}`;
+        reply = fromService;
+      } else if (!match) {
         throw matches.length
           ? new HttpError(405, 'method-not-allowed', `${url.pathname} takes ${matches.map((m) => m.method).join(', ')}`)
           : new HttpError(404, 'not-found', `no route ${url.pathname} (see /openapi.json)`);
+      } else {
+        name = match.name;
+        reply = await match.handler(ctx, req, match.pattern.exec(url.pathname)! as unknown as Record<string, string>, url);
       }
-      name = match.name;
-      reply = await match.handler(ctx, req, match.pattern.exec(url.pathname)! as unknown as Record<string, string>, url);
     } catch (err) {
       if (err instanceof HttpError) reply = { status: err.status, json: { error: err.reason, detail: err.message } };
       else reply = { status: 500, json: { error: 'internal', detail: (err as Error).message } };

@@ -4,8 +4,11 @@
 //                 usage, budgets, prior cumulative) as tables, compute, and write the artifact as a
 //                 stream (file, synced, renamed); then record it with the root, total, a summary and
 //                 the leaves in one transaction. An epoch nobody has ever earned in ends `empty`.
-//   2. signed   – the quorum's EIP-712 signatures over (epoch, root, total, artifactHash);
+//   2. signed   – the quorum's EIP-712 signatures over (epoch, root, total, artifactHash), and
+//                 over each of the epoch's slash orders (stored first);
 //   3. posted   – postRoot, unless the chain already has this epoch's root.
+// After each round the slash keeper (slashing.ts) proposes the orders of posted epochs and
+// executes those past their challenge window; its failures never hold up the roots.
 // A result is never recomputed once recorded: later steps read the row back. When the chain lacks
 // roots the database says were posted (a rollback, a restored snapshot, a reorg), those epochs go
 // back to `signed` and are posted again, in order, with the signatures already made.
@@ -32,6 +35,7 @@ import {
 } from '@groundwork/protocol';
 import type { Database } from './db/database.ts';
 import { encodeLeaves, type EpochRow, type EpochState, type EpochStore, summarize } from './epochs.ts';
+import { SlashKeeper, slashOrderOf, type SlashStatus } from './slashing.ts';
 import type { Row } from './db/database.ts';
 import type { ChainFollower } from './follower.ts';
 import type { OracleMetrics } from './metrics.ts';
@@ -97,8 +101,29 @@ export class EpochCloser {
   firstEpoch = 0;
   /** What stops the next epoch from closing, or null. */
   blocked: CloseBlock | null = null;
+  /** Proposes and executes the slash orders of closed epochs. */
+  readonly slashKeeper: SlashKeeper;
 
-  constructor(private readonly o: CloserOptions) {}
+  constructor(private readonly o: CloserOptions) {
+    this.slashKeeper = new SlashKeeper({
+      db: o.db,
+      deployment: o.deployment,
+      client: o.client,
+      wallet: o.wallet,
+      signers: o.signers,
+      quorum: o.quorum,
+      rpcUrl: o.rpcUrl,
+      log: o.log,
+      now: o.now,
+      describeError: describeChainError,
+      revertName,
+    });
+  }
+
+  /** The slash orders by state, and what stops one from going on (for /v1/status). */
+  get slashing(): SlashStatus {
+    return this.slashKeeper.status();
+  }
 
   /** The last error's first line (null when closing is not blocked). */
   get lastError(): string | null {
@@ -144,6 +169,7 @@ export class EpochCloser {
   }
 
   private async closeReadyInner(): Promise<void> {
+    let failure: unknown = null;
     try {
       await this.reconcile();
       for (;;) {
@@ -155,8 +181,12 @@ export class EpochCloser {
       this.unblock();
     } catch (err) {
       this.block(err);
-      throw err;
+      failure = err;
     }
+    // Slash orders go on while roots wait or fail (an order already proposed still executes), and
+    // a failing order never holds up a root: the keeper records its own errors.
+    await this.slashKeeper.run().catch((err) => this.o.log?.(`slash keeper: ${describeChainError(err)}`));
+    if (failure) throw failure;
   }
 
   private unblock(): void {
@@ -277,6 +307,7 @@ export class EpochCloser {
           }
         : undefined,
     );
+    const slashOrders = outcome.networks.flatMap((n) => n.findings.map((f) => slashOrderOf(epoch, n.kind, f, artifact.hash)));
     await this.o.epochs.recordClosed({
       epoch,
       state: outcome.root ? 'artifact' : 'empty',
@@ -284,11 +315,12 @@ export class EpochCloser {
       artifact,
       summary: summarize(tables, outcome),
       leaves: encodeLeaves(outcome),
+      slashOrders,
       now: this.now(),
     });
     const devices = tables.networks.reduce((s, n) => s + n.devices.length, 0);
     this.o.log?.(
-      `epoch ${epoch}: ${devices} devices, paid ${outcome.paid}, root ${outcome.root ?? '(none)'}, artifact ${artifact.hash} (${artifact.size} bytes)`,
+      `epoch ${epoch}: ${devices} devices, paid ${outcome.paid}, root ${outcome.root ?? '(none)'}, artifact ${artifact.hash} (${artifact.size} bytes)${slashOrders.length ? `, ${slashOrders.length} slash orders` : ''}`,
     );
   }
 
@@ -431,6 +463,8 @@ export class EpochCloser {
   }
 
   private async sign(epoch: number, row: EpochRow): Promise<void> {
+    // The epoch's slash orders first: once the root is signed this step is not run again.
+    await this.slashKeeper.signEpoch(epoch);
     const signers = this.o.signers.slice(0, this.o.quorum);
     const signatures = await signRewardRoot(signers, this.o.deployment.chainId, this.o.deployment.addresses.distributor, {
       epoch: BigInt(epoch),

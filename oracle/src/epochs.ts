@@ -13,6 +13,7 @@ import type { Address, Hex } from 'viem';
 import { AccountAmounts, type EpochOutcome, type EpochResult, type EpochTables, RewardTree } from '@groundwork/protocol';
 import { writeArtifactFile } from './artifact-file.ts';
 import type { Database, Queryable } from './db/database.ts';
+import { insertSlashOrders, type NewSlashOrder } from './slashing.ts';
 
 export type EpochState = 'scored' | 'artifact' | 'signed' | 'posted' | 'empty';
 
@@ -318,8 +319,9 @@ export class EpochStore {
 
   /**
    * Records a closed epoch and its artifact in one transaction: `artifact` (or `empty`), with its
-   * summary and leaves; the artifact row points at the file, or holds its bytes as chunks when
-   * there is no artifact directory (the temporary file is removed once they are in).
+   * summary, leaves and slash orders (one per finding); the artifact row points at the file, or
+   * holds its bytes as chunks when there is no artifact directory (the temporary file is removed
+   * once they are in).
    */
   async recordClosed(c: {
     epoch: number;
@@ -328,11 +330,14 @@ export class EpochStore {
     artifact: WrittenArtifact;
     summary: EpochSummary;
     leaves: Buffer;
+    /** The epoch's findings as slash orders: recorded with the epoch, so it never exists without them. */
+    slashOrders?: readonly NewSlashOrder[];
     now: number;
   }): Promise<void> {
     const inDatabase = this.o.artifactDir === undefined;
     try {
       await this.o.db.transaction(async (tx) => {
+        if (c.slashOrders?.length) await insertSlashOrders(tx, c.slashOrders, c.now);
         await tx.query('insert into artifacts (hash, epoch, size, file) values ($1, $2, $3, $4) on conflict (hash) do nothing', [
           c.artifact.hash,
           c.epoch,

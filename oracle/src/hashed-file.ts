@@ -72,7 +72,10 @@ export class HashedFile {
     this.sha.update(chunk);
     this.size += chunk.length;
     const stage = this.stage;
-    if (!stage) return writeAll(this.fd, chunk, null);
+    if (!stage) {
+      writeAll(this.fd, chunk, null);
+      return;
+    }
     for (let at = 0; at < chunk.length; ) {
       const n = Math.min(chunk.length - at, stage.length - this.staged);
       stage.set(chunk.subarray(at, at + n), this.staged);

@@ -6,3 +6,4 @@ export * from './ingest.ts';
 export * from './follower.ts';
 export { createMetrics } from './metrics.ts';
 export * from './epochs.ts';
+export * from './slashing.ts';

@@ -12,6 +12,7 @@ import {
   type Domain,
   type NetworkPlugins,
   type Report,
+  type AcceptedReport,
 } from '@groundwork/protocol';
 import type { Database, Queryable } from './db/database.ts';
 import type { DeviceCache } from './devices.ts';
@@ -49,6 +50,8 @@ export type IngestOptions = {
   now?: () => number;
   /** Epochs whose close has begun: their inputs are frozen. */
   isClosing: (epoch: number) => boolean;
+  /** Called with the reports just stored durably (not duplicates), after the write; errors are the listener's. */
+  onStored?: (reports: readonly AcceptedReport[]) => void;
 };
 
 export class Ingest {
@@ -193,6 +196,11 @@ export class Ingest {
     }
     this.o.metrics.reportsAccepted.inc({ status: 'stored' }, stored.size);
     this.o.metrics.reportsAccepted.inc({ status: 'duplicate' }, good.length - stored.size);
+    if (this.o.onStored && stored.size) {
+      this.o.onStored(
+        good.filter((c) => stored.has(c.digest)).map((c) => ({ report: c.report, digest: c.digest, receivedAt: c.receivedAt })),
+      );
+    }
     this.o.metrics.ingestSeconds.observe((performance.now() - started) / 1000);
     return checked.map((c) =>
       c.ok ? { ok: true, digest: c.digest, status: stored.has(c.digest) ? 'stored' : 'duplicate' } : c,

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { RewardDistributorAbi, type Deployment } from '@groundwork/contracts';
-import { EpochClock, type AnyNetworkPlugin } from '@groundwork/protocol';
+import { EpochClock, type AnyNetworkPlugin, type NetworkService } from '@groundwork/protocol';
+import { networkId } from '@groundwork/contracts';
 import { createHandler } from './api.ts';
 import { Challenger } from './challenger.ts';
 import { type CloseBlock, EpochCloser, type CloseStep } from './closer.ts';
@@ -39,6 +40,8 @@ export type OracleConfig = {
   port?: number;
   /** Network parameters by kind (defaults from each plug-in). */
   parameters?: Record<string, unknown>;
+  /** Plug-ins by kind that this oracle uses instead of, or besides, NETWORK_PLUGINS (tests plant cheaters with them). */
+  plugins?: Readonly<Record<string, AnyNetworkPlugin>>;
   /** How long after an epoch's end its reports are still taken (ms, default 2000). */
   graceMs?: number;
   /** Worker threads that check device signatures at ingest (default min(4, cores − 1), at least 1). */
@@ -78,7 +81,7 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
   const plugins: Record<string, AnyNetworkPlugin> = {};
   const parameters: Record<string, unknown> = {};
   for (const net of deployment.networks) {
-    const plugin = NETWORK_PLUGINS[net.kind];
+    const plugin = config.plugins?.[net.kind] ?? NETWORK_PLUGINS[net.kind];
     if (!plugin) throw new OracleConfigError(`deployment has network "${net.kind}" but this oracle has no plug-in for it`);
     const parsed = plugin.parameters.schema.safeParse(config.parameters?.[net.kind] ?? plugin.parameters.defaults);
     if (!parsed.success) throw new OracleConfigError(`parameters for ${net.kind}: ${parsed.error.message}`);
@@ -151,8 +154,66 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
 
   const signatures = new SignaturePool(verifyThreads);
   await signatures.start();
-  const ingest = new Ingest({ db, devices, domain, plugins, clock, graceMs, metrics, signatures, isClosing: (e) => closer.isClosing(e) });
-  const hub = new SocketHub({ devices, domain, ingest, metrics, currentEpoch: () => clock.epochAtMs(Date.now()) });
+  // Each network's services (compute: matcher and spot-checker) get their own tables, routes and
+  // the sockets of their devices; the oracle knows nothing of what they do.
+  const services: Record<string, NetworkService> = {};
+  let hub: SocketHub | null = null;
+  for (const [kind, plugin] of Object.entries(plugins)) {
+    if (!plugin.service) continue;
+    services[kind] = plugin.service({
+      network: kind,
+      networkId: networkId(kind),
+      parameters: parameters[kind],
+      db,
+      chain: {
+        chainId: deployment.chainId,
+        client,
+        wallet,
+        signers,
+        quorum: config.quorum,
+        addresses: deployment.addresses as unknown as Record<string, Hex>,
+      },
+      send: (device, payload) => hub?.send(device, { type: 'service', network: kind, payload }) ?? false,
+      isConnected: (device) => hub?.isConnected(device) ?? false,
+      device: (device) => {
+        const d = devices.get(device);
+        return d && { device: d.device, owner: d.owner, network: d.network };
+      },
+      clock,
+      log: (line) => log(`${kind}: ${line}`),
+    });
+    for (const sql of services[kind]!.schema) await db.query(sql);
+  }
+  const serviceError = (kind: string, what: string) => (err: unknown) => log(`${kind}: ${what} failed: ${(err as Error).message}`);
+  const ingest = new Ingest({
+    db,
+    devices,
+    domain,
+    plugins,
+    clock,
+    graceMs,
+    metrics,
+    signatures,
+    isClosing: (e) => closer.isClosing(e),
+    onStored: (reports) => {
+      for (const r of reports) {
+        const service = services[r.report.network];
+        if (service?.onReport) void Promise.resolve(service.onReport(r)).catch(serviceError(r.report.network, 'a stored report'));
+      }
+    },
+  });
+  hub = new SocketHub({
+    devices,
+    domain,
+    ingest,
+    metrics,
+    currentEpoch: () => clock.epochAtMs(Date.now()),
+    services: {
+      has: (network) => network in services,
+      message: async (device, network, payload) => services[network]!.onMessage?.(device, payload),
+      hello: async (device, network, payload) => services[network]!.onConnection?.(device, payload),
+    },
+  });
   challenger = new Challenger({ db, devices, hub, clock, plugins, parameters, metrics });
 
   const handler = createHandler({
@@ -177,7 +238,8 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
         },
         devices: { registered: devices.size, connected: hub.connected },
         follower: { block: follower.cursor.toString(), lastError: follower.lastError, rewinds: follower.rewinds },
-        closer: { lastError: closer.lastError, blocked: closer.blocked },
+        closer: { lastError: closer.lastError, blocked: closer.blocked, slashing: closer.slashing },
+        services: Object.fromEntries(Object.entries(services).map(([kind, s]) => [kind, s.status?.() ?? {}])),
         quorum: { signers: signers.map((s) => s.address), quorum: config.quorum },
         database: db.kind,
       };
@@ -193,6 +255,7 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
         .catch(() => null)) as { root: Hex; epoch: bigint } | null;
       return r && r.root !== `0x${'00'.repeat(32)}` ? { epoch: Number(r.epoch), root: r.root } : null;
     },
+    services,
     claimedOnChain: async (account) =>
       (await client.readContract({
         address: deployment.addresses.distributor,
@@ -221,6 +284,7 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
     challenger.start();
     closer.start();
   }
+  for (const service of Object.values(services)) await service.start();
   log(`oracle: http://${host}:${port} (${db.kind}), ${devices.size} devices, quorum ${config.quorum}-of-${signers.length}`);
 
   return {
@@ -236,6 +300,7 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
     clock,
     parameters,
     async stop() {
+      for (const service of Object.values(services)) await service.stop();
       challenger?.stop();
       await closer.stop();
       await follower.stop();

@@ -14,12 +14,21 @@ import {
   verifyMessage,
   type Domain,
   type ServerMessage,
+  type ServicePayload,
 } from '@groundwork/protocol';
 import type { DeviceCache } from './devices.ts';
 import type { Ingest } from './ingest.ts';
 import type { OracleMetrics } from './metrics.ts';
 
 const AUTH_TIMEOUT_MS = 10_000;
+
+/** How a socket reaches the services of its device's network. */
+export type ServiceLink = {
+  /** Whether `network` has services that take messages. */
+  has(network: string): boolean;
+  message(device: Hex, network: string, payload: ServicePayload): Promise<void>;
+  hello(device: Hex, network: string, payload: ServicePayload | null): Promise<void>;
+};
 const PING_INTERVAL_MS = 15_000;
 
 export class SocketHub {
@@ -29,7 +38,15 @@ export class SocketHub {
   private readonly pinger: NodeJS.Timeout;
 
   constructor(
-    private readonly o: { devices: DeviceCache; domain: Domain; ingest: Ingest; metrics: OracleMetrics; currentEpoch: () => number },
+    private readonly o: {
+      devices: DeviceCache;
+      domain: Domain;
+      ingest: Ingest;
+      metrics: OracleMetrics;
+      currentEpoch: () => number;
+      /** Where the networks' services hear from their devices' workers (oracle.ts). */
+      services?: ServiceLink;
+    },
   ) {
     this.pinger = setInterval(() => this.ping(), PING_INTERVAL_MS).unref();
   }
@@ -87,6 +104,8 @@ export class SocketHub {
       if (device && this.sockets.get(device) === ws) {
         this.sockets.delete(device);
         this.o.metrics.connectedDevices.set(this.sockets.size);
+        const network = this.o.devices.get(device)?.network;
+        if (network && this.o.services?.has(network)) void this.o.services.hello(device as Hex, network, null).catch(() => {});
       }
     });
     ws.on('message', (data, isBinary) => {
@@ -117,6 +136,17 @@ export class SocketHub {
           return;
         }
         if (!device) return refuse('not-authenticated', 'send auth first');
+        if (msg.data.type === 'service' || msg.data.type === 'hello') {
+          const network = this.o.devices.get(device)?.network;
+          if (msg.data.network !== network) {
+            return refuse('wrong-network', `device ${device} is registered on ${network ?? 'no network'}, not ${msg.data.network}`);
+          }
+          if (!this.o.services?.has(network)) return refuse('no-service', `network ${network} has no services on this oracle`);
+          const d = device as Hex;
+          if (msg.data.type === 'hello') await this.o.services.hello(d, network, msg.data.payload);
+          else await this.o.services.message(d, network, msg.data.payload);
+          return;
+        }
         const result = await this.o.ingest.submit(msg.data.report);
         if (result.ok) sendJson({ type: 'ack', digest: result.digest, status: result.status });
         else

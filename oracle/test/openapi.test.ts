@@ -186,6 +186,8 @@ describe('against a running oracle (2 devices, 6 s epochs)', { timeout: 120_000 
       [`/v1/devices/0x${'0'.repeat(64)}`, '/v1/devices/{device}', '404'],
       ['/v1/epochs/999999', '/v1/epochs/{epoch}', '404'],
       ['/v1/devices?limit=0', '/v1/devices', '400'],
+      ['/v1/slash-orders', '/v1/slash-orders', '200'],
+      ['/v1/slash-orders?state=pending', '/v1/slash-orders', '400'],
     ];
     if (posted) {
       cases.push([`/v1/epochs/${posted.epoch}/artifact`, '/v1/epochs/{epoch}/artifact', '200']);

@@ -5,6 +5,7 @@
 //
 // Format `groundwork/epoch-artifact@1`: canonical JSON (encoding.ts) of `{ inputs, result }`.
 import { z } from 'zod';
+import { canonicalJson, evidenceHash } from './encoding.ts';
 import { addressSchema, deviceIdSchema, epochSchema, hex32, networkKindSchema, reportSchema, uintString } from './schemas.ts';
 
 /** The artifact format this code reads and writes; a change to the layout gets a new version. */
@@ -96,10 +97,68 @@ export const deviceRewardSchema = z
   })
   .strict();
 
+/** A slash order holds its amount as a uint128. */
+const MAX_SLASH_AMOUNT = 2n ** 128n - 1n;
+/** Evidence is a finding's proof, not a data set: at most this many bytes of canonical JSON. */
+export const MAX_EVIDENCE_BYTES = 1 << 20;
+
+/**
+ * A fraud finding as the verifier returns it (network.ts `Finding`): checked by the epoch close
+ * before its evidence is hashed, so a verifier's mistake is an error naming the field, not a
+ * slash order that the chain refuses.
+ */
+export const verifierFindingSchema = z
+  .object({
+    device: deviceIdSchema,
+    kind: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'must be 1-64 of a-z, 0-9, "." and "-", starting with a letter or digit'),
+    amount: uintString.refine((v) => v !== '0' && BigInt(v) <= MAX_SLASH_AMOUNT, 'must be a positive amount below 2^128'),
+    evidence: z.unknown(),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    let text: string;
+    try {
+      text = canonicalJson(f.evidence);
+    } catch (err) {
+      return void ctx.addIssue({ code: 'custom', path: ['evidence'], message: `cannot be encoded: ${(err as Error).message}` });
+    }
+    if (Buffer.byteLength(text, 'utf8') > MAX_EVIDENCE_BYTES)
+      ctx.addIssue({ code: 'custom', path: ['evidence'], message: `is more than ${MAX_EVIDENCE_BYTES} bytes of canonical JSON` });
+  });
+
+/**
+ * A finding as the artifact has it: the verifier's, with `evidenceHash` = keccak256 of the
+ * evidence's canonical JSON (encoding.ts `evidenceHash`), the hash its slash order carries on
+ * chain. A hash that is not the evidence's is refused here, so a reader never sees a finding
+ * whose on-chain hash points at other evidence than the artifact's.
+ */
+export const findingSchema = z
+  .object({
+    device: deviceIdSchema,
+    kind: z.string(),
+    amount: z.string(),
+    evidence: z.unknown(),
+    evidenceHash: hex32,
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    const { evidenceHash: hash, ...finding } = f;
+    const checked = verifierFindingSchema.safeParse(finding);
+    if (!checked.success) {
+      for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      return;
+    }
+    const expected = evidenceHash(f.evidence);
+    if (hash !== expected)
+      ctx.addIssue({ code: 'custom', path: ['evidenceHash'], message: `is not keccak256 of the evidence's canonical JSON (${expected})` });
+  });
+
 export const networkResultSchema = z
   .object({
     kind: networkKindSchema,
     scores: z.array(scoreSchema),
+    /** Present only when the network has findings, so artifacts without any keep their bytes. */
+    findings: z.array(findingSchema).min(1).optional(),
     rejections: z.array(rejectionSchema),
     budget: uintString,
     usagePool: uintString,
@@ -145,4 +204,5 @@ export const STREAMED_ROWS: Readonly<Record<string, z.ZodType | 'plug-in'>> = {
 export type DeviceSnapshotRow = z.infer<typeof deviceSnapshotSchema>;
 export type AcceptedReportRow = z.infer<typeof acceptedReportSchema>;
 export type RejectionRow = z.infer<typeof rejectionSchema>;
+export type FindingRow = z.infer<typeof findingSchema>;
 export type ArtifactDocument = z.infer<typeof artifactSchema>;

@@ -2,7 +2,7 @@
 // keys, no whitespace, integers only (bigints as decimal strings), UTF-8. One value has exactly one
 // encoding, so a digest identifies a message and a signature covers exactly what was parsed.
 import { createHash } from 'node:crypto';
-import { toHex, type Hex } from 'viem';
+import { keccak256, toHex, type Hex } from 'viem';
 
 export class EncodingError extends Error {
   override name = 'EncodingError';
@@ -60,6 +60,15 @@ export function canonicalDigest(value: unknown): Hex {
 /** sha256 of bytes as 0x-hex (node:crypto: native speed, and what `sha256sum` prints). */
 export function sha256Hex(bytes: Uint8Array): Hex {
   return `0x${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/**
+ * A fraud finding's evidence hash: keccak256 of the evidence's canonical JSON (UTF-8). Keccak, not
+ * sha256, because the hash goes on chain (SlashOrders, DeviceRegistry's DeviceSlashed) beside the
+ * other EVM hashes; canonical JSON, so that the artifact's evidence has exactly one hash.
+ */
+export function evidenceHash(evidence: unknown): Hex {
+  return keccak256(canonicalBytes(evidence));
 }
 
 export { toHex };

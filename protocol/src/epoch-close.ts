@@ -8,9 +8,9 @@
 // chunks, never one string or one object per row. computeEpoch keeps the object interface for
 // small epochs and tests: it converts, computes, and reads the result back.
 import type { Address, Hex } from 'viem';
-import type { ARTIFACT_FORMAT } from './artifact-schema.ts';
+import { type ARTIFACT_FORMAT, verifierFindingSchema } from './artifact-schema.ts';
 import { publicKeyFromCoordinates, verifyMessage } from './device-key.ts';
-import { canonicalBytes, canonicalJson, sha256Hex } from './encoding.ts';
+import { canonicalBytes, canonicalJson, evidenceHash, sha256Hex } from './encoding.ts';
 import { describeZodError } from './schemas.ts';
 import {
   AccountAmounts,
@@ -24,7 +24,7 @@ import {
 } from './epoch-tables.ts';
 import type { JsonWriter } from './json-writer.ts';
 import { RewardTree } from './merkle.ts';
-import type { AcceptedReport, DeviceScore, DeviceSnapshot, NetworkPlugins, Rejection, VerifierOutput } from './network.ts';
+import type { AcceptedReport, DeviceScore, DeviceSnapshot, Finding, NetworkPlugins, Rejection, VerifierOutput } from './network.ts';
 import {
   AccountTable,
   computeRewardColumns,
@@ -64,10 +64,15 @@ export type EpochInputs = {
   prior: { epoch: number | null; root: Hex | null; total: string; cumulative: { account: Address; amount: string }[] };
 };
 
+/** A verifier's finding as the artifact has it: with the hash of its evidence (what goes on chain). */
+export type ArtifactFinding = Finding & { evidenceHash: Hex };
+
 export type EpochResult = {
   networks: {
     kind: string;
     scores: { device: Hex; score: string; detail: Record<string, number | string> }[];
+    /** The network's fraud findings; absent when it has none (artifacts without findings keep their bytes). */
+    findings?: ArtifactFinding[];
     rejections: Rejection[];
     budget: string;
     usagePool: string;
@@ -108,10 +113,13 @@ export type EpochTables = Omit<EpochInputs, 'networks' | 'prior'> & {
 
 export type NetworkOutcome = {
   kind: string;
+  /** The verifier's scores, except that a device with a finding scores 0 (see computeEpochTables). */
   scores: Uint32Array;
   detail: VerifierOutput['detail'];
   /** The network's rejections in artifact order: ingest's, the close's own checks, the verifier's. */
   rejections: RejectionTable[];
+  /** Frauds the verifier proved, in its order, each with its evidence hash. */
+  findings: ArtifactFinding[];
   budget: bigint;
   usagePool: bigint;
   proofPool: bigint;
@@ -303,15 +311,17 @@ export function computeEpochTables(inputs: EpochTables, plugins: NetworkPlugins,
     }
     if (out.scores.length !== net.devices.length)
       throw new EpochInputError(`network ${net.kind}: the verifier scored ${out.scores.length} of ${net.devices.length} devices`);
+    const { findings, scores, forfeit } = applyFindings(net, out);
     rewardInputs.push({
       kind: net.kind,
       budget: BigInt(net.budget),
       usageShareBps: plugin.usageShareBps(parsed.data),
-      scores: out.scores,
+      scores,
       ownerOf: ownerIndexes(net.devices, owners),
       usage: usageColumns(net),
+      ...(forfeit ? { forfeit } : {}),
     });
-    verified.push({ kind: net.kind, scores: out.scores, detail: out.detail, rejections: [net.ingestRejections, checks, out.rejections] });
+    verified.push({ kind: net.kind, scores, detail: out.detail, rejections: [net.ingestRejections, checks, out.rejections], findings });
   }
 
   const rewards = computeRewardColumns({
@@ -335,6 +345,38 @@ export function computeEpochTables(inputs: EpochTables, plugins: NetworkPlugins,
     paid: rewards.paid,
     undistributed: rewards.undistributed,
   };
+}
+
+/**
+ * A planted cheater earns nothing (DESIGN.md): a device with a finding scores 0 and forfeits its
+ * usage reward in the epoch of the finding. Honest devices are paid exactly what they would be
+ * were the cheater an ordinary device that scored 0 with the same usage: its score is 0 before the
+ * proof pool is divided, and its usage still counts in the usage pool's split (and in whether
+ * there is a usage pool at all), its share of that pool staying undistributed instead of being
+ * paid. So a cheater's presence neither takes from honest devices nor hands them what it lost:
+ * what it would have had remains in the distributor.
+ */
+function applyFindings(
+  net: NetworkTables,
+  out: VerifierOutput,
+): { findings: ArtifactFinding[]; scores: Uint32Array; forfeit: Uint8Array | null } {
+  const given = out.findings ?? [];
+  if (!Array.isArray(given)) throw new EpochInputError(`network ${net.kind}: the verifier's findings are not a list`);
+  if (given.length === 0) return { findings: [], scores: out.scores, forfeit: null };
+  const scores = Uint32Array.from(out.scores);
+  const forfeit = new Uint8Array(net.devices.length);
+  const findings = given.map((f, i) => {
+    const parsed = verifierFindingSchema.safeParse(f);
+    if (!parsed.success) throw new EpochInputError(`network ${net.kind}: the verifier's finding ${i}: ${describeZodError(parsed.error)}`);
+    const row = net.devices.rowOfId(parsed.data.device);
+    if (row < 0)
+      throw new EpochInputError(`network ${net.kind}: the verifier's finding ${i} names ${f.device}, not in the epoch's snapshot`);
+    scores[row] = 0;
+    forfeit[row] = 1;
+    const { device, kind, amount, evidence } = parsed.data;
+    return { device, kind, amount, evidence, evidenceHash: evidenceHash(evidence) };
+  });
+  return { findings, scores, forfeit };
 }
 
 function assertUniqueDevices(net: NetworkTables): void {
@@ -528,7 +570,17 @@ export function writeResult(w: JsonWriter, t: EpochTables, o: EpochOutcome): voi
     const net = o.networks[k]!;
     const devices = t.networks[k]!.devices;
     const names = Object.keys(net.detail).sort();
-    w.raw(`{"budget":"${net.budget}","kind":`);
+    w.raw(`{"budget":"${net.budget}",`);
+    // Written only when there are findings: an artifact without any keeps the bytes it had
+    // before findings existed (the golden fixtures, and every epoch's hash already on chain).
+    if (net.findings.length) {
+      w.raw('"findings":');
+      w.enter('findings');
+      w.array(net.findings.length, (i) => writeFinding(w, net.findings[i]!));
+      w.leave();
+      w.raw(',');
+    }
+    w.raw('"kind":');
     w.string(net.kind);
     w.raw(`,"paid":"${net.paid}","proofPool":"${net.proofPool}","rejections":[`);
     w.enter('rejections');
@@ -572,6 +624,19 @@ export function writeResult(w: JsonWriter, t: EpochTables, o: EpochOutcome): voi
   if (o.root === null) w.null();
   else w.string(o.root);
   w.raw(`,"total":"${o.total}","undistributed":"${o.undistributed}"}`);
+}
+
+/** `{amount, device, evidence, evidenceHash, kind}`, canonically (sorted keys; evidence as canonicalJson). */
+function writeFinding(w: JsonWriter, f: ArtifactFinding): void {
+  w.raw(`{"amount":"${f.amount}","device":`);
+  w.string(f.device);
+  w.raw(',"evidence":');
+  w.json(canonicalJson(f.evidence));
+  w.raw(',"evidenceHash":');
+  w.string(f.evidenceHash);
+  w.raw(',"kind":');
+  w.string(f.kind);
+  w.raw('}');
 }
 
 /** Leaves (accounts and amounts) written as `{account, amount}` rows. */
@@ -641,7 +706,7 @@ export function verifyObjects<P>(
     reports: readonly AcceptedReport[];
     oracleInputs: readonly unknown[];
   },
-): { scores: DeviceScore[]; rejections: Rejection[] } {
+): { scores: DeviceScore[]; rejections: Rejection[]; findings: Finding[] } {
   const t = networkTables(
     { kind: plugin.kind, id: `0x${'00'.repeat(32)}`, budget: '0', parameters: input.parameters },
     { [plugin.kind]: plugin },
@@ -664,7 +729,11 @@ export function verifyObjects<P>(
     score: BigInt(out.scores[i]!),
     detail: Object.fromEntries(names.map((name) => [name, out.detail[name]![i]!])),
   }));
-  return { scores, rejections: Array.from({ length: out.rejections.length }, (_, i) => out.rejections.get(i)) };
+  return {
+    scores,
+    rejections: Array.from({ length: out.rejections.length }, (_, i) => out.rejections.get(i)),
+    findings: [...(out.findings ?? [])],
+  };
 }
 
 /** A report's identity: sha256 of its canonical encoding including the signature. */

@@ -1,7 +1,8 @@
 // The shape every resource network plugs in with (DESIGN.md: verifier, worker, client, challenger,
 // parameters). The oracle and `epoch verify` only ever see this interface.
 import type { KeyObject } from 'node:crypto';
-import type { Address, Hex } from 'viem';
+import type { Address, Hex, LocalAccount, PublicClient, WalletClient } from 'viem';
+import type { EpochClock } from './epoch.ts';
 import type { z } from 'zod';
 import type { DeviceTable, RejectionTable, ReportTable, RowSink } from './epoch-tables.ts';
 import type { Challenge, Domain, Report } from './schemas.ts';
@@ -48,6 +49,22 @@ export type VerifierInput<P, O = unknown> = {
   oracleInputs: O;
 };
 
+/**
+ * A fraud finding: what a verifier proved a device did, with evidence anyone can recheck from the
+ * artifact alone (e.g. two signed results of one deterministic task that disagree, and the deciding
+ * run). The epoch close turns each into a slash order signed by the oracle quorum beside the root;
+ * the chain executes it after the challenge window unless the guardian vetoes.
+ */
+export type Finding = {
+  device: Hex;
+  /** What was proven, in the network's words (e.g. `wrong-output`). */
+  kind: string;
+  /** Stake to slash, in token units (decimal string). */
+  amount: string;
+  /** Canonical-JSON-encodable; its keccak256 over canonicalJson is the evidence hash on chain. */
+  evidence: unknown;
+};
+
 export type VerifierOutput = {
   /** Each device's score by device row, 0..SCORE_SCALE parts per million. */
   scores: Uint32Array;
@@ -55,6 +72,8 @@ export type VerifierOutput = {
   detail: Readonly<Record<string, ArrayLike<number> | readonly string[]>>;
   /** Why each input that earned nothing earned nothing, in a stable order. */
   rejections: RejectionTable;
+  /** Frauds proven this epoch, in a stable order (none for `uptime`: a missed challenge is not fraud). */
+  findings?: readonly Finding[];
 };
 
 /** How a network holds what its oracle contributed: the schema of one row and an empty table. */
@@ -82,13 +101,106 @@ export type WorkerContext = {
   /** Current epoch by the agent's clock. */
   epoch(): number;
   log(line: string): void;
+  /** The oracle's HTTP base URL (its API, and the routes of the network's services). */
+  oracleUrl: string;
+  /** Sends a payload to the network's services on the oracle, over the device's socket (false: not connected). */
+  send(payload: ServicePayload): boolean;
+  /** Submits a signed report through ingest, over the socket; resolves with ingest's answer. */
+  submit(report: Report): Promise<{ ok: true; digest: Hex } | { ok: false; reason: string; detail: string }>;
 };
+
+/** What a network's services and its workers say to each other over the device's socket. */
+export type ServicePayload = Record<string, unknown>;
 
 export type Worker = {
   /** Builds the signed answer to a challenge, or null to ignore it. */
   onChallenge?(challenge: Challenge, ctx: WorkerContext): Promise<Report | null> | Report | null;
   /** Reports the device sends on its own, each epoch (none for `uptime`). */
   periodic?(ctx: WorkerContext): Promise<Report[]> | Report[];
+  /** A payload from the network's services (a task to run, for `compute`). */
+  onService?(payload: ServicePayload, ctx: WorkerContext): Promise<void> | void;
+  /** What the device offers the network's services when it connects (capacity and price, for `compute`). */
+  hello?(ctx: WorkerContext): Promise<ServicePayload | null> | ServicePayload | null;
+};
+
+/** The oracle's database (PGlite or PostgreSQL), as a service sees it. */
+export type ServiceQueryable = {
+  query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+};
+export type ServiceDatabase = ServiceQueryable & {
+  /** Runs `fn` in one transaction: all of its writes land, or none. */
+  transaction<T>(fn: (tx: ServiceQueryable) => Promise<T>): Promise<T>;
+};
+
+/** A registered device of the service's network, as the oracle's device cache has it. */
+export type ServiceDevice = { device: Hex; owner: Address; network: string };
+
+/**
+ * What the oracle gives a network's services: their own tables in its database, the chain (the
+ * quorum's keys sign what the services settle on chain), the devices' sockets and the clock.
+ */
+export type ServiceContext<P = unknown> = {
+  network: string;
+  /** keccak256 of the network's kind, as the contracts name it. */
+  networkId: Hex;
+  parameters: P;
+  db: ServiceDatabase;
+  chain: {
+    chainId: number;
+    client: PublicClient;
+    wallet: WalletClient;
+    /** The oracle quorum's keys this process holds; `quorum` of them sign. */
+    signers: readonly LocalAccount[];
+    quorum: number;
+    /** Contract addresses by name (`credits`, `registry`, `escrow`, …). */
+    addresses: Readonly<Record<string, Address>>;
+  };
+  /** Sends a payload to a device's worker (false: the device is not connected). */
+  send(device: Hex, payload: ServicePayload): boolean;
+  isConnected(device: Hex): boolean;
+  device(device: Hex): ServiceDevice | undefined;
+  clock: EpochClock;
+  log(line: string): void;
+};
+
+/** One HTTP route of a service, under `/v1/<network>/`. */
+export type ServiceRoute = {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Path below `/v1/<network>/`, as a regular expression source; its groups are the params. */
+  path: string;
+  /** Largest request body taken, in bytes (default: the API's JSON limit). */
+  maxBodyBytes?: number;
+  handle(req: ServiceRequest): Promise<ServiceReply>;
+};
+export type ServiceRequest = { params: string[]; query: URLSearchParams; body: Uint8Array };
+export type ServiceReply = { status?: number; json?: unknown; body?: Uint8Array; type?: string };
+
+/** A refusal a service route answers with: HTTP status, a reason code and what is wrong. */
+export class ServiceError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/** What the oracle runs for a network besides scoring (compute: the matcher and the spot-checker). */
+export type NetworkService = {
+  /** SQL that creates its tables if they do not exist (run in order at start). */
+  schema: readonly string[];
+  routes: readonly ServiceRoute[];
+  /** A payload a device's worker sent. */
+  onMessage?(device: Hex, payload: ServicePayload): Promise<void> | void;
+  /** A report of this network that ingest has durably stored. */
+  onReport?(accepted: AcceptedReport): Promise<void> | void;
+  /** A device of this network connected (with its worker's hello) or disconnected (hello null). */
+  onConnection?(device: Hex, hello: ServicePayload | null): Promise<void> | void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** A summary for `/v1/status`. */
+  status?(): Record<string, unknown>;
 };
 
 export type NetworkPlugin<P = unknown, O = unknown> = {
@@ -110,6 +222,8 @@ export type NetworkPlugin<P = unknown, O = unknown> = {
   usageShareBps(parameters: P): number;
   challenger?: Challenger<P>;
   worker: Worker;
+  /** The network's oracle-side services, if it has consumers (none for `uptime`). */
+  service?(ctx: ServiceContext<P>): NetworkService;
 };
 
 /**

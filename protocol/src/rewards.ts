@@ -101,6 +101,12 @@ export type NetworkRewardColumns = {
   ownerOf: Uint32Array;
   /** Credits consumers spent: device indexes, strictly increasing, and the credits of each. */
   usage: { index: Uint32Array; credits: readonly bigint[] };
+  /**
+   * Devices (by index, non-zero) that forfeit this epoch's reward: a device with a fraud finding.
+   * Its shares are computed as any device's, so the others' are what they would be anyway, and
+   * are not paid: they stay undistributed.
+   */
+  forfeit?: Uint8Array;
 };
 
 export type RewardColumnsInput = {
@@ -172,8 +178,9 @@ function accountCount(bytes: Uint8Array, what: string): number {
 
 /** One network's pools and per-device amounts; adds each device's reward to its owner's `earned`. */
 function networkRewards(net: NetworkRewardColumns, ownerCount: number, earned: bigint[]): RewardColumns['networks'][number] {
-  const { scores, ownerOf, usage } = net;
+  const { scores, ownerOf, usage, forfeit } = net;
   const n = scores.length;
+  if (forfeit && forfeit.length !== n) throw new RewardInputError(`network ${net.kind}: ${n} scores but ${forfeit.length} forfeit flags`);
   if (typeof net.budget !== 'bigint' || net.budget < 0n) throw new RewardInputError(`network ${net.kind}: negative budget`);
   if (ownerOf.length !== n) throw new RewardInputError(`network ${net.kind}: ${n} scores but ${ownerOf.length} owners`);
   if (usage.index.length !== usage.credits.length)
@@ -208,6 +215,10 @@ function networkRewards(net: NetworkRewardColumns, ownerCount: number, earned: b
   let paid = 0n;
   for (let i = 0; i < n; i++) {
     const score = scores[i]!;
+    if (forfeit?.[i]) {
+      proof[i] = 0n; // its share of the pool (Σ counts its score) is not paid
+      continue;
+    }
     const slot = perScore.get(score);
     let amount: bigint;
     if (slot !== undefined) {
@@ -227,6 +238,10 @@ function networkRewards(net: NetworkRewardColumns, ownerCount: number, earned: b
   for (let k = 0; k < amountOf.length; k++) paid += amountOf[k]! * BigInt(devicesWith[k]!);
   const usageRewards = new Array<bigint>(usage.index.length);
   for (let k = 0; k < usage.index.length; k++) {
+    if (forfeit?.[usage.index[k]!]) {
+      usageRewards[k] = 0n; // its credits count in usageSum, its share is not paid
+      continue;
+    }
     const amount = usage.credits[k]! > 0n ? (usagePool * usage.credits[k]!) / usageSum : 0n;
     usageRewards[k] = amount;
     if (amount !== 0n) {

@@ -90,12 +90,15 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ack'), digest: hex32, status: z.enum(['stored', 'duplicate']) }).strict(),
   z.object({ type: z.literal('rejected'), digest: hex32.optional(), reason: z.string(), detail: z.string() }).strict(),
   z.object({ type: z.literal('error'), reason: z.string(), detail: z.string() }).strict(),
+  z.object({ type: z.literal('service'), network: networkKindSchema, payload: z.record(z.string(), z.unknown()) }).strict(),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 
 export const deviceMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('auth'), device: deviceIdSchema, nonce: hex32, sig: signatureSchema }).strict(),
   z.object({ type: z.literal('report'), report: z.unknown() }).strict(),
+  z.object({ type: z.literal('service'), network: networkKindSchema, payload: z.record(z.string(), z.unknown()) }).strict(),
+  z.object({ type: z.literal('hello'), network: networkKindSchema, payload: z.record(z.string(), z.unknown()) }).strict(),
 ]);
 export type DeviceMessage = z.infer<typeof deviceMessageSchema>;
 

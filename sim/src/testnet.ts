@@ -49,6 +49,8 @@ export type Behaviour = 'honest' | 'late' | 'wrong-key' | 'replay' | 'offline';
 
 export type TestnetProvider = {
   index: number;
+  /** The network kind its device is registered on. */
+  network: string;
   behaviour: Behaviour;
   owner: Address;
   ownerKey: Hex;
@@ -74,6 +76,12 @@ export type TestnetOptions = {
   log?: (line: string) => void;
   /** Start the oracle in this process (default true); false leaves `oracle` null for tests that run it elsewhere. */
   startOracle?: boolean;
+  /** The deployment's networks (default: `uptime` alone); their plug-ins come from NETWORK_PLUGINS or `oracle.plugins`. */
+  networks?: { kind: string; weight: bigint }[];
+  /** The network provider i's device registers on (default: the first of `networks`). */
+  network?: (i: number) => string;
+  /** Seconds a slash order waits for the guardian's veto (default: the reward challenge window). */
+  slashWindow?: number;
 };
 
 export type Testnet = {
@@ -127,8 +135,12 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
   try {
     if (deploymentFile && existsSync(deploymentFile)) {
       const saved = readDeploymentFile(deploymentFile);
-      if (await deployedOnChain(client, saved)) deployment = saved;
-      else if (dataDir) retireOracleState(dataDir, log);
+      if (!saved.addresses.escrow || !saved.addresses.slashOrders) {
+        // A data directory from before the escrow and slash-order contracts: its credits contract
+        // cannot hold credits, so the markets could not run on it.
+        if (dataDir) retireOracleState(dataDir, log, 'the saved deployment predates the credit escrow and slash orders');
+      } else if (await deployedOnChain(client, saved)) deployment = saved;
+      else if (dataDir) retireOracleState(dataDir, log, 'the chain no longer holds the saved deployment (it was rolled back past it)');
     }
     if (!deployment) {
       const deployer = devnetAccounts(0);
@@ -136,16 +148,20 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
       deployment = await deploySystem({
         rpcUrl: anvil.rpcUrl,
         privateKey: deployer.privateKey,
-        parameters: devnetParameters({
-          deployer: deployer.address,
-          oracles: ORACLE_ACCOUNTS.map((i) => devnetAccounts(i).address),
-          quorum: 2,
-          genesisTime,
-          epochDuration: BigInt(opts.epochSeconds ?? 30),
-          // The window must end within an epoch (roots are posted once per epoch).
-          challengeWindow: BigInt(Math.max(1, Math.floor((opts.epochSeconds ?? 30) / 6))),
-          genesis: [{ account: deployer.address, amount: 1_000_000_000n * 10n ** 18n }],
-        }),
+        parameters: {
+          ...devnetParameters({
+            deployer: deployer.address,
+            oracles: ORACLE_ACCOUNTS.map((i) => devnetAccounts(i).address),
+            quorum: 2,
+            genesisTime,
+            epochDuration: BigInt(opts.epochSeconds ?? 30),
+            // The window must end within an epoch (roots are posted once per epoch).
+            challengeWindow: BigInt(Math.max(1, Math.floor((opts.epochSeconds ?? 30) / 6))),
+            genesis: [{ account: deployer.address, amount: 1_000_000_000n * 10n ** 18n }],
+            ...(opts.slashWindow === undefined ? {} : { slashWindow: BigInt(opts.slashWindow) }),
+          }),
+          ...(opts.networks ? { networks: opts.networks } : {}),
+        },
         outFile: deploymentFile,
       });
       log(`deployed Groundwork on anvil ${anvil.rpcUrl} (chain ${deployment.chainId})`);
@@ -161,6 +177,8 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
   // Providers: fund, register, keep keys (on disk when there is a data directory).
   const deployerSession = chainSession(anvil.rpcUrl, deployment, devnetAccounts(0).privateKey);
   const providers: TestnetProvider[] = [];
+  const networkOf = (i: number) => opts.network?.(i) ?? opts.networks?.[0]?.kind ?? uptimeNetwork.kind;
+  const pluginsOf = { ...NETWORK_PLUGINS, ...opts.oracle?.plugins };
   for (let i = 0; i < count; i++) {
     const acct = providerAccount(i);
     const keyFile = dataDir ? path.join(dataDir, 'keys', `device-${i}.pem`) : undefined;
@@ -189,10 +207,11 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
           }),
         });
       }
-      await registerDevice(session, { key, network: uptimeNetwork.kind });
+      await registerDevice(session, { key, network: networkOf(i) });
     }
     providers.push({
       index: i,
+      network: networkOf(i),
       behaviour: opts.behaviour?.(i) ?? 'honest',
       owner: acct.address,
       ownerKey: acct.privateKey,
@@ -225,7 +244,8 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
     oracle: null,
     oracleConfig,
     providers,
-    plugins: NETWORK_PLUGINS,
+    // `epoch verify` recomputes with the plug-ins the oracle closed with.
+    plugins: { ...NETWORK_PLUGINS, ...opts.oracle?.plugins },
     firstFullEpoch: clock.epochAtMs(Date.now()) + 1,
     async startOracle(overrides = {}) {
       net.oracle = await startOracle({ ...oracleConfig, ...overrides });
@@ -242,7 +262,7 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
           device: p.device,
           key: p.key,
           domain,
-          network: uptimeNetwork,
+          network: pluginsOf[p.network] ?? uptimeNetwork,
           clock,
           answer: cheatingAnswer(p, providers),
           log: (line) => log(`device ${p.index}: ${line}`),
@@ -305,12 +325,12 @@ async function deployedOnChain(client: PublicClient, deployment: Deployment): Pr
  * back past it): that state describes contracts that no longer exist, so it is moved aside, not
  * reused, and a new deployment starts from scratch.
  */
-function retireOracleState(dataDir: string, log: (line: string) => void): void {
+function retireOracleState(dataDir: string, log: (line: string) => void, why: string): void {
   const oracleDir = path.join(dataDir, 'oracle');
   if (!existsSync(oracleDir)) return;
   const aside = path.join(dataDir, `oracle.lost-deployment-${Date.now()}`);
   renameSync(oracleDir, aside);
-  log(`the chain no longer holds the saved deployment (it was rolled back past it): deploying again; the old oracle state is in ${aside}`);
+  log(`${why}: deploying again; the old oracle state is in ${aside}`);
 }
 
 async function transferToken(s: ChainSession, to: Address, amount: bigint): Promise<void> {

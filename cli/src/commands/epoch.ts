@@ -12,7 +12,10 @@ const VERIFY_USAGE = `usage: groundwork epoch verify (<epoch> | latest) --deploy
 
 Fetches the epoch's artifact (from the oracle, or a local file), recomputes scores, rewards and the
 Merkle root with the same code the oracle ran, and checks them against the chain: the posted root,
-total and artifact hash, and the budgets Emissions released. Prints each check, then PASS or FAIL.
+total and artifact hash, the budgets Emissions released, and the slash orders: each fraud
+finding's evidence hashes to its evidenceHash and has its order on chain (SlashOrders, with that
+evidence hash and this artifact's hash), and no order of the epoch lacks a finding. Prints each
+check, then PASS or FAIL.
 Exit code 0 on PASS, 1 on FAIL. \`latest\` is the latest epoch whose root the chain has.
 
 options:

@@ -365,9 +365,21 @@ describe('parametersSchema', () => {
 });
 
 describe('worker', () => {
+  // `uptime` has no services: a worker that tried to reach them would fail the test.
+  const workerContext = (epoch: () => number): WorkerContext => ({
+    device: A.id,
+    domain,
+    key: A.key.privateKey,
+    epoch,
+    log: () => {},
+    oracleUrl: 'http://127.0.0.1:1',
+    send: () => assert.fail('uptime sends nothing to services'),
+    submit: () => assert.fail('uptime answers challenges only'),
+  });
+
   test('onChallenge answers with a report that verifies and carries the challenge’s nonce and epoch', async () => {
     const c: Challenge = { ...challengesA[1]!, epoch: 77 };
-    const ctx: WorkerContext = { device: A.id, domain, key: A.key.privateKey, epoch: () => 76, log: () => {} };
+    const ctx = workerContext(() => 76);
     const report = (await uptimeNetwork.worker.onChallenge!(c, ctx)) as Report;
     assert.ok(report);
     assert.equal(verifyReport(report, A.key.publicKey), true);
@@ -385,7 +397,7 @@ describe('worker', () => {
   });
 
   test('the answer counts when the verifier sees it in time', async () => {
-    const ctx: WorkerContext = { device: A.id, domain, key: A.key.privateKey, epoch: () => EPOCH, log: () => {} };
+    const ctx = workerContext(() => EPOCH);
     const reports: AcceptedReport[] = [];
     for (const c of challengesA) {
       const report = (await uptimeNetwork.worker.onChallenge!(c, ctx)) as Report;
