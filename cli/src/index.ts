@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { wantsHelp } from './args.ts';
 import type { Command } from './command.ts';
+import { COMPUTE_USAGE, computeCommands } from './commands/compute.ts';
 import { CREDITS_USAGE, creditsCommands } from './commands/credits.ts';
 import { devnetCommands } from './commands/devnet.ts';
 import { EPOCH_USAGE, epochCommands } from './commands/epoch.ts';
@@ -18,12 +19,13 @@ export type { Command } from './command.ts';
 export const COMMANDS: readonly Command[] = [
   ...providerCommands,
   ...creditsCommands,
+  ...computeCommands,
   ...epochCommands,
   ...oracleCommands,
   ...devnetCommands,
 ];
 
-const GROUPS: Record<string, string> = { provider: PROVIDER_USAGE, credits: CREDITS_USAGE, epoch: EPOCH_USAGE };
+const GROUPS: Record<string, string> = { provider: PROVIDER_USAGE, credits: CREDITS_USAGE, compute: COMPUTE_USAGE, epoch: EPOCH_USAGE };
 
 export const USAGE = `usage: groundwork <command> [options]
 

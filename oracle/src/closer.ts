@@ -404,6 +404,10 @@ export class EpochCloser {
             deadline: Number(c.deadline),
           }),
       );
+      // What the network's services recorded for the epoch (compute: spot-check verdicts).
+      await pages(db, 'select input from oracle_inputs where network = $1 and epoch = $2 order by id', [net.kind, epoch], (r) =>
+        t.oracleInputs.push(JSON.parse(r.input)),
+      );
       await pages(
         db,
         'select device, digest, reason, detail from ingest_rejections where network = $1 and epoch = $2 order by id',

@@ -25,6 +25,7 @@ import {
   type Challenge,
   type NetworkPlugins,
   type Report,
+  type Worker,
   type WorkerContext,
 } from '@groundwork/protocol';
 import { uptimeNetwork } from '@groundwork/network-uptime';
@@ -80,6 +81,8 @@ export type TestnetOptions = {
   networks?: { kind: string; weight: bigint }[];
   /** The network provider i's device registers on (default: the first of `networks`). */
   network?: (i: number) => string;
+  /** The worker provider i's agent runs instead of its network's own (planted cheaters of a market network). */
+  worker?: (i: number) => Worker | undefined;
   /** Seconds a slash order waits for the guardian's veto (default: the reward challenge window). */
   slashWindow?: number;
 };
@@ -262,7 +265,7 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
           device: p.device,
           key: p.key,
           domain,
-          network: pluginsOf[p.network] ?? uptimeNetwork,
+          network: { ...(pluginsOf[p.network] ?? uptimeNetwork), ...(opts.worker?.(p.index) ? { worker: opts.worker(p.index)! } : {}) },
           clock,
           answer: cheatingAnswer(p, providers),
           log: (line) => log(`device ${p.index}: ${line}`),

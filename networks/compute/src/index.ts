@@ -6,3 +6,6 @@ export * from './matcher/index.ts';
 export * from './render/index.ts';
 export * from './sandbox/index.ts';
 export * from './spec/index.ts';
+export * from './client/index.ts';
+export * from './plugin/index.ts';
+export { readJobSpecFile } from './spec/file.ts';

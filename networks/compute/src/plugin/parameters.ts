@@ -1,0 +1,45 @@
+// The compute network's parameters, with the field's numbers they come from.
+import { z } from 'zod';
+import { uintString } from '@groundwork/protocol';
+
+export const computeParametersSchema = z
+  .object({
+    /** Share of the network's budget paid for usage: all of it (Render pays job rewards by work done). */
+    usageShareBps: z.number().int().min(0).max(10_000),
+    /** Least share of a job's tasks re-run elsewhere, whatever the job asks (the spot-check rate). */
+    minSpotCheck: z.number().min(0).max(1),
+    /** Milliseconds a provider has to answer a task before it is given to another. */
+    runTimeoutMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .max(24 * 3600_000),
+    /** Stake slashed for a proven wrong result, in token units. */
+    slashAmount: uintString,
+    /** Milliseconds between settlements of a job's verified runs on chain. */
+    settleEveryMs: z.number().int().min(100).max(3600_000),
+    /** Runs of one task at most (first, spot check, deciding runs, retries) before it fails. */
+    maxRunsPerTask: z.number().int().min(2).max(16),
+  })
+  .strict();
+export type ComputeParameters = z.infer<typeof computeParametersSchema>;
+
+export const DEFAULT_COMPUTE_PARAMETERS: ComputeParameters = {
+  usageShareBps: 10_000,
+  minSpotCheck: 0,
+  // Golem's task timeout is 5 min (docs.golem.network task executor); devnet tasks take seconds.
+  runTimeoutMs: 60_000,
+  slashAmount: (10n ** 18n).toString(),
+  settleEveryMs: 2_000,
+  // Golem's SDK retries a task up to 5 times on other providers (maxRetries 5), plus checks.
+  maxRunsPerTask: 8,
+};
+
+export const COMPUTE_REFERENCES: Record<string, string> = {
+  usageShareBps: 'Render compute subnet: job rewards follow work done (FIELD.md compute §3, RNP-019/021)',
+  minSpotCheck: 'Golem gWASM: re-running 1 of n subtasks catches a cheater with probability 1/n (field/compute.md §2)',
+  runTimeoutMs: 'Golem task executor timeout 5 min, startup 2 min (field/compute.md §1)',
+  slashAmount: 'AEP-86 proposes a slashable provider bond (field/compute.md §1); one devnet token',
+  settleEveryMs: 'Golem debit notes every 120 s; Akash settles lazily per block (field/compute.md §1); seconds on the devnet',
+  maxRunsPerTask: 'Golem SDK maxRetries 5 (field/compute.md §1), plus the spot check and a deciding run',
+};
