@@ -184,7 +184,11 @@ function artifactReply(a: { hash: Hex; size: number | null; stream: () => AsyncI
 route('GET', '/v1/rewards/(0x[0-9a-fA-F]{40})', 'rewards', async (ctx, _req, p) => {
   const account = p[1]!.toLowerCase() as Address;
   const claimable = await ctx.claimableRoot();
-  const latest = await ctx.epochs.latestPosted();
+  // The chain can be ahead of the database: a root is recorded as posted only once the closer has
+  // seen its receipt (viem polls for it every few seconds), and on the devnet its challenge window
+  // can end before that. What is claimable on chain has been earned, so "earned" is never behind it.
+  const posted = await ctx.epochs.latestPosted();
+  const latest = claimable && (posted === null || claimable.epoch > posted) ? claimable.epoch : posted;
   let latestCumulative = 0n;
   if (latest !== null) {
     const r = await ctx.epochs.result(latest);
