@@ -2,16 +2,8 @@
 // SlashOrders orders. Both contracts check M-of-N signatures against the RewardDistributor's
 // oracle set in the format postRoot takes: 65-byte signatures concatenated in ascending signer
 // order, which `signSorted` produces.
-import {
-  concat,
-  encodeAbiParameters,
-  hashStruct,
-  keccak256,
-  recoverTypedDataAddress,
-  type Address,
-  type Hex,
-  type LocalAccount,
-} from 'viem';
+import { signInSignerOrder, splitSignatures } from '@groundwork/protocol';
+import { encodeAbiParameters, hashStruct, keccak256, recoverTypedDataAddress, type Address, type Hex, type LocalAccount } from 'viem';
 
 /** Settlement `seq` of an escrowed job: burn `amounts[i]` for device `deviceIds[i]`; refund the rest and close if `isFinal`. */
 export type SettlementMessage = {
@@ -81,12 +73,6 @@ export function escrowJobId(consumer: Address, network: Hex, nonce: bigint): Hex
   return keccak256(encodeAbiParameters([{ type: 'address' }, { type: 'bytes32' }, { type: 'uint256' }], [consumer, network, nonce]));
 }
 
-/** Each signer's signature, concatenated in ascending signer order (as the contracts require). */
-async function signSorted(signers: readonly LocalAccount[], sign: (signer: LocalAccount) => Promise<Hex>): Promise<Hex> {
-  const sorted = [...signers].sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1));
-  return concat(await Promise.all(sorted.map(sign)));
-}
-
 /** Quorum signatures for `CreditEscrow.settle`. */
 export function signSettlement(
   signers: readonly LocalAccount[],
@@ -96,7 +82,7 @@ export function signSettlement(
 ): Promise<Hex> {
   const domain = creditEscrowDomain(chainId, escrow);
   const data = { ...message, deviceIds: [...message.deviceIds], amounts: [...message.amounts] };
-  return signSorted(signers, (s) => s.signTypedData!({ domain, types: SETTLEMENT_TYPES, primaryType: 'Settlement', message: data }));
+  return signInSignerOrder(signers, (s) => s.signTypedData!({ domain, types: SETTLEMENT_TYPES, primaryType: 'Settlement', message: data }));
 }
 
 /** Quorum signatures for `SlashOrders.propose`. */
@@ -107,7 +93,7 @@ export function signSlashOrder(
   message: SlashOrderMessage,
 ): Promise<Hex> {
   const domain = slashOrdersDomain(chainId, slashOrders);
-  return signSorted(signers, (s) => s.signTypedData!({ domain, types: SLASH_ORDER_TYPES, primaryType: 'SlashOrder', message }));
+  return signInSignerOrder(signers, (s) => s.signTypedData!({ domain, types: SLASH_ORDER_TYPES, primaryType: 'SlashOrder', message }));
 }
 
 /** The signers of concatenated 65-byte settlement signatures, in order (for a quorum member's own checks). */
@@ -117,19 +103,11 @@ export async function recoverSettlementSigners(
   escrow: Address,
   message: SettlementMessage,
 ): Promise<Address[]> {
-  const raw = signatures.slice(2);
-  if (raw.length % 130 !== 0) throw new Error(`signatures must be 65 bytes each, got ${raw.length / 2} bytes`);
-  const out: Address[] = [];
-  for (let i = 0; i < raw.length; i += 130) {
-    out.push(
-      await recoverTypedDataAddress({
-        domain: creditEscrowDomain(chainId, escrow),
-        types: SETTLEMENT_TYPES,
-        primaryType: 'Settlement',
-        message: { ...message, deviceIds: [...message.deviceIds], amounts: [...message.amounts] },
-        signature: `0x${raw.slice(i, i + 130)}`,
-      }),
-    );
-  }
-  return out;
+  const domain = creditEscrowDomain(chainId, escrow);
+  const data = { ...message, deviceIds: [...message.deviceIds], amounts: [...message.amounts] };
+  return Promise.all(
+    splitSignatures(signatures).map((signature) =>
+      recoverTypedDataAddress({ domain, types: SETTLEMENT_TYPES, primaryType: 'Settlement', message: data, signature }),
+    ),
+  );
 }

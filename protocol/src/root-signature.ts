@@ -17,6 +17,21 @@ export function rewardRootDomain(chainId: number, distributor: Address) {
   return { name: 'Groundwork RewardDistributor', version: '1', chainId, verifyingContract: distributor } as const;
 }
 
+/** Each signer's signature, concatenated in ascending signer order: the format every quorum contract takes. */
+export async function signInSignerOrder(signers: readonly LocalAccount[], sign: (signer: LocalAccount) => Promise<Hex>): Promise<Hex> {
+  const sorted = [...signers].sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1));
+  return concat(await Promise.all(sorted.map(sign)));
+}
+
+/** Concatenated 65-byte signatures, one by one. */
+export function splitSignatures(signatures: Hex): Hex[] {
+  const raw = signatures.slice(2);
+  if (raw.length % 130 !== 0) throw new Error(`signatures must be 65 bytes each, got ${raw.length / 2} bytes`);
+  const out: Hex[] = [];
+  for (let i = 0; i < raw.length; i += 130) out.push(`0x${raw.slice(i, i + 130)}`);
+  return out;
+}
+
 /** Signs with each account and returns the signatures concatenated in ascending signer order. */
 export async function signRewardRoot(
   signers: readonly LocalAccount[],
@@ -24,12 +39,8 @@ export async function signRewardRoot(
   distributor: Address,
   message: RewardRootMessage,
 ): Promise<Hex> {
-  const sorted = [...signers].sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1));
   const domain = rewardRootDomain(chainId, distributor);
-  const sigs = await Promise.all(
-    sorted.map((s) => s.signTypedData!({ domain, types: REWARD_ROOT_TYPES, primaryType: 'RewardRoot', message })),
-  );
-  return concat(sigs);
+  return signInSignerOrder(signers, (s) => s.signTypedData!({ domain, types: REWARD_ROOT_TYPES, primaryType: 'RewardRoot', message }));
 }
 
 /** The signers of concatenated 65-byte signatures, in order. */
@@ -39,19 +50,10 @@ export async function recoverRootSigners(
   distributor: Address,
   message: RewardRootMessage,
 ): Promise<Address[]> {
-  const raw = signatures.slice(2);
-  if (raw.length % 130 !== 0) throw new Error(`signatures must be 65 bytes each, got ${raw.length / 2} bytes`);
-  const out: Address[] = [];
-  for (let i = 0; i < raw.length; i += 130) {
-    out.push(
-      await recoverTypedDataAddress({
-        domain: rewardRootDomain(chainId, distributor),
-        types: REWARD_ROOT_TYPES,
-        primaryType: 'RewardRoot',
-        message,
-        signature: `0x${raw.slice(i, i + 130)}`,
-      }),
-    );
-  }
-  return out;
+  const domain = rewardRootDomain(chainId, distributor);
+  return Promise.all(
+    splitSignatures(signatures).map((signature) =>
+      recoverTypedDataAddress({ domain, types: REWARD_ROOT_TYPES, primaryType: 'RewardRoot', message, signature }),
+    ),
+  );
 }
