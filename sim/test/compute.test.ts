@@ -4,7 +4,7 @@
 // spot-checked (spotCheck 1), so the liar's results are contradicted by two other owners; the job
 // still completes with frames byte-identical to a local run; the credits burned are exactly the
 // metered price of the verified runs, attributed to the devices that ran them, and the rest is
-// refunded; the liar is paid nothing, and its lie becomes a finding in the epoch artifact (and a
+// refunded once the consumer accepts the frames; the liar is paid nothing, and its lie becomes a finding in the epoch artifact (and a
 // slash order) that `epoch verify` rechecks.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -107,6 +107,13 @@ describe('compute network: a render job through the devnet', () => {
       const fromNetwork = readFileSync(path.join(out, String(f - 1), 'stdout'));
       assert.ok(Buffer.from(local).equals(fromNetwork), `frame ${f} is byte-identical to the local render`);
     }
+    // The frames are right: the consumer accepts them now rather than at the end of the window.
+    assert.ok(
+      status.tasks.every((t) => t.acceptBy !== null && t.acceptBy > Date.now()),
+      'each frame waits in its window',
+    );
+    const { accepted } = await client.accept(jobId);
+    assert.deepEqual(accepted, [0, 1, 2]);
   });
 
   test('credits burned are the metered price of the verified runs, per device; the rest is refunded; the liar gets nothing', async () => {

@@ -334,6 +334,9 @@ describe('against a stand-in for the oracle', () => {
     computeUnits: output ? '81' : null,
     device: null,
     reason: null,
+    error: null,
+    acceptBy: null,
+    rejected: false,
   });
   const status = (jobId: Hex, state: JobStatus['state'], tasks: JobStatus['tasks']): JobStatus => ({
     jobId,

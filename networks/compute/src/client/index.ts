@@ -18,7 +18,15 @@ import { DEFAULT_LIMITS } from '../sandbox/policy.ts';
 import { SandboxError } from '../sandbox/errors.ts';
 import type { RunOutputs } from '../sandbox/encoding.ts';
 import type { JobSpec } from '../spec/index.ts';
-import { type JobStatus, type JobSubmission, jobSubmissionSchema, KIND, MAX_BLOB_BYTES, type TaskState } from '../plugin/wire.ts';
+import {
+  consumerActionMessage,
+  type JobStatus,
+  type JobSubmission,
+  jobSubmissionSchema,
+  KIND,
+  MAX_BLOB_BYTES,
+  type TaskState,
+} from '../plugin/wire.ts';
 import { decodeRunOutputs } from './encoding.ts';
 
 export { decodeRunOutputs, OutputEncodingError } from './encoding.ts';
@@ -110,6 +118,10 @@ const jobStatusSchema = z.looseObject({
       computeUnits: z.string().nullable(),
       device: z.string().nullable(),
       reason: z.string().nullable(),
+      // An oracle from before the consumer's window sends none of these.
+      error: z.string().nullable().default(null),
+      acceptBy: z.number().nullable().default(null),
+      rejected: z.boolean().default(false),
     }),
   ),
   burned: z.string(),
@@ -612,6 +624,51 @@ export class ComputeClient {
       r.tasks.push({ index: t.index, state: t.state, output: o?.output ?? null, exitCode: o?.outputs.exitCode ?? null, files });
     }
     return r;
+  }
+
+  // ------------------------------------------------------------------ the consumer's window
+
+  /**
+   * Accepts decided tasks (all of them without `tasks`): their payments fall due now instead of
+   * at the end of their windows. Returns the tasks accepted by this call and the job's status.
+   */
+  async accept(jobId: string, tasks?: number[]): Promise<{ accepted: number[]; status: JobStatus }> {
+    const r = await this.consumerAction(jobId, 'accept', tasks);
+    return { accepted: r.tasks, status: r.status };
+  }
+
+  /**
+   * Rejects decided tasks inside their windows: each runs again on a provider of another owner,
+   * and the result that more independent runs agree on stands (a task is rejected once at most).
+   */
+  async reject(jobId: string, tasks: number[]): Promise<{ rejected: number[]; status: JobStatus }> {
+    if (!Array.isArray(tasks) || tasks.length === 0) throw new RangeError('reject needs the indexes of the tasks to reject');
+    const r = await this.consumerAction(jobId, 'reject', tasks);
+    return { rejected: r.tasks, status: r.status };
+  }
+
+  private async consumerAction(
+    jobId: string,
+    action: 'accept' | 'reject',
+    tasks: number[] | undefined,
+  ): Promise<{ tasks: number[]; status: JobStatus }> {
+    const id = jobIdOf(jobId);
+    for (const t of tasks ?? [])
+      if (!Number.isSafeInteger(t) || t < 0) throw new RangeError(`task indexes must be whole numbers from 0, got ${JSON.stringify(t)}`);
+    const c = this.chain(action);
+    const list = tasks ? [...new Set(tasks)].sort((a, b) => a - b) : null;
+    const signature = await c.account.signMessage({
+      message: consumerActionMessage({ action, chainId: c.deployment.chainId, jobId: id, tasks: list }),
+    });
+    const route = `jobs/${id}/${action}`;
+    const body = JSON.stringify({ ...(list ? { tasks: list } : {}), signature });
+    const answer = (await this.json(await this.request('POST', route, body, 'application/json'), `POST ${route}`)) as Record<
+      string,
+      unknown
+    >;
+    const named = answer?.[action === 'accept' ? 'accepted' : 'rejected'];
+    if (!Array.isArray(named)) throw new ComputeClientError(`the oracle's answer to POST ${route} names no tasks`, 'malformed');
+    return { tasks: named as number[], status: parseStatus(answer.status, `POST ${route}`) };
   }
 
   // ------------------------------------------------------------------ the escrow

@@ -20,6 +20,12 @@ export const computeParametersSchema = z
     settleEveryMs: z.number().int().min(100).max(3600_000),
     /** Runs of one task at most (first, spot check, deciding runs, retries) before it fails. */
     maxRunsPerTask: z.number().int().min(2).max(16),
+    /** Milliseconds a consumer may reject a decided task before it is accepted (never past the job's deadline). */
+    rejectWindowMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 24 * 3600_000),
   })
   .strict();
 export type ComputeParameters = z.infer<typeof computeParametersSchema>;
@@ -33,6 +39,8 @@ export const DEFAULT_COMPUTE_PARAMETERS: ComputeParameters = {
   settleEveryMs: 2_000,
   // Golem's SDK retries a task up to 5 times on other providers (maxRetries 5), plus checks.
   maxRunsPerTask: 8,
+  // Render auto-approves frames 72 h after the job completes (field/compute.md, Render details).
+  rejectWindowMs: 72 * 3600_000,
 };
 
 export const COMPUTE_REFERENCES: Record<string, string> = {
@@ -42,4 +50,5 @@ export const COMPUTE_REFERENCES: Record<string, string> = {
   slashAmount: 'AEP-86 proposes a slashable provider bond (field/compute.md §1); one devnet token',
   settleEveryMs: 'Golem debit notes every 120 s; Akash settles lazily per block (field/compute.md §1); seconds on the devnet',
   maxRunsPerTask: 'Golem SDK maxRetries 5 (field/compute.md §1), plus the spot check and a deciding run',
+  rejectWindowMs: 'Render: frames auto-approve 72 h after the job completes; a rejected frame is re-rendered elsewhere (field/compute.md)',
 };

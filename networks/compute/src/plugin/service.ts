@@ -10,7 +10,14 @@
 // chain's own count of settlements says after a crash whether it landed, so a retried
 // settlement never pays twice. Runs in flight are not stored: after a restart unverified tasks
 // run again (the consumer pays only for verified runs).
-import { keccak256, encodePacked, type Address, type Hex, type LocalAccount } from 'viem';
+//
+// The consumer's window (Render lets creators reject frames): a verified task's payments become
+// due only when the consumer accepts it or its window closes (rejectWindowMs after it was
+// verified, and never later than the job's deadline, so the oracle settles before the consumer
+// could reclaim). Until then the consumer may reject it once: its unsettled payments are
+// withdrawn and the task runs again on an owner it has not used; the rule in judge.ts then
+// decides between the first result and the new one. Cancelling accepts what was verified.
+import { keccak256, encodePacked, recoverMessageAddress, type Address, type Hex, type LocalAccount } from 'viem';
 import { CreditEscrowAbi, signSettlement } from '@groundwork/contracts';
 import {
   type AcceptedReport,
@@ -25,6 +32,8 @@ import { checkCid, cidOf } from '../cid.ts';
 import { Matcher } from '../matcher/index.ts';
 import { INITIAL_REPUTATION, updateReputation } from '../matcher/reputation.ts';
 import { describeUnplaced, type Offer as MatcherOffer } from '../matcher/types.ts';
+import { describeSandboxCode } from '../sandbox/errors.ts';
+import { judgeRuns } from './judge.ts';
 import type { ComputeParameters } from './parameters.ts';
 import type { Verdict } from './verifier.ts';
 import {
@@ -36,6 +45,8 @@ import {
   RESULT_TYPE,
   type ResultBody,
   claimOf,
+  consumerActionMessage,
+  consumerActionSchema,
   resultBodySchema,
   type TaskPayload,
   type TaskState,
@@ -49,6 +60,12 @@ const SCHEMA = [
      compute_units text, device text, primary key (job_id, task))`,
   `create table if not exists compute_payments (job_id text not null, task int not null, run int not null, device text not null,
      amount text not null, attempt_seq int, settled_seq int, primary key (job_id, task, run))`,
+  // The consumer's window (added after the first release: data directories from before it get
+  // the columns, and their payments are due at once, as they were then).
+  'alter table compute_tasks add column if not exists error text',
+  'alter table compute_tasks add column if not exists due_at bigint not null default 0',
+  'alter table compute_tasks add column if not exists rejected boolean not null default false',
+  'alter table compute_payments add column if not exists due_at bigint not null default 0',
 ];
 
 type Run = {
@@ -60,6 +77,8 @@ type Run = {
   assignedAt: number;
   result: { report: AcceptedReport['report']; body: ResultBody; claim: string } | null;
   lost: boolean;
+  /** Its outcome was applied (reputation, verdict): a task judged again after a rejection does not apply it twice. */
+  judged: boolean;
 };
 
 type TaskEntry = {
@@ -74,6 +93,12 @@ type TaskEntry = {
   device: Hex | null;
   reason: string | null;
   queuedRun: number | null;
+  /** The sandbox's code when the agreed result is a deterministic failure (the task failed). */
+  error: string | null;
+  /** Unix ms when its payments fall due unless rejected (null until it is decided). */
+  dueAt: number | null;
+  /** The consumer rejected it once (a second rejection is refused). */
+  rejected: boolean;
 };
 
 type Job = {
@@ -104,6 +129,18 @@ export function spotChecked(job: Hex, task: number, share: number): boolean {
   const draw = BigInt(keccak256(encodePacked(['bytes32', 'uint256', 'string'], [job, BigInt(task), 'spot-check'])));
   return Number(draw % 1_000_000n) < Math.round(share * 1_000_000);
 }
+
+/** A decided task as compute_tasks keeps it. */
+type DecidedRow = {
+  task: number;
+  state: string;
+  output: string | null;
+  compute_units: string;
+  device: Hex;
+  error: string | null;
+  due_at: string | number;
+  rejected: boolean;
+};
 
 const EscrowStatus = { None: 0, Open: 1, Cancelled: 2, Settled: 3, Reclaimed: 4 } as const;
 
@@ -192,6 +229,7 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
         assignedAt: now,
         result: null,
         lost: false,
+        judged: false,
       });
       t.state = t.runs.length > 1 ? 'checking' : 'running';
       t.reason = null;
@@ -249,27 +287,26 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
 
   async function judgeTask(job: Job, t: TaskEntry): Promise<void> {
     if (t.state !== 'running' && t.state !== 'checking') return;
-    const answered = t.runs.filter((r) => r.result);
-    const byClaim = new Map<string, Run[]>();
-    for (const r of answered) byClaim.set(r.result!.claim, [...(byClaim.get(r.result!.claim) ?? []), r]);
-    const agreed = [...byClaim.values()].sort((a, b) => b.length - a.length)[0];
-    const disputed = byClaim.size > 1;
-    // Verified when `needed` results agree and nobody disagrees, or, after a dispute, when two
-    // owners' results agree against the rest (the deciding run settles it).
-    const owners = new Set(agreed?.map((r) => r.owner));
-    const decided = agreed && (disputed ? agreed.length >= 2 && owners.size >= 2 : agreed.length >= t.needed);
-    if (!decided) {
-      // A dispute needs one more result than there are (the deciding run); otherwise `needed`.
-      const outstanding = t.runs.filter((r) => !r.result && !r.lost).length;
-      const target = disputed ? answered.length + 1 : t.needed;
-      if (answered.length + outstanding < target) enqueueRun(job, t);
+    const j = judgeRuns(
+      t.runs.map((r) => ({ owner: r.owner, claim: r.result?.claim ?? null, lost: r.lost })),
+      t.needed,
+    );
+    if (!j.decided) {
+      if (j.runAnother) enqueueRun(job, t);
       return;
     }
+    const agreed = j.agreed.map((i) => t.runs[i]!);
     const winner = agreed[0]!.result!;
-    t.state = 'verified';
+    const now = Date.now();
+    // A deterministic failure every agreeing run reproduced is the task's outcome: it failed, and
+    // the work it did is paid like any other (the consumer gave it that fuel and memory).
+    t.state = winner.body.error ? 'failed' : 'verified';
+    t.error = winner.body.error;
+    t.reason = winner.body.error ? `${describeSandboxCode(winner.body.error)} (${winner.body.computeUnits} compute units)` : null;
     t.output = winner.body.output;
     t.computeUnits = winner.body.computeUnits;
     t.device = agreed[0]!.device;
+    t.dueAt = Math.min(now + p.rejectWindowMs, job.sub.deadline);
     stats.verified++;
     for (const r of t.runs.filter((x) => !x.result && !x.lost)) {
       r.lost = true;
@@ -277,39 +314,42 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
     }
     await ctx.db.transaction(async (tx) => {
       await tx.query(
-        'insert into compute_tasks (job_id, task, state, output, compute_units, device) values ($1,$2,$3,$4,$5,$6) on conflict do nothing',
-        [job.sub.jobId, t.index, 'verified', t.output, t.computeUnits, t.device],
+        `insert into compute_tasks (job_id, task, state, output, compute_units, device, error, due_at, rejected)
+         values ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+         on conflict (job_id, task) do update set state = excluded.state, output = excluded.output,
+           compute_units = excluded.compute_units, device = excluded.device, error = excluded.error, due_at = excluded.due_at`,
+        [job.sub.jobId, t.index, t.state, t.output, t.computeUnits, t.device, t.error, t.dueAt, t.rejected],
       );
       for (const r of agreed) {
         const amount = runCost(BigInt(r.result!.body.computeUnits), r.priceMicro);
-        reputation.set(r.device, updateReputation(reputation.get(r.device) ?? INITIAL_REPUTATION, 'verified'));
+        if (!r.judged) reputation.set(r.device, updateReputation(reputation.get(r.device) ?? INITIAL_REPUTATION, 'verified'));
+        r.judged = true;
         if (amount > 0n) {
           await tx.query(
-            'insert into compute_payments (job_id, task, run, device, amount) values ($1,$2,$3,$4,$5) on conflict do nothing',
-            [job.sub.jobId, t.index, r.run, r.device, amount.toString()],
+            'insert into compute_payments (job_id, task, run, device, amount, due_at) values ($1,$2,$3,$4,$5,$6) on conflict do nothing',
+            [job.sub.jobId, t.index, r.run, r.device, amount.toString(), t.dueAt],
           );
         }
       }
-      for (const [claim, runs] of byClaim) {
-        if (claim === winner.claim) continue;
-        for (const liar of runs) {
-          stats.lies++;
-          reputation.set(liar.device, updateReputation(reputation.get(liar.device) ?? INITIAL_REPUTATION, 'lie'));
-          const verdict: Verdict = {
-            job: job.sub.jobId,
-            task: t.index,
-            accused: liar.device,
-            confirmed: winner.claim,
-            results: [liar.result!.report, ...agreed.map((r) => r.result!.report)],
-          };
-          // The oracle's input to this epoch (closer: oracle_inputs), judged again by the verifier.
-          await tx.query('insert into oracle_inputs (network, epoch, input) values ($1, $2, $3)', [
-            ctx.network,
-            ctx.clock.epochAtMs(Date.now()),
-            canonicalJson(verdict),
-          ]);
-          ctx.log(`task ${t.index} of job ${job.sub.jobId.slice(0, 10)}: device ${liar.device.slice(0, 10)} returned a wrong result`);
-        }
+      for (const liar of j.contradicted.map((i) => t.runs[i]!)) {
+        if (liar.judged) continue;
+        liar.judged = true;
+        stats.lies++;
+        reputation.set(liar.device, updateReputation(reputation.get(liar.device) ?? INITIAL_REPUTATION, 'lie'));
+        const verdict: Verdict = {
+          job: job.sub.jobId,
+          task: t.index,
+          accused: liar.device,
+          confirmed: winner.claim,
+          results: [liar.result!.report, ...agreed.map((r) => r.result!.report)],
+        };
+        // The oracle's input to this epoch (closer: oracle_inputs), judged again by the verifier.
+        await tx.query('insert into oracle_inputs (network, epoch, input) values ($1, $2, $3)', [
+          ctx.network,
+          ctx.clock.epochAtMs(now),
+          canonicalJson(verdict),
+        ]);
+        ctx.log(`task ${t.index} of job ${job.sub.jobId.slice(0, 10)}: device ${liar.device.slice(0, 10)} returned a wrong result`);
       }
     });
     for (const r of t.runs) refreshOffer(r.device);
@@ -320,12 +360,18 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
     if (job.state !== 'running') return;
     if (job.tasks.every((t) => t.state === 'verified' || t.state === 'failed')) {
       job.state = job.tasks.some((t) => t.state === 'failed') ? 'failed' : 'done';
-      if (job.state === 'failed') job.error = `${job.tasks.filter((t) => t.state === 'failed').length} task(s) failed`;
+      const failed = job.tasks.filter((t) => t.state === 'failed');
+      if (job.state === 'failed') {
+        const first = failed[0]!;
+        job.error = `${failed.length} of ${job.tasks.length} task(s) failed; task ${first.index}: ${first.reason ?? 'failed'}`;
+      }
       void ctx.db.query('update compute_jobs set state = $2, error = $3 where job_id = $1', [job.sub.jobId, job.state, job.error]);
     }
   }
 
-  function cancelJob(job: Job, why: string): void {
+  async function cancelJob(job: Job, why: string): Promise<void> {
+    // What was decided before the cancel is accepted: cancelling is not a way out of paying for it.
+    await accept(job, null);
     job.state = 'cancelled';
     job.error = why;
     for (const t of job.tasks) {
@@ -335,6 +381,114 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
       for (const r of t.runs) if (!r.result && !r.lost) matcher.release(taskKey(job.sub.jobId, t.index, r.run));
     }
     void ctx.db.query('update compute_jobs set state = $2, error = $3 where job_id = $1', [job.sub.jobId, job.state, why]);
+  }
+
+  /** Makes the decided tasks' payments due now (`tasks` null: every task); returns the tasks accepted. */
+  async function accept(job: Job, tasks: number[] | null): Promise<number[]> {
+    const now = Date.now();
+    const chosen = (tasks ?? job.tasks.map((t) => t.index)).map((i) => job.tasks[i]!);
+    const accepted = chosen.filter((t) => t.dueAt !== null && t.dueAt > now);
+    for (const t of accepted) t.dueAt = now;
+    if (!accepted.length) return [];
+    const list = accepted.map((t) => t.index);
+    await ctx.db.transaction(async (tx) => {
+      await tx.query('update compute_tasks set due_at = $3 where job_id = $1 and task = any($2::int[])', [job.sub.jobId, list, now]);
+      await tx.query('update compute_payments set due_at = $3 where job_id = $1 and task = any($2::int[]) and attempt_seq is null', [
+        job.sub.jobId,
+        list,
+        now,
+      ]);
+    });
+    return list;
+  }
+
+  /**
+   * The consumer rejects decided tasks inside their windows: their unsettled payments are
+   * withdrawn and each runs once more on an owner it has not used, needing one more agreeing
+   * result than it had. Refused whole (nothing changes) if any task cannot be rejected.
+   */
+  async function reject(job: Job, tasks: number[]): Promise<number[]> {
+    const now = Date.now();
+    if (job.finalSent) throw new ServiceError(409, 'job-closed', `job ${job.sub.jobId} is settled and closed on chain`);
+    if (job.state === 'cancelled') throw new ServiceError(409, 'job-cancelled', `job ${job.sub.jobId} was cancelled`);
+    const chosen = tasks.map((i) => job.tasks[i]!);
+    for (const t of chosen) {
+      if (t.dueAt === null)
+        throw new ServiceError(409, 'not-decided', `task ${t.index} is ${t.state}: only a decided task can be rejected`);
+      if (t.rejected)
+        throw new ServiceError(409, 'already-rejected', `task ${t.index} was rejected once already; its second decision stands`);
+      if (t.dueAt <= now)
+        throw new ServiceError(409, 'window-closed', `task ${t.index}'s window closed at ${new Date(t.dueAt).toISOString()}`);
+    }
+    await ctx.db.transaction(async (tx) => {
+      for (const t of chosen) {
+        const left = await tx.query<{ n: number }>(
+          'select count(*)::int as n from compute_payments where job_id = $1 and task = $2 and attempt_seq is not null',
+          [job.sub.jobId, t.index],
+        );
+        if (left[0]!.n > 0) throw new ServiceError(409, 'window-closed', `task ${t.index}'s payments are already being settled`);
+        await tx.query('delete from compute_payments where job_id = $1 and task = $2', [job.sub.jobId, t.index]);
+        await tx.query("update compute_tasks set state = 'rejected', rejected = true, due_at = 0 where job_id = $1 and task = $2", [
+          job.sub.jobId,
+          t.index,
+        ]);
+      }
+      if (job.state !== 'running')
+        await tx.query("update compute_jobs set state = 'running', error = null where job_id = $1", [job.sub.jobId]);
+    });
+    for (const t of chosen) {
+      const agreeing = t.runs.filter((r) => r.result && r.result.claim === claimOfTask(t)).length;
+      t.rejected = true;
+      t.state = 'checking';
+      t.dueAt = null;
+      t.needed = Math.max(t.needed, agreeing) + 1;
+      t.reason = 'rejected by the consumer: running again on another owner';
+      t.output = null;
+      t.computeUnits = null;
+      t.device = null;
+      t.error = null;
+      enqueueRun(job, t);
+    }
+    job.state = 'running';
+    job.error = null;
+    ctx.log(`job ${job.sub.jobId.slice(0, 10)}: the consumer rejected task(s) ${tasks.join(', ')}`);
+    return tasks;
+  }
+
+  /** The claim a decided task stands on (of the device its output is credited to). */
+  function claimOfTask(t: TaskEntry): string | null {
+    return t.runs.find((r) => r.device === t.device && r.result)?.result?.claim ?? null;
+  }
+
+  /** Checks a consumer's signed accept or reject; returns the tasks it names (null: all, for accept). */
+  async function consumerAction(job: Job, action: 'accept' | 'reject', raw: Uint8Array): Promise<number[] | null> {
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.from(raw).toString('utf8'));
+    } catch (err) {
+      throw new ServiceError(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
+    }
+    const parsed = consumerActionSchema.safeParse(json);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      throw new ServiceError(400, 'malformed', `${i.path.join('.') || '(root)'}: ${i.message}`);
+    }
+    const tasks = parsed.data.tasks ? [...new Set(parsed.data.tasks)] : null;
+    if (action === 'reject' && !tasks) throw new ServiceError(400, 'malformed', 'tasks: name the tasks to reject');
+    for (const i of tasks ?? []) {
+      if (i >= job.tasks.length) throw new ServiceError(400, 'malformed', `tasks: job ${job.sub.jobId} has no task ${i}`);
+    }
+    const message = consumerActionMessage({ action, chainId: ctx.chain.chainId, jobId: job.sub.jobId as Hex, tasks });
+    let signer: Address;
+    try {
+      signer = await recoverMessageAddress({ message, signature: parsed.data.signature as Hex });
+    } catch (err) {
+      throw new ServiceError(400, 'bad-signature', `signature: ${(err as Error).message.split('\n')[0]}`);
+    }
+    if (signer.toLowerCase() !== job.sub.consumer.toLowerCase()) {
+      throw new ServiceError(403, 'not-consumer', `the signature is by ${signer}, not by the job's consumer ${job.sub.consumer}`);
+    }
+    return tasks;
   }
 
   /** One settlement per job with verified runs not yet settled, or that has ended and not closed. */
@@ -350,25 +504,31 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
       })) as { status: number; seq: bigint; burned: bigint };
       if (chainJob.status === EscrowStatus.Settled || chainJob.status === EscrowStatus.Reclaimed) {
         job.finalSent = true;
-        if (job.state === 'running') cancelJob(job, 'the escrow was closed on chain');
+        if (job.state === 'running') await cancelJob(job, 'the escrow was closed on chain');
         continue;
       }
-      if (chainJob.status === EscrowStatus.Cancelled && job.state === 'running') cancelJob(job, 'cancelled by the consumer');
-      if (job.state === 'running' && Date.now() > job.sub.deadline) cancelJob(job, 'the deadline passed');
+      if (chainJob.status === EscrowStatus.Cancelled && job.state === 'running') await cancelJob(job, 'cancelled by the consumer');
+      if (job.state === 'running' && Date.now() > job.sub.deadline) await cancelJob(job, 'the deadline passed');
       const seq = Number(chainJob.seq);
       // A settlement sent before a crash that landed: its payments are settled.
       await ctx.db.query(
         'update compute_payments set settled_seq = attempt_seq where job_id = $1 and attempt_seq <= $2 and settled_seq is null',
         [job.sub.jobId, seq],
       );
-      const due = await ctx.db.query<{ device: string; amount: string }>(
-        'select device, sum(amount::numeric)::text as amount from compute_payments where job_id = $1 and settled_seq is null group by device order by device',
-        [job.sub.jobId],
-      );
-      const isFinal = job.state !== 'running';
-      if (!due.length && !isFinal) continue;
+      const now = Date.now();
       const next = seq + 1;
-      await ctx.db.query('update compute_payments set attempt_seq = $2 where job_id = $1 and settled_seq is null', [job.sub.jobId, next]);
+      // Taking the due payments and marking them with this settlement is one statement, so a
+      // rejection (which withdraws payments not yet taken) cannot slip between the two.
+      const taken = await ctx.db.query<{ device: string; amount: string }>(
+        'update compute_payments set attempt_seq = $2 where job_id = $1 and settled_seq is null and due_at <= $3 returning device, amount',
+        [job.sub.jobId, next, now],
+      );
+      const byDevice = new Map<string, bigint>();
+      for (const r of taken) byDevice.set(r.device, (byDevice.get(r.device) ?? 0n) + BigInt(r.amount));
+      const due = [...byDevice].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([device, amount]) => ({ device, amount }));
+      // Final once the job has ended and no task's window is open: nothing more can fall due.
+      const isFinal = job.state !== 'running' && !job.tasks.some((t) => t.dueAt !== null && t.dueAt > now);
+      if (!due.length && !isFinal) continue;
       const message = {
         jobId: job.sub.jobId,
         consumer: job.sub.consumer,
@@ -475,28 +635,28 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
     return addJob(sub, 'running', null, []);
   }
 
-  function addJob(
-    sub: JobSubmission,
-    state: Job['state'],
-    error: string | null,
-    verified: { task: number; output: string | null; computeUnits: string; device: Hex }[],
-  ): Job {
+  function addJob(sub: JobSubmission, state: Job['state'], error: string | null, decided: DecidedRow[]): Job {
     const spot = Math.max(sub.spotCheck, p.minSpotCheck);
     const job: Job = { sub, state, error, burned: 0n, settlements: 0, finalSent: false, tasks: [] };
-    const done = new Map(verified.map((v) => [v.task, v]));
+    const done = new Map(decided.map((v) => [v.task, v]));
     for (const [i, t] of sub.tasks.entries()) {
-      const v = done.get(i);
+      // A task rejected before a restart runs again from scratch, with one agreeing result more.
+      const row = done.get(i);
+      const v = row && row.state !== 'rejected' ? row : undefined;
       job.tasks.push({
         index: i,
         args: t.args,
-        state: v ? 'verified' : state === 'running' ? 'queued' : 'cancelled',
+        state: v ? (v.state as TaskState) : state === 'running' ? 'queued' : 'cancelled',
         runs: [],
-        needed: sub.redundancy + (spotChecked(sub.jobId, i, spot) ? 1 : 0),
+        needed: sub.redundancy + (spotChecked(sub.jobId, i, spot) ? 1 : 0) + (row?.rejected ? 1 : 0),
         output: v?.output ?? null,
-        computeUnits: v?.computeUnits ?? null,
+        computeUnits: v?.compute_units ?? null,
         device: v?.device ?? null,
-        reason: null,
+        reason: v?.error ? describeSandboxCode(v.error) : null,
         queuedRun: null,
+        error: v?.error ?? null,
+        dueAt: v ? Number(v.due_at) : null,
+        rejected: row?.rejected ?? false,
       });
     }
     jobs.set(sub.jobId, job);
@@ -517,6 +677,9 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
         computeUnits: t.computeUnits,
         device: t.device,
         reason: t.reason,
+        error: t.error,
+        acceptBy: t.dueAt,
+        rejected: t.rejected,
       })),
       burned: job.burned.toString(),
       maxCost: job.sub.maxCost,
@@ -567,6 +730,24 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
       },
     },
     { method: 'GET', path: 'jobs/(0x[0-9a-f]{64})', handle: async (req) => ({ json: statusOf(jobOf(req.params[0]!)) }) },
+    {
+      method: 'POST',
+      path: 'jobs/(0x[0-9a-f]{64})/accept',
+      handle: async (req) => {
+        const job = jobOf(req.params[0]!);
+        const accepted = await accept(job, await consumerAction(job, 'accept', req.body));
+        return { json: { accepted, status: statusOf(job) } };
+      },
+    },
+    {
+      method: 'POST',
+      path: 'jobs/(0x[0-9a-f]{64})/reject',
+      handle: async (req) => {
+        const job = jobOf(req.params[0]!);
+        const rejected = await reject(job, (await consumerAction(job, 'reject', req.body))!);
+        return { json: { rejected, status: statusOf(job) } };
+      },
+    },
     {
       method: 'GET',
       path: 'jobs',
@@ -619,16 +800,11 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
       );
       for (const r of rows) {
         const sub = jobSubmissionSchema.parse(JSON.parse(r.submission));
-        const verified = await ctx.db.query<{ task: number; output: string | null; compute_units: string; device: Hex }>(
-          'select task, output, compute_units, device from compute_tasks where job_id = $1',
+        const decided = await ctx.db.query<DecidedRow>(
+          'select task, state, output, compute_units, device, error, due_at, rejected from compute_tasks where job_id = $1',
           [sub.jobId],
         );
-        addJob(
-          sub,
-          r.state as Job['state'],
-          r.error,
-          verified.map((v) => ({ task: v.task, output: v.output, computeUnits: v.compute_units, device: v.device })),
-        );
+        addJob(sub, r.state as Job['state'], r.error, decided);
       }
       timer = setInterval(tick, 100);
       timer.unref();

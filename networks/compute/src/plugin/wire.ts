@@ -9,6 +9,9 @@
 //   POST jobs                 a JobSubmission (JSON); the escrow must already be open on chain
 //   GET  jobs/<jobId>         its JobStatus
 //   GET  jobs?consumer=<addr> the consumer's jobs
+//   POST jobs/<jobId>/accept  a ConsumerAction: the named decided tasks (all, without `tasks`) are paid now
+//   POST jobs/<jobId>/reject  a ConsumerAction: the named tasks run again inside their windows
+import type { Hex } from 'viem';
 import { z } from 'zod';
 import { addressSchema, hex32, uintString } from '@groundwork/protocol';
 
@@ -122,8 +125,14 @@ export type JobStatus = {
     output: string | null;
     computeUnits: string | null;
     device: string | null;
-    /** Why it is not placed or failed, in words (the matcher's reason). */
+    /** Why it is not placed or failed, in words (the matcher's reason, or the sandbox's). */
     reason: string | null;
+    /** The sandbox's code when the task failed deterministically (fuel-exhausted, trap, …). */
+    error: string | null;
+    /** Unix ms when it is accepted (its payments fall due) unless rejected first; null until decided. */
+    acceptBy: number | null;
+    /** The consumer rejected it once; the decision after that stands. */
+    rejected: boolean;
   }[];
   /** Credits burned so far (settled on chain) and the escrowed maximum. */
   burned: string;
@@ -131,3 +140,23 @@ export type JobStatus = {
   settlements: number;
   error: string | null;
 };
+
+/**
+ * A consumer's accept or reject of decided tasks, signed (EIP-191) by the job's consumer over
+ * consumerActionMessage. Replaying one is harmless: accepting twice changes nothing, and a task
+ * can be rejected only once.
+ */
+export const consumerActionSchema = z
+  .object({
+    /** Task indexes; absent (accept only) means every decided task. */
+    tasks: z.array(count).min(1).max(10_000).optional(),
+    signature: z.string().regex(/^0x[0-9a-f]{130}$/i, 'must be a 65-byte hex signature'),
+  })
+  .strict();
+export type ConsumerAction = z.infer<typeof consumerActionSchema>;
+
+/** The text a consumer signs to accept or reject tasks of a job on one chain. */
+export function consumerActionMessage(a: { action: 'accept' | 'reject'; chainId: number; jobId: Hex; tasks: number[] | null }): string {
+  const tasks = a.tasks === null ? 'all' : [...new Set(a.tasks)].sort((x, y) => x - y).join(',');
+  return `groundwork compute ${a.action}\nchain ${a.chainId}\njob ${a.jobId.toLowerCase()}\ntasks ${tasks}`;
+}

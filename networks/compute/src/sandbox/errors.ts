@@ -42,6 +42,27 @@ export const DETERMINISTIC_CODES: ReadonlySet<SandboxErrorCode> = new Set([
   'invalid-task',
 ]);
 
+const CODE_WORDS: Record<SandboxErrorCode, string> = {
+  'invalid-module': 'the module is not a valid WASI command',
+  'import-refused': 'the module imports a host function outside the allowed set',
+  'feature-refused': 'the module uses a WebAssembly feature the sandbox refuses',
+  'memory-cap': "the run needed more memory than the task's cap",
+  'fuel-exhausted': "the run used all of the task's fuel",
+  'stack-overflow': 'the run went deeper in calls than the stack allows',
+  'output-too-large': 'the output went over its size cap',
+  trap: 'the module trapped',
+  timeout: 'the wall-clock safety timeout stopped the run',
+  'cid-mismatch': 'the module does not match its CID',
+  'invalid-task': 'the task is malformed',
+  internal: 'the sandbox failed',
+};
+
+/** A sandbox error code in words, for a consumer (`the run used all of the task's fuel (fuel-exhausted)`). */
+export function describeSandboxCode(code: string): string {
+  const words = (CODE_WORDS as Record<string, string>)[code];
+  return words ? `${words} (${code})` : `the sandbox stopped the run (${code})`;
+}
+
 export class SandboxError extends Error {
   override readonly name = 'SandboxError';
   constructor(
