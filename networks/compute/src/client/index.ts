@@ -263,6 +263,11 @@ export type SubmitOptions = {
   buyCredits?: boolean;
   /** Progress lines ("uploading …", "opening the escrow …"). */
   onProgress?: (line: string) => void;
+  /**
+   * The job id's nonce (default: 64 random bits). A fixed one gives a fixed job id, and so a fixed
+   * spot-check draw (tests, reproducible runs); a nonce this consumer already used is refused.
+   */
+  nonce?: bigint;
 };
 
 export type SubmitResult = {
@@ -517,12 +522,18 @@ export class ComputeClient {
 
     const network = networkId(KIND);
     let jobId: Hex;
-    for (;;) {
-      // 64 random bits: the id is the consumer's own (escrowJobId hashes the address in), so
-      // only a collision with one of its own jobs could clash, and that is checked.
-      jobId = escrowJobId(consumer, network, BigInt(`0x${randomBytes(8).toString('hex')}`));
-      if ((await this.escrowJob(c, jobId)).status === 0) break;
-    }
+    if (opts.nonce !== undefined) {
+      if (opts.nonce < 0n || opts.nonce >= 2n ** 256n) throw new RangeError(`nonce must be a uint256, got ${opts.nonce}`);
+      jobId = escrowJobId(consumer, network, opts.nonce);
+      if ((await this.escrowJob(c, jobId)).status !== 0)
+        throw new ComputeClientError(`nonce ${opts.nonce} was already used by ${consumer} (job ${jobId})`, 'duplicate-job');
+    } else
+      for (;;) {
+        // 64 random bits: the id is the consumer's own (escrowJobId hashes the address in), so
+        // only a collision with one of its own jobs could clash, and that is checked.
+        jobId = escrowJobId(consumer, network, BigInt(`0x${randomBytes(8).toString('hex')}`));
+        if ((await this.escrowJob(c, jobId)).status === 0) break;
+      }
     const submission = jobSubmissionFor(spec, { jobId, consumer });
     progress(`opening the escrow of job ${jobId} (${maxCost} credits until ${new Date(spec.deadline).toISOString()})`);
     const txHash = await this.send(c, c.escrow, CreditEscrowAbi, 'open', [

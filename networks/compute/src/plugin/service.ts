@@ -77,8 +77,9 @@ type Run = {
   assignedAt: number;
   result: { report: AcceptedReport['report']; body: ResultBody; claim: string } | null;
   lost: boolean;
-  /** Its outcome was applied (reputation, verdict): a task judged again after a rejection does not apply it twice. */
-  judged: boolean;
+  /** Credited as verified, or convicted of a lie: a task judged again after a rejection applies neither twice. */
+  credited: boolean;
+  convicted: boolean;
 };
 
 type TaskEntry = {
@@ -229,7 +230,8 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
         assignedAt: now,
         result: null,
         lost: false,
-        judged: false,
+        credited: false,
+        convicted: false,
       });
       t.state = t.runs.length > 1 ? 'checking' : 'running';
       t.reason = null;
@@ -274,13 +276,17 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
     const job = jobs.get(body.data.job);
     const t = job?.tasks[body.data.task];
     const run = t?.runs.find((r) => r.run === body.data.run);
-    if (!job || !t || !run || run.device !== accepted.report.device || run.result || run.lost) return;
+    if (!job || !t || !run || run.device !== accepted.report.device || run.result) return;
+    // A result that arrives after its run timed out still counts while the task is undecided: it
+    // is as much evidence as one on time (the replacement run, if any, may then be released).
+    if (run.lost && t.state !== 'running' && t.state !== 'checking') return;
     if (body.data.module !== job.sub.module) return;
     if (body.data.output) {
       const stored = await ctx.db.query('select 1 from compute_blobs where cid = $1', [body.data.output]);
       if (!stored.length) return; // the output must be uploaded before the report; it will time out
     }
     run.result = { report: accepted.report, body: body.data, claim: claimOf(body.data) };
+    run.lost = false;
     matcher.release(taskKey(job.sub.jobId, t.index, run.run));
     await judgeTask(job, t);
   }
@@ -322,8 +328,8 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
       );
       for (const r of agreed) {
         const amount = runCost(BigInt(r.result!.body.computeUnits), r.priceMicro);
-        if (!r.judged) reputation.set(r.device, updateReputation(reputation.get(r.device) ?? INITIAL_REPUTATION, 'verified'));
-        r.judged = true;
+        if (!r.credited) reputation.set(r.device, updateReputation(reputation.get(r.device) ?? INITIAL_REPUTATION, 'verified'));
+        r.credited = true;
         if (amount > 0n) {
           await tx.query(
             'insert into compute_payments (job_id, task, run, device, amount, due_at) values ($1,$2,$3,$4,$5,$6) on conflict do nothing',
@@ -332,8 +338,8 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
         }
       }
       for (const liar of j.contradicted.map((i) => t.runs[i]!)) {
-        if (liar.judged) continue;
-        liar.judged = true;
+        if (liar.convicted) continue;
+        liar.convicted = true;
         stats.lies++;
         reputation.set(liar.device, updateReputation(reputation.get(liar.device) ?? INITIAL_REPUTATION, 'lie'));
         const verdict: Verdict = {
@@ -413,10 +419,10 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
     if (job.state === 'cancelled') throw new ServiceError(409, 'job-cancelled', `job ${job.sub.jobId} was cancelled`);
     const chosen = tasks.map((i) => job.tasks[i]!);
     for (const t of chosen) {
-      if (t.dueAt === null)
-        throw new ServiceError(409, 'not-decided', `task ${t.index} is ${t.state}: only a decided task can be rejected`);
       if (t.rejected)
         throw new ServiceError(409, 'already-rejected', `task ${t.index} was rejected once already; its second decision stands`);
+      if (t.dueAt === null)
+        throw new ServiceError(409, 'not-decided', `task ${t.index} is ${t.state}: only a decided task can be rejected`);
       if (t.dueAt <= now)
         throw new ServiceError(409, 'window-closed', `task ${t.index}'s window closed at ${new Date(t.dueAt).toISOString()}`);
     }
