@@ -128,6 +128,19 @@ describe('groundwork compute: bad command lines and inputs exit 2, naming the fl
       /--key must be 0x followed by 64 hex digits/,
     ],
     ['compute reclaim', () => ['nope', '--deployment', deploymentFile, '--rpc', 'http://127.0.0.1:1', '--key', KEY], /<job> must be 0x/],
+    ['compute reject', () => [JOB, '--oracle', 'http://127.0.0.1:1', '--deployment', deploymentFile, '--key', KEY], /missing --tasks/],
+    [
+      'compute reject',
+      () => [JOB, '--tasks', '1,x', '--oracle', 'http://127.0.0.1:1', '--deployment', deploymentFile, '--key', KEY],
+      /--tasks must be a whole number/,
+    ],
+    [
+      'compute accept',
+      () => [JOB, '--tasks', '-1', '--oracle', 'http://127.0.0.1:1', '--deployment', deploymentFile, '--key', KEY],
+      /--tasks/,
+    ],
+    ['compute accept', () => [JOB, '--oracle', 'http://127.0.0.1:1', '--key', KEY], /missing --deployment/],
+    ['compute accept', () => [JOB, '--deployment', deploymentFile, '--key', KEY], /missing --oracle/],
     ['compute render', () => [path.join(dir, 'scene.json'), ...CHAIN()], /missing --out/],
     ['compute render', () => [path.join(dir, 'nope.json'), '--out', dir, ...CHAIN()], /<scene> .*nope\.json: no such file/],
     [

@@ -1,6 +1,7 @@
 // `groundwork compute ...`: what a consumer of the compute network runs. submit a job spec
 // (job.yaml: upload, escrow, hand to the oracle), follow it (status, jobs), take the verified
-// outputs home (result), stop it (cancel, then reclaim), and render a scene with the demo
+// outputs home (result), accept or reject decided tasks inside their windows (accept, reject),
+// stop it (cancel, then reclaim), and render a scene with the demo
 // renderer in one step (render). The compute package is imported when a command runs, not when
 // the CLI starts: it loads binaryen, which every other command would pay for.
 import { readFileSync, statSync } from 'node:fs';
@@ -141,8 +142,14 @@ function statusLines(s: JobStatus): string[] {
       t.state === 'verified'
         ? `${t.output ?? 'no output (the run stopped in the sandbox)'}${t.computeUnits ? `  ${t.computeUnits} units` : ''}${t.device ? `  ${t.device.slice(0, 10)}…` : ''}`
         : (t.reason ?? '');
-    out.push(`  task ${String(t.index).padEnd(5)} ${t.state.padEnd(9)} ${detail}`.trimEnd());
+    const window =
+      t.acceptBy !== null && t.acceptBy > Date.now() ? `  accepted at ${new Date(t.acceptBy).toISOString()} unless rejected` : '';
+    out.push(
+      `  task ${String(t.index).padEnd(5)} ${t.state.padEnd(9)} ${detail}${t.rejected ? '  (rejected once)' : ''}${window}`.trimEnd(),
+    );
   }
+  if (s.tasks.some((t) => t.acceptBy !== null && t.acceptBy > Date.now()))
+    out.push(`  accept now: groundwork compute accept ${s.jobId}; run tasks again: groundwork compute reject ${s.jobId} --tasks <n,…>`);
   if (s.tasks.length > shown.length) out.push(`  … and ${s.tasks.length - shown.length} more tasks (--json lists them all)`);
   return out;
 }
@@ -325,6 +332,94 @@ export async function runJobs(o: JobsOptions, io: Io): Promise<number> {
   }
   if (!jobs.length) line(io.stdout, `no jobs of ${client.consumer} on this oracle`);
   for (const j of jobs) line(io.stdout, `${j.jobId}  ${j.state.padEnd(9)} ${counts(j)}  (${j.burned}/${j.maxCost} credits)`);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// compute accept / reject
+
+const WINDOW_OPTIONS = `  --oracle <url>          the oracle's base URL
+  --deployment <file>     the deployment file (its chain id is in what is signed)
+  --key <hex>             the consumer's private key (0x + 64 hex digits); signs, pays nothing
+  --key-file <file>       a file holding it instead`;
+
+const ACCEPT_USAGE = `usage: groundwork compute accept <job> [--tasks <n,…>] --oracle <url> --deployment <file> (--key <hex> | --key-file <file>) [--json]
+
+Accepts a job's decided tasks (all of them, or those --tasks names) before their windows close:
+their payments fall due now, so the oracle settles them and, once nothing is left open, refunds
+the rest of the escrow. Without it a task is accepted when its window closes (the network's
+rejectWindowMs after it was decided, never later than the job's deadline).
+
+options:
+  --tasks <n,…>           task indexes as status shows them (default: every decided task)
+${WINDOW_OPTIONS}
+${jsonFlag(24)}
+${helpFlag(24)}`;
+
+const REJECT_USAGE = `usage: groundwork compute reject <job> --tasks <n,…> --oracle <url> --deployment <file> (--key <hex> | --key-file <file>) [--json]
+
+Rejects decided tasks inside their windows (Render lets creators reject frames): each runs again
+on a provider of an owner it has not used, and the result more independent runs agree on stands.
+If the first result was wrong its provider is caught and slashed and is not paid; if it was
+right, the new run confirms it and is paid too. A task can be rejected once.
+
+options:
+  --tasks <n,…>           task indexes as status shows them
+${WINDOW_OPTIONS}
+${jsonFlag(24)}
+${helpFlag(24)}`;
+
+export type WindowOptions = { job: Hex; tasks: number[] | null; oracle: string; deploymentFile: string; key: KeySource; json: boolean };
+
+export function parseWindow(argv: string[], action: 'accept' | 'reject'): WindowOptions {
+  const f = parseFlags(
+    argv,
+    {
+      tasks: { type: 'string' },
+      oracle: { type: 'string' },
+      deployment: { type: 'string' },
+      key: { type: 'string' },
+      'key-file': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    1,
+  );
+  const raw = action === 'reject' ? required(f, 'tasks') : optional(f, 'tasks');
+  const tasks = raw === undefined ? null : raw.split(',').map((v) => integer('tasks', v.trim(), { min: 0, max: 9_999 }));
+  return {
+    job: jobArg(f),
+    tasks,
+    oracle: url('oracle', required(f, 'oracle')),
+    deploymentFile: required(f, 'deployment'),
+    key: keySource(f, 'key'),
+    json: flag(f, 'json'),
+  };
+}
+
+export async function runWindow(o: WindowOptions, action: 'accept' | 'reject', io: Io): Promise<number> {
+  const deployment = loadDeployment('deployment', o.deploymentFile);
+  const privateKey = loadPrivateKey(o.key);
+  const compute = await loadCompute();
+  // Signing needs the chain id only: the deployment file's, with no RPC call.
+  const client = new compute.ComputeClient({ oracleUrl: o.oracle, deployment, privateKey });
+  const r =
+    action === 'accept'
+      ? await withClient(o, async () => {
+          const a = await client.accept(o.job, o.tasks ?? undefined);
+          return { tasks: a.accepted, status: a.status };
+        })
+      : await withClient(o, async () => {
+          const a = await client.reject(o.job, o.tasks!);
+          return { tasks: a.rejected, status: a.status };
+        });
+  if (o.json) {
+    printJson(io, { [action === 'accept' ? 'accepted' : 'rejected']: r.tasks, status: r.status });
+    return 0;
+  }
+  if (action === 'accept')
+    line(io.stdout, r.tasks.length ? `accepted task(s) ${r.tasks.join(', ')} of job ${o.job}` : `nothing left to accept in job ${o.job}`);
+  else line(io.stdout, `rejected task(s) ${r.tasks.join(', ')} of job ${o.job}: each runs again on another owner`);
+  for (const l of statusLines(r.status)) line(io.stdout, l);
   return 0;
 }
 
@@ -703,6 +798,8 @@ commands:
   status     a job's state, task by task
   jobs       a consumer's jobs
   result     download a job's verified outputs
+  accept     accept decided tasks now (their payments fall due)
+  reject     run decided tasks again inside their windows
   cancel     stop a job on chain
   reclaim    take back the credits of a job the oracle did not settle
   render     render a scene's frames with the demo renderer, to PNG files
@@ -728,6 +825,18 @@ export const computeCommands: Command[] = [
     summary: "download a compute job's verified outputs",
     usage: RESULT_USAGE,
     run: (argv, io) => runResult(parseResult(argv), io),
+  },
+  {
+    name: 'compute accept',
+    summary: "accept a compute job's decided tasks",
+    usage: ACCEPT_USAGE,
+    run: (argv, io) => runWindow(parseWindow(argv, 'accept'), 'accept', io),
+  },
+  {
+    name: 'compute reject',
+    summary: "reject a compute job's tasks inside their windows",
+    usage: REJECT_USAGE,
+    run: (argv, io) => runWindow(parseWindow(argv, 'reject'), 'reject', io),
   },
   {
     name: 'compute cancel',

@@ -666,10 +666,13 @@ export class ComputeClient {
     const id = jobIdOf(jobId);
     for (const t of tasks ?? [])
       if (!Number.isSafeInteger(t) || t < 0) throw new RangeError(`task indexes must be whole numbers from 0, got ${JSON.stringify(t)}`);
-    const c = this.chain(action);
+    // Signing needs the consumer's key and the chain id, not the chain itself.
+    const { deployment, privateKey } = this.options;
+    const missing = [!deployment && 'deployment', !privateKey && 'privateKey'].filter(Boolean);
+    if (missing.length) throw new ComputeClientError(`${action} signs as the consumer: give the client ${missing.join(', ')}`, 'no-key');
     const list = tasks ? [...new Set(tasks)].sort((a, b) => a - b) : null;
-    const signature = await c.account.signMessage({
-      message: consumerActionMessage({ action, chainId: c.deployment.chainId, jobId: id, tasks: list }),
+    const signature = await privateKeyToAccount(privateKey!).signMessage({
+      message: consumerActionMessage({ action, chainId: deployment!.chainId, jobId: id, tasks: list }),
     });
     const route = `jobs/${id}/${action}`;
     const body = JSON.stringify({ ...(list ? { tasks: list } : {}), signature });
