@@ -11,5 +11,12 @@ try {
   process.stderr.write(`error: ${err instanceof ContractsBuildError ? err.message : err.stack}\n`);
   process.exit(1);
 }
+// Node's own WASI (which the compute network's local renders use to check the network's frames)
+// warns that it is experimental on first use; that line would only confuse a terminal.
+const emitWarning = process.emitWarning;
+process.emitWarning = (warning, ...rest) => {
+  if (String(warning).startsWith('WASI is an experimental feature')) return;
+  emitWarning.call(process, warning, ...rest);
+};
 register();
 await import('../src/bin/groundwork.ts');

@@ -289,6 +289,8 @@ describe('bad command lines: exit 2, one error line naming the flag, then the us
       {
         dataDir: path.join('.data', 'devnet'),
         devices: 20,
+        compute: 3,
+        renderFrames: 6,
         epochSeconds: 30,
         epochs: undefined,
         rpcPort: 8545,

@@ -1,10 +1,15 @@
 // `groundwork devnet` (and `npm start`): a whole local network on embedded defaults. Anvil, the
-// contracts, the oracle with a 2-of-3 quorum and a fleet of simulated providers; epochs run, the
-// providers claim, every epoch is verified, and a live summary is printed. State lives in the data
-// directory, so a restart resumes.
+// contracts, the oracle with a 2-of-3 quorum, a fleet of simulated uptime providers, compute
+// providers and a rendering consumer (render-consumer.ts) that buys credits, renders the demo
+// scene's frames on the compute network and pays for them from escrow; epochs run, the providers
+// claim (the compute providers their usage rewards), every epoch is verified, and a live summary
+// is printed. State lives in the data directory, so a restart resumes.
 import path from 'node:path';
 import type { Address, Hex } from 'viem';
 import { GroundworkTokenAbi, RewardDistributorAbi, SettablePriceFeedAbi, devnetAccounts } from '@groundwork/contracts';
+import { computeWorker } from '@groundwork/network-compute/plugin';
+import { devnetFaucet } from './faucet.ts';
+import { CONSUMER_ACCOUNT, type RenderConsumer, type RenderJobSummary, startRenderConsumer } from './render-consumer.ts';
 import { chainSession } from '@groundwork/agent';
 import { claimRewards, verifyEpoch, type VerifyResult } from '@groundwork/agent';
 import { leafAccount } from '@groundwork/oracle';
@@ -12,7 +17,12 @@ import { startTestnet, type Behaviour, type Testnet } from './testnet.ts';
 
 export type DevnetOptions = {
   dataDir: string;
+  /** Uptime providers (default 20). */
   devices?: number;
+  /** Compute providers beside them (default 3; 0 runs uptime alone). */
+  compute?: number;
+  /** Frames per job of the rendering consumer (default 6; 0: no consumer). Needs compute providers. */
+  renderFrames?: number;
   epochSeconds?: number;
   /** Exit after this many epochs have closed (default: run until stopped). */
   epochs?: number;
@@ -59,6 +69,8 @@ export type DevnetSummary = {
   secondsToFirstClaim: number | null;
   /** True when the run ended on a stop request (Ctrl-C, SIGTERM) rather than after `epochs`. */
   stopped: boolean;
+  /** The compute network: its providers' owners and the rendering consumer's jobs (null when not run). */
+  compute: { owners: string[]; framesDir: string | null; jobs: RenderJobSummary[] } | null;
 };
 
 /** The run was stopped (Ctrl-C, SIGTERM) before the network was up. */
@@ -69,10 +81,28 @@ export class DevnetStoppedError extends Error {
 export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
   const started = performance.now();
   const log = o.log ?? (() => {});
+  const uptime = o.devices ?? 20;
+  const compute = o.compute ?? 3;
+  const renderFrames = compute > 0 ? (o.renderFrames ?? 6) : 0;
+  // Asks of 0.3, 0.4 and 0.5 credits per million units, repeating: the matcher prefers the cheapest free slot.
+  const COMPUTE_PRICES = ['0.3', '0.4', '0.5'];
   let net: Testnet;
   try {
     net = await startTestnet({
-      devices: o.devices ?? 20,
+      devices: uptime + compute,
+      ...(compute > 0
+        ? {
+            networks: [
+              { kind: 'uptime', weight: 1n },
+              { kind: 'compute', weight: 1n },
+            ],
+            network: (i: number) => (i < uptime ? 'uptime' : 'compute'),
+            worker: (i: number) =>
+              i < uptime
+                ? undefined
+                : computeWorker({ pricePerMCU: COMPUTE_PRICES[(i - uptime) % COMPUTE_PRICES.length], maxConcurrent: 1 }),
+          }
+        : {}),
       epochSeconds: o.epochSeconds ?? 30,
       dataDir: o.dataDir,
       databaseUrl: o.databaseUrl,
@@ -109,8 +139,25 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
     verify: [],
     secondsToFirstClaim: null,
     stopped: false,
+    compute:
+      compute > 0
+        ? {
+            owners: net.providers.filter((p) => p.network === 'compute').map((p) => p.owner.toLowerCase()),
+            framesDir: renderFrames > 0 ? path.join(o.dataDir, 'frames') : null,
+            jobs: [],
+          }
+        : null,
   };
+  let consumer: RenderConsumer | null = null;
   try {
+    if (renderFrames > 0) {
+      const account = devnetAccounts(CONSUMER_ACCOUNT).address;
+      if ((await net.tokenBalance(account)) < 100n * 10n ** 18n)
+        await devnetFaucet({ rpcUrl: net.rpcUrl, deployment: net.deployment, to: account });
+      consumer = startRenderConsumer({ net, dir: summary.compute!.framesDir!, frames: renderFrames, log });
+      summary.compute!.jobs = consumer.jobs;
+      log(`rendering consumer ${account} · ${renderFrames} frames a job · frames in ${summary.compute!.framesDir}`);
+    }
     let next = await firstOpenEpoch(net);
     let closed = 0;
     while (!o.signal?.aborted && (o.epochs === undefined || closed < o.epochs)) {
@@ -130,6 +177,7 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
     // whatever was in flight; that is the stop working, not an error.
     if (!o.signal?.aborted) throw err;
   } finally {
+    await consumer?.stop();
     await net.stop();
   }
   summary.stopped = o.signal?.aborted ?? false;

@@ -138,10 +138,14 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
   try {
     if (deploymentFile && existsSync(deploymentFile)) {
       const saved = readDeploymentFile(deploymentFile);
+      const missing = (opts.networks ?? []).filter((n) => !saved.networks.some((m) => m.kind === n.kind)).map((n) => n.kind);
       if (!saved.addresses.escrow || !saved.addresses.slashOrders) {
         // A data directory from before the escrow and slash-order contracts: its credits contract
         // cannot hold credits, so the markets could not run on it.
         if (dataDir) retireOracleState(dataDir, log, 'the saved deployment predates the credit escrow and slash orders');
+      } else if (missing.length) {
+        // Devices of a network the deployment does not have could not register.
+        if (dataDir) retireOracleState(dataDir, log, `the saved deployment has no ${missing.join(', ')} network`);
       } else if (await deployedOnChain(client, saved)) deployment = saved;
       else if (dataDir) retireOracleState(dataDir, log, 'the chain no longer holds the saved deployment (it was rolled back past it)');
     }

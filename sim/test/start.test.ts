@@ -4,7 +4,7 @@
 // `npm start` itself from a clean copy of the repository, as a new user does.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -15,7 +15,10 @@ const dir = mkdtempSync(path.join(tmpdir(), 'groundwork-start-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const CLI = path.join(root, 'cli', 'bin', 'groundwork.mjs');
-const FAST = ['--devices', '4', '--epoch-seconds', '5', '--rpc-port', '0', '--oracle-port', '0'];
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+const QUICK = ['--devices', '4', '--epoch-seconds', '5', '--rpc-port', '0', '--oracle-port', '0'];
+// Uptime alone, for the tests about starting and stopping.
+const FAST = [...QUICK, '--compute', '0'];
 
 // The build already ran in `npm test`; call the same command `npm start` runs.
 const devnet = (...args: string[]) =>
@@ -30,14 +33,19 @@ type Summary = {
   verify: { epoch: number; pass: boolean }[];
   secondsToFirstClaim: number | null;
   stopped: boolean;
+  compute: {
+    owners: string[];
+    framesDir: string | null;
+    jobs: { jobId: string; state: string; frames: number; dir: string; escrowed: string; burned: string; refunded: string }[];
+  } | null;
 };
 
-test('npm start runs epochs, claims, verifies, and resumes', () => {
-  const args = ['--data-dir', path.join(dir, 'resume'), ...FAST, '--json'];
-  const first = devnet(...args, '--epochs', '3');
+test('npm start runs epochs, renders frames on the compute network, claims, verifies, and resumes', () => {
+  const args = ['--data-dir', path.join(dir, 'resume'), ...QUICK, '--compute', '3', '--json'];
+  const first = devnet(...args, '--epochs', '7');
   assert.equal(first.status, 0, first.stderr.slice(-2000));
   const s = JSON.parse(first.stdout) as Summary;
-  assert.equal(s.epochs.length, 3);
+  assert.equal(s.epochs.length, 7);
   assert.ok(
     s.verify.every((v) => v.pass),
     JSON.stringify(s.verify),
@@ -49,8 +57,24 @@ test('npm start runs epochs, claims, verifies, and resumes', () => {
   assert.ok(s.secondsToFirstClaim !== null && s.secondsToFirstClaim > 0);
   assert.equal(s.stopped, false);
   // Everything earned is claimed by the end: claimed per account equals cumulative rewards.
-  assert.ok(Object.keys(s.rewards).length === 4, JSON.stringify(s.rewards));
   for (const [account, amount] of Object.entries(s.rewards)) assert.equal(s.claimed[account], amount, account);
+  // The rendering consumer's jobs: frames on disk as PNG files, paid from escrow, the rest refunded.
+  const c = s.compute!;
+  assert.equal(c.owners.length, 3);
+  assert.ok(c.jobs.length >= 1, 'a render job closed');
+  for (const j of c.jobs) {
+    assert.equal(j.state, 'done');
+    assert.equal(BigInt(j.escrowed), BigInt(j.burned) + BigInt(j.refunded));
+    assert.ok(BigInt(j.burned) > 0n);
+    const pngs = readdirSync(j.dir).filter((f) => /^frame-\d{4}\.png$/.test(f));
+    assert.equal(pngs.length, j.frames);
+    assert.equal(j.frames, 6);
+    for (const f of pngs) assert.ok(readFileSync(path.join(j.dir, f)).subarray(0, 8).equals(PNG_SIGNATURE), `${f} is a PNG`);
+  }
+  // The usage those jobs burned is paid to the compute providers' owners.
+  const computeRewards = c.owners.reduce((sum, o) => sum + BigInt(s.rewards[o] ?? '0'), 0n);
+  assert.ok(computeRewards > 0n, `compute owners earned ${computeRewards}`);
+  assert.ok(Object.keys(s.rewards).length >= 5, JSON.stringify(s.rewards));
   assert.ok(existsSync(path.join(dir, 'resume', 'deployment.json')));
 
   const second = devnet(...args, '--epochs', '1');
@@ -130,7 +154,8 @@ test('npm start -- --json in a clean copy of the repository prints only JSON on 
   const install = npm(['ci', '--prefer-offline', '--no-audit', '--no-fund']);
   assert.equal(install.status, 0, install.stderr.slice(-2000));
 
-  const start = npm(['start', '--', '--epochs', '1', '--json', ...FAST]);
+  // With the compute network on (the default): on a fresh clone its renderer is compiled on first use.
+  const start = npm(['start', '--', '--epochs', '1', '--json', ...QUICK]);
   assert.equal(start.status, 0, start.stderr.slice(-3000));
   const summary = JSON.parse(start.stdout) as Summary; // throws unless stdout is one JSON document
   assert.equal(summary.epochs.length, 1);

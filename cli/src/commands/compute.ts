@@ -5,7 +5,6 @@
 // renderer in one step (render). The compute package is imported when a command runs, not when
 // the CLI starts: it loads binaryen, which every other command would pay for.
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Address, Hex } from 'viem';
 import type { Deployment } from '@groundwork/contracts';
@@ -695,22 +694,22 @@ export async function runRender(o: RenderOptions, io: Io): Promise<number> {
   const frames = o.frames === undefined ? Array.from({ length: scene.frames }, (_, i) => i + 1) : parseFrames(o.frames, scene.frames);
   const { client } = await chainClient(compute, o);
 
-  // The job as a spec, so that it is checked and costed exactly as a job.yaml would be.
-  const doc = {
-    version: compute.JOB_VERSION,
-    program: './renderer.wasm',
-    args: ['--frame', '{task}'],
-    stdin: './scene.json',
-    tasks: frames,
-    resources: { memory: o.memory, fuel: o.fuel },
-    deadline: o.deadline,
-    maxPrice: Number(o.maxPrice),
-    verification: { spotCheck: o.spotCheck.endsWith('%') ? o.spotCheck : Number(o.spotCheck), redundancy: 1 },
-  };
-  const base = path.resolve('.groundwork-render');
-  let plan: ReturnType<Compute['planJobSpec']>;
+  step(io, 'loading the renderer (compiling it first if it is not built)');
+  const wasm = await compute.loadRendererWasm().catch((err: Error) => {
+    throw new CliError(`the renderer could not be built: ${oneLine(err.message).slice(0, 300)}`);
+  });
+  let spec: JobSpec;
   try {
-    plan = compute.planJobSpec(JSON.stringify(doc), { baseDir: base, now: Date.now() });
+    spec = compute.renderJobSpec({
+      wasm,
+      scene: sceneBytes,
+      frames,
+      maxPrice: Number(o.maxPrice),
+      spotCheck: o.spotCheck.endsWith('%') ? o.spotCheck : Number(o.spotCheck),
+      fuel: o.fuel,
+      memory: o.memory,
+      deadline: o.deadline,
+    });
   } catch (err) {
     if (!(err instanceof compute.JobSpecError)) throw err;
     const p = err.problems[0]!;
@@ -718,52 +717,12 @@ export async function runRender(o: RenderOptions, io: Io): Promise<number> {
     if (!key) throw new UsageError(compute.formatProblem(p));
     throw new UsageError(`--${FLAG_NAMES[key]} ${JSON.stringify(String(o[key]))}: ${p.message}`);
   }
-  step(io, 'loading the renderer (compiling it first if it is not built)');
-  const wasm = await compute.loadRendererWasm().catch((err: Error) => {
-    throw new CliError(`the renderer could not be built: ${oneLine(err.message).slice(0, 300)}`);
-  });
-  const spec = compute.resolveJobSpec(
-    plan,
-    new Map([
-      [path.join(base, 'renderer.wasm'), wasm],
-      [path.join(base, 'scene.json'), sceneBytes],
-    ]),
-  );
 
   const r = await submitSpec(client, spec, o, io);
   step(io, `submitted job ${r.jobId} (${frames.length} frames, ${r.maxCost} credits escrowed)`);
   const status = await wait(client, r.jobId, waitMs(spec.deadline, o.timeoutMs), o.oracle, io);
-  const outputs = new Map((await withClient(o, () => client.outputs(r.jobId, status))).map((x) => [x.index, x]));
-
-  await mkdir(o.out, { recursive: true });
-  const written: { frame: number; task: number; file: string }[] = [];
-  const missing: { frame: number; task: number; state: string; reason: string }[] = [];
-  for (const t of status.tasks) {
-    const frame = Number(spec.tasks[t.index]?.value);
-    const got = outputs.get(t.index);
-    if (!got) {
-      const reason =
-        t.state === 'verified'
-          ? 'the run stopped in the sandbox on every provider that ran it (out of --fuel or --memory?)'
-          : (t.reason ?? t.state);
-      missing.push({ frame, task: t.index, state: t.state, reason });
-      continue;
-    }
-    if (got.outputs.exitCode !== 0) {
-      missing.push({ frame, task: t.index, state: t.state, reason: `the renderer exited with status ${got.outputs.exitCode}` });
-      continue;
-    }
-    let png: Uint8Array;
-    try {
-      png = compute.encodePng(compute.decodeRawImage(got.outputs.stdout));
-    } catch (err) {
-      missing.push({ frame, task: t.index, state: t.state, reason: `its output is not an image: ${(err as Error).message}` });
-      continue;
-    }
-    const file = path.resolve(o.out, `frame-${String(frame).padStart(4, '0')}.png`);
-    await writeFile(file, png);
-    written.push({ frame, task: t.index, file });
-  }
+  const outputs = await withClient(o, () => client.outputs(r.jobId, status));
+  const { written, missing } = await compute.writeRenderedFrames(spec, status, outputs, path.resolve(o.out));
   const ok = missing.length === 0 && status.state === 'done';
   if (o.json) {
     printJson(io, {

@@ -13,14 +13,19 @@ import { tokens } from './provider.ts';
 const DEVNET_USAGE = `usage: groundwork devnet [options]
        groundwork devnet faucet <address> [options]   (token and gas for a newcomer; see --help)
 
-Boots a whole local Groundwork network: anvil, every contract, the oracle (2-of-3 quorum) and
-simulated providers. Each epoch is closed, its root posted, every provider claims, and the epoch
-is verified; one line per epoch is printed. Runs until Ctrl-C (or --epochs). State lives in the
+Boots a whole local Groundwork network: anvil, every contract, the oracle (2-of-3 quorum),
+simulated uptime providers, compute providers and a rendering consumer that renders the demo
+scene's frames on the compute network, job after job (one line per job: frames, credits burned
+and refunded, where the PNG files are). Each epoch is closed, its root posted, every provider
+claims (the compute providers their usage rewards), and the epoch is verified; one line per
+epoch is printed. Runs until Ctrl-C (or --epochs). State lives in the
 data directory, so a restart resumes the same deployment. Exit code 1 if any epoch failed to verify.
 
 options:
   --data-dir <dir>        chain state, deployment, keys, oracle database (default .data/devnet)
-  --devices <n>           simulated providers, one device each (default 20)
+  --devices <n>           simulated uptime providers, one device each (default 20)
+  --compute <n>           compute providers beside them (default 3; 0: uptime alone)
+  --render-frames <n>     frames per job of the rendering consumer (default 6; 0: no consumer)
   --epoch-seconds <n>     epoch length for a new deployment (default 30)
   --epochs <n>            stop after this many epochs have closed (default: run until Ctrl-C)
   --rpc-port <n>          anvil's RPC port (default 8545; 0 picks a free one)
@@ -33,6 +38,8 @@ ${helpFlag(24)}`;
 export type DevnetCliOptions = {
   dataDir: string;
   devices: number;
+  compute: number;
+  renderFrames: number;
   epochSeconds: number;
   epochs?: number;
   rpcPort: number;
@@ -46,6 +53,8 @@ export function parseDevnet(argv: string[], env: Record<string, string | undefin
   const f = parseFlags(argv, {
     'data-dir': { type: 'string' },
     devices: { type: 'string' },
+    compute: { type: 'string' },
+    'render-frames': { type: 'string' },
     'epoch-seconds': { type: 'string' },
     epochs: { type: 'string' },
     'rpc-port': { type: 'string' },
@@ -64,6 +73,8 @@ export function parseDevnet(argv: string[], env: Record<string, string | undefin
   return {
     dataDir: optional(f, 'data-dir') ?? path.join('.data', 'devnet'),
     devices: integer('devices', optional(f, 'devices') ?? '20', { min: 1, max: 1000 }),
+    compute: integer('compute', optional(f, 'compute') ?? '3', { min: 0, max: 100 }),
+    renderFrames: integer('render-frames', optional(f, 'render-frames') ?? '6', { min: 0, max: 24 }),
     // Epochs shorter than a few seconds leave no room for the challenge window and the claims.
     epochSeconds: integer('epoch-seconds', optional(f, 'epoch-seconds') ?? '30', { min: 4 }),
     epochs: epochs === undefined ? undefined : integer('epochs', epochs, { min: 1 }),
@@ -77,7 +88,7 @@ export function parseDevnet(argv: string[], env: Record<string, string | undefin
 
 /** The lines worth showing without --verbose: set-up milestones, the header and one per epoch. */
 export function isSummaryLine(text: string): boolean {
-  return /^(deployed Groundwork|\d+ providers registered|chain \S+ · oracle |epoch -?\d+\s+· |epochs close again|the chain |follower: the chain no longer)/.test(
+  return /^(deployed Groundwork|\d+ providers registered|chain \S+ · oracle |epoch -?\d+\s+· |epochs close again|the chain |follower: the chain no longer|rendering consumer |render job |render consumer stopped)/.test(
     text,
   );
 }
@@ -105,10 +116,12 @@ export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<num
   const { signal, dispose } = stopSignal(io);
   let summary: DevnetSummary;
   try {
-    line(out, `starting the devnet in ${dataDir} (${o.devices} providers, ${o.epochSeconds} s epochs)`);
+    line(out, `starting the devnet in ${dataDir} (${o.devices} uptime and ${o.compute} compute providers, ${o.epochSeconds} s epochs)`);
     summary = await runDevnet({
       dataDir,
       devices: o.devices,
+      compute: o.compute,
+      renderFrames: o.renderFrames,
       epochSeconds: o.epochSeconds,
       epochs: o.epochs,
       rpcPort: o.rpcPort,
@@ -138,6 +151,12 @@ export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<num
     const total = (r: Record<string, string>) => Object.values(r).reduce((s, x) => s + BigInt(x), 0n);
     if (owners.length)
       line(out, `${owners.length} owners earned ${tokens(total(summary.rewards))}, claimed ${tokens(total(summary.claimed))}`);
+    const c = summary.compute;
+    if (c?.framesDir) {
+      const frames = c.jobs.reduce((n, j) => n + j.frames, 0);
+      const burned = c.jobs.reduce((n, j) => n + BigInt(j.burned), 0n);
+      line(out, `${c.jobs.length} render job(s) · ${frames} frames in ${c.framesDir} · ${burned} credits burned for them`);
+    }
   }
   if (summary.stopped) line(out, `stopped · chain, keys and oracle state are saved in ${dataDir}; run the same command to resume`);
   return failed.length ? 1 : 0;

@@ -607,13 +607,13 @@ describe('the shipped examples', () => {
     }
   };
 
-  test('render.yaml: 24 frames, 108 credits escrowed', async () => {
+  test('render.yaml: 24 frames, 54,000 credits escrowed', async () => {
     const spec = await loadJobSpec(readFileSync(path.join(examples, 'render.yaml'), 'utf8'), { baseDir: examples, now: NOW, readFile });
     assert.equal(spec.tasks.length, 24);
     assert.deepEqual(spec.tasks[0]!.args, ['--frame', '1', '--scene', '/input/scene.json']);
     assert.equal(spec.inputs[0]!.name, 'scene.json');
     assert.equal(spec.inputs[0]!.source, fileURLToPath(new URL('../scenes/demo.json', import.meta.url)));
-    assert.equal(spec.maxCost, 108n);
+    assert.equal(spec.maxCost, 54_000n);
     assert.deepEqual(spec.warnings, []);
   });
 

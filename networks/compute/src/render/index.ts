@@ -2,3 +2,4 @@
 export * from './image.ts';
 export * from './renderer.ts';
 export * from './scene.ts';
+export * from './job.ts';

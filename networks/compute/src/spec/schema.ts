@@ -236,7 +236,7 @@ const deadline = z.unknown().transform((v, ctx): RawDeadline => {
 });
 
 const maxPrice = z.unknown().transform((v, ctx) => {
-  if (v === undefined) return issue(ctx, 'is required: the most you pay, in credits per million compute units (e.g. 0.002)');
+  if (v === undefined) return issue(ctx, 'is required: the most you pay, in credits per million compute units (e.g. 1)');
   if (typeof v !== 'number') return issue(ctx, `expected a number of credits per million compute units, got ${describeValue(v)}`);
   if (!(v > 0)) return issue(ctx, `${v} must be greater than 0`);
   if (v > JOB_LIMITS.maxPrice) return issue(ctx, `${v} exceeds the cap of ${JOB_LIMITS.maxPrice} credits per million compute units`);
