@@ -10,7 +10,12 @@
  *    (several minutes: the baseline alone takes about two), then the full close (the uptime
  *    verifier, the artifact streamed to disk with its hash; its own time and memory targets) and
  *    `epoch verify`'s work on that artifact (reported);
- * 3. bench/devnet.ts: a fresh devnet's seconds from start to the first claimed reward.
+ * 3. bench/compute-metering.ts: the sandbox's metered run against the unmetered one (≤ 1.3);
+ * 4. bench/compute-matcher.ts: task assignments per second, 10,000 providers and 100,000 tasks,
+ *    against a linear-scan reference;
+ * 5. bench/compute-e2e.ts: frames per minute of the demo scene through a devnet's compute
+ *    network against the same frames rendered locally in one process;
+ * 6. bench/devnet.ts: a fresh devnet's seconds from start to the first claimed reward.
  *
  * Each runs with --json: its progress (stderr) is forwarded as it comes, its JSON result is
  * echoed, and at the end one summary of the ratios is printed. --quick runs small sizes (for
@@ -155,6 +160,15 @@ function summarise(o: Outcome, quick: boolean): Summary {
       missed: !r.targetMet && !quick ? [`compute-metering: ratio ${fixed(r.ratio, 3)} > ${r.target}`] : [],
     };
   }
+  if (o.name === 'compute-e2e') {
+    return {
+      lines: [
+        `${name} ${status}: ${r.frames} frames of ${r.scene.width}x${r.scene.height}x${r.scene.samples}: network ${r.network.framesPerMinute} frames/min ` +
+          `(${r.providers} providers, ${r.spotChecked} spot checks) against local ${r.local.framesPerMinute} frames/min = ${fixed(r.ratio, 3)}; identical: ${r.identical}`,
+      ],
+      missed: [],
+    };
+  }
   if (o.name === 'devnet') {
     return {
       lines: [
@@ -186,6 +200,12 @@ async function main(): Promise<void> {
     file: 'compute-metering.ts',
     args: ['--json', ...(quick ? ['--size', '512', '--reps', '3'] : [])],
   });
+  plan.push({
+    name: 'compute-matcher',
+    file: 'compute-matcher.ts',
+    args: ['--json', ...(quick ? ['--providers', '1000', '--tasks', '10000'] : [])],
+  });
+  plan.push({ name: 'compute-e2e', file: 'compute-e2e.ts', args: ['--json', ...(quick ? ['--frames', '4'] : [])] });
   plan.push({ name: 'devnet', file: 'devnet.ts', args: ['--json', ...(quick ? ['--devices', '4', '--epoch-seconds', '10'] : [])] });
 
   const outcomes: Outcome[] = [];

@@ -398,6 +398,19 @@ describe('sandbox: limits', () => {
     await assertRejectsSandbox(runTask({ module: INFINITE_LOOP, limits: { timeoutMs: 200 } }), 'timeout', /200 ms timeout/);
   });
 
+  test('workers are reused: after a stack overflow, a fuel stop, a trap and a timeout the next run is the same as the first', async () => {
+    const first = await runTask({ module: UPPER, stdin: enc('same every time') });
+    await assertRejectsSandbox(runTask({ module: RECURSE }), 'stack-overflow');
+    await assertRejectsSandbox(runTask({ module: INFINITE_LOOP, limits: { fuel: 10_000 } }), 'fuel-exhausted');
+    await assertRejectsSandbox(runTask({ module: DIVIDE_BY_ZERO }), 'trap');
+    await assertRejectsSandbox(runTask({ module: INFINITE_LOOP, limits: { timeoutMs: 200 } }), 'timeout');
+    for (let i = 0; i < 3; i++) {
+      const again = await runTask({ module: UPPER, stdin: enc('same every time') });
+      assert.equal(text(again.stdout), 'SAME EVERY TIME');
+      assert.equal(again.computeUnits, first.computeUnits);
+    }
+  });
+
   test('malformed tasks are refused', () => {
     assertSandboxError(() => validateTask({ module: UPPER, inputs: { '../x': enc('') } }), 'invalid-task');
     assertSandboxError(() => runTaskInline({ module: UPPER, inputs: { '/abs': enc('') } }), 'invalid-task');

@@ -53,38 +53,60 @@ export type WorkerReply = { ok: true; result: RunResult } | { ok: false; error: 
 export type WorkerData = { module: WebAssembly.Module; moduleCid: string; task: NormalizedTask };
 
 const WORKER_URL = new URL('./worker.mjs', import.meta.url);
+/** Idle sandbox workers kept for the next task: starting one (a thread, tsx's loader) costs about 250 ms. */
+const MAX_IDLE_WORKERS = 8;
+const idle: Worker[] = [];
+
+function spawnWorker(): Worker {
+  const worker = new Worker(WORKER_URL, { resourceLimits: { stackSizeMb: WORKER_STACK_MB }, stdout: true, stderr: true });
+  // An idle worker does not keep the process alive.
+  worker.unref();
+  return worker;
+}
 
 /**
- * Runs a task in a fresh Worker (see the header). Load-time refusals are thrown here before any
- * worker starts; the run's own failures come back as SandboxError too, and a run still going
- * after limits.timeoutMs is terminated with 'timeout'.
+ * Runs a task in a sandbox Worker (see the header), reusing an idle one: a task's instance, its
+ * memory and its WASI host are its own, and nothing of a run is left in the worker but garbage,
+ * so a worker serves task after task. Load-time refusals are thrown here before any worker is
+ * used; the run's own failures come back as SandboxError too, and a run still going after
+ * limits.timeoutMs is terminated with 'timeout' (a worker that was terminated, or failed, is
+ * never reused).
  */
 export async function runTask(task: Task): Promise<RunResult> {
   const { prepared, normalized } = load(task);
   const data: WorkerData = { module: prepared.metered, moduleCid: prepared.info.cid, task: normalized };
-  const worker = new Worker(WORKER_URL, { workerData: data, resourceLimits: { stackSizeMb: WORKER_STACK_MB }, stdout: true, stderr: true });
+  const worker = idle.pop() ?? spawnWorker();
+  worker.ref();
   return new Promise<RunResult>((resolve, reject) => {
     let settled = false;
-    const settle = (fn: () => void) => {
+    const onMessage = (reply: WorkerReply) =>
+      settle(true, () => (reply.ok ? resolve(reply.result) : reject(SandboxError.fromJSON(reply.error))));
+    const onError = (err: Error) => settle(false, () => reject(new SandboxError('internal', `the sandbox worker failed: ${err.message}`)));
+    const onExit = (code: number) =>
+      settle(false, () => reject(new SandboxError('internal', `the sandbox worker exited (code ${code}) without a result`)));
+    const settle = (reusable: boolean, fn: () => void) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
       fn();
-      void worker.terminate();
+      if (reusable && idle.length < MAX_IDLE_WORKERS) {
+        worker.unref();
+        idle.push(worker);
+      } else void worker.terminate();
     };
     const timer = setTimeout(
       () =>
-        settle(() =>
+        settle(false, () =>
           reject(new SandboxError('timeout', `the run did not finish within the task's ${normalized.limits.timeoutMs} ms timeout`)),
         ),
       normalized.limits.timeoutMs,
     );
-    worker.once('message', (reply: WorkerReply) =>
-      settle(() => (reply.ok ? resolve(reply.result) : reject(SandboxError.fromJSON(reply.error)))),
-    );
-    worker.once('error', (err) => settle(() => reject(new SandboxError('internal', `the sandbox worker failed: ${err.message}`))));
-    worker.once('exit', (code) =>
-      settle(() => reject(new SandboxError('internal', `the sandbox worker exited (code ${code}) without a result`))),
-    );
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage(data);
   });
 }
