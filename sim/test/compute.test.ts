@@ -61,7 +61,7 @@ describe('compute network: a render job through the devnet', () => {
       worker: (i) =>
         i === LIAR
           ? computeWorker({ pricePerMCU: '0.1', maxConcurrent: 2, cheat: 'wrong-output' })
-          : computeWorker({ pricePerMCU: `0.${i + 2}`, maxConcurrent: 2 }),
+          : computeWorker({ pricePerMCU: `0.${i + 2}`, maxConcurrent: 2, attributes: { region: i === 1 ? 'eu' : 'us' } }),
     });
     const wasm = await loadRendererWasm();
     writeFileSync(path.join(dir, 'render.wasm'), wasm);
@@ -187,6 +187,38 @@ describe('compute network: a render job through the devnet', () => {
     const result = await net.verify(epoch);
     assert.equal(result.pass, true, JSON.stringify(result.checks.filter((c) => !c.ok)));
     assert.ok(!orders.orders.some((o) => o.device !== liar), 'no honest device is accused');
+  });
+
+  test('a job that requires an attribute runs only where an offer has it, and says why when none has', async () => {
+    const job = (attributes: string) =>
+      [
+        'version: "groundwork/job@1"',
+        'program: ./render.wasm',
+        'args: ["--frame", "{task}"]',
+        'stdin: ./scene.json',
+        'tasks: 1',
+        'resources: { memory: 64MiB, fuel: 5e8 }',
+        'deadline: 10m',
+        'maxPrice: 1',
+        'verification: { spotCheck: 0 }',
+        `attributes: ${attributes}`,
+        '',
+      ].join('\n');
+    writeFileSync(path.join(dir, 'eu.yaml'), job('{ region: eu }'));
+    writeFileSync(path.join(dir, 'mars.yaml'), job('{ region: mars }'));
+    const eu = await client.submit(await readJobSpecFile(path.join(dir, 'eu.yaml')), { buyCredits: true });
+    const done = await client.waitForJob(eu.jobId, { timeoutMs: 60_000, intervalMs: 200 });
+    assert.equal(done.state, 'done');
+    assert.equal(done.tasks[0]!.device, net.providers[1]!.device, 'only device 1 offers region=eu');
+    await client.accept(eu.jobId);
+    const mars = await client.submit(await readJobSpecFile(path.join(dir, 'mars.yaml')), { buyCredits: true });
+    let reason = '';
+    for (let i = 0; i < 100 && !reason; i++) {
+      reason = (await client.status(mars.jobId)).tasks[0]!.reason ?? '';
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(reason, /no provider has every required attribute .*region=mars: 0/);
+    await client.cancel(mars.jobId);
   });
 });
 

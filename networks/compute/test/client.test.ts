@@ -217,11 +217,12 @@ describe('jobSubmissionFor', () => {
     assert.equal(sub.maxPrice, '0.25');
     assert.equal(sub.maxCost, s.maxCost.toString());
     assert.deepEqual([sub.spotCheck, sub.redundancy, sub.fuel, sub.deadline], [0.5, 2, 1e6, s.deadline]);
+    assert.deepEqual(sub.attributes, {});
+    assert.deepEqual(jobSubmissionFor(spec_attrs, { jobId, consumer }).attributes, { region: 'eu' }, 'attributes go on the wire');
   });
 
   test('refuses what the wire cannot carry, naming the field', async () => {
     assert.throws(() => jobSubmissionFor(spec_env, { jobId, consumer }), /^ComputeClientError: env: /);
-    assert.throws(() => jobSubmissionFor(spec_attrs, { jobId, consumer }), /^ComputeClientError: attributes: /);
     assert.throws(() => jobSubmissionFor(spec_output, { jobId, consumer }), /^ComputeClientError: resources.output: /);
     const plain = await spec();
     assert.throws(() => jobSubmissionFor(plain, { jobId: '0x12' as Hex, consumer }), /jobId/);

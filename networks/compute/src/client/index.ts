@@ -147,17 +147,14 @@ function parseStatus(raw: unknown, what: string): JobStatus {
 
 /**
  * The JobSubmission for a spec, checked against the wire schema. Throws ComputeClientError
- * naming the spec field for what the wire cannot carry yet: env (the task payload has none),
- * attributes (the submission has none, so they could not be honoured) and an /output cap other
- * than the sandbox's default (every provider runs with that one).
+ * naming the spec field for what the wire cannot carry yet: env (the task payload has none) and
+ * an /output cap other than the sandbox's default (every provider runs with that one).
  */
 export function jobSubmissionFor(spec: JobSpec, o: { jobId: Hex; consumer: Address }): JobSubmission {
   const refuse = (field: string, why: string): never => {
     throw new ComputeClientError(`${field}: ${why}`, 'unsupported');
   };
   if (spec.env.length) refuse('env', 'the compute network does not pass environment variables to tasks yet; remove env from the spec');
-  if (Object.keys(spec.attributes).length)
-    refuse('attributes', 'the compute network cannot match provider attributes yet (a job submission has no field for them); remove them');
   if (spec.resources.outputBytes !== DEFAULT_LIMITS.outputBytes)
     refuse(
       'resources.output',
@@ -178,6 +175,7 @@ export function jobSubmissionFor(spec: JobSpec, o: { jobId: Hex; consumer: Addre
     redundancy: spec.verification.redundancy,
     allow: spec.allow,
     maxCost: spec.maxCost.toString(),
+    attributes: { ...spec.attributes },
   };
   const parsed = jobSubmissionSchema.safeParse(raw);
   if (!parsed.success) {

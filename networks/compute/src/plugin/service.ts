@@ -186,6 +186,7 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
       memoryBytes: job.sub.memoryBytes,
       fuel: job.sub.fuel,
       maxPrice: Number(job.sub.maxPrice),
+      requiredAttributes: job.sub.attributes,
       // Every run of a task on a new device, and checks on new owners: independent results.
       excludeDevices: t.runs.map((r) => r.device),
       excludeOwners: done.length ? done.map((r) => r.owner) : undefined,

@@ -108,6 +108,8 @@ export const jobSubmissionSchema = z
     redundancy: z.number().int().min(1).max(5),
     allow: z.object({ clock: z.boolean(), random: z.boolean() }).strict(),
     maxCost: uintString,
+    /** Provider attributes every run needs, matched exactly (Akash's placement attributes; e.g. { region: 'eu' }). */
+    attributes: z.record(z.string().max(64), z.string().max(128)).default({}),
   })
   .strict();
 export type JobSubmission = z.infer<typeof jobSubmissionSchema>;
