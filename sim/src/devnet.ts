@@ -49,7 +49,10 @@ export type DevnetEpochSummary = {
   artifactHash: Hex | null;
   devices: number;
   connected: number;
+  /** Mean score of the uptime devices (the compute network pays by usage: its scores are 0). */
   meanScore: number;
+  /** Paid by usage this epoch (the compute network's usage pool: the credits its consumers burned). */
+  usagePaid: string;
   claimedThisEpoch: string;
   supply: string;
   verify: boolean;
@@ -250,7 +253,11 @@ async function settleEpoch(net: Testnet, epoch: number, summary: DevnetSummary, 
   });
   summary.verify.push({ epoch, pass: v.pass, failed: v.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`) });
   const devices = result.networks.reduce((s, n) => s + n.devices, 0);
-  const scoreSum = result.networks.reduce((s, n) => s + n.scoreSum, 0);
+  const scored = result.networks.filter((n) => n.kind === 'uptime');
+  const scoredDevices = scored.reduce((s, n) => s + n.devices, 0);
+  const scoreSum = scored.reduce((s, n) => s + n.scoreSum, 0);
+  // Paid by usage: a usage pool is paid in full when the epoch had usage, else it went to the proof pool.
+  const usagePaid = result.networks.reduce((s, n) => s + (BigInt(n.usagePool) > 0n ? BigInt(n.usagePool) : 0n), 0n);
   const supply = (await net.client.readContract({
     address: net.deployment.addresses.token,
     abi: GroundworkTokenAbi,
@@ -265,7 +272,8 @@ async function settleEpoch(net: Testnet, epoch: number, summary: DevnetSummary, 
     artifactHash: row.artifact_hash,
     devices,
     connected: net.providers.filter((p) => p.agent?.connected).length,
-    meanScore: devices ? Math.round(scoreSum / devices / 1000) / 1000 : 0,
+    meanScore: scoredDevices ? Math.round(scoreSum / scoredDevices / 1000) / 1000 : 0,
+    usagePaid: usagePaid.toString(),
     claimedThisEpoch: claimed.toString(),
     supply: supply.toString(),
     verify: v.pass,
@@ -319,6 +327,7 @@ export function formatEpoch(e: DevnetEpochSummary): string {
     `devices ${e.connected}/${e.devices}`,
     `mean score ${e.meanScore.toFixed(3)}`,
     `paid ${tokens(e.paid)} GWK`,
+    ...(BigInt(e.usagePaid) > 0n ? [`(usage ${tokens(e.usagePaid)})`] : []),
     `claimed ${tokens(e.claimedThisEpoch)} GWK`,
     `supply ${tokens(e.supply)} GWK`,
     `root ${e.root ? `${e.root.slice(0, 10)}…` : '(none)'}`,

@@ -14,10 +14,13 @@ import { after, before, describe, test } from 'node:test';
 import { type Address, type Hex, parseEventLogs } from 'viem';
 import { CreditEscrowAbi, devnetAccounts, ServiceCreditsAbi } from '@groundwork/contracts';
 import {
+  cidOf,
   ComputeClient,
   computeWorker,
+  DEFAULT_COMPUTE_PARAMETERS,
   type JobStatus,
   loadRendererWasm,
+  MAX_BLOB_BYTES,
   readJobSpecFile,
   renderFrameLocally,
   runCost,
@@ -57,6 +60,8 @@ describe('compute network: a render job through the devnet', () => {
         { kind: 'compute', weight: 1n },
       ],
       network: () => 'compute',
+      // The smallest blob store allowed: one blob of the largest size would not fit beside the job's.
+      oracle: { parameters: { compute: { ...DEFAULT_COMPUTE_PARAMETERS, maxStoredBytes: MAX_BLOB_BYTES } } },
       // The liar asks the least, so the matcher offers it work first.
       worker: (i) =>
         i === LIAR
@@ -187,6 +192,18 @@ describe('compute network: a render job through the devnet', () => {
     const result = await net.verify(epoch);
     assert.equal(result.pass, true, JSON.stringify(result.checks.filter((c) => !c.ok)));
     assert.ok(!orders.orders.some((o) => o.device !== liar), 'no honest device is accused');
+  });
+
+  test('an upload past the blob store’s cap is refused (507) and nothing is stored', async () => {
+    const big = new Uint8Array(MAX_BLOB_BYTES).fill(7);
+    const cid = cidOf(big);
+    const url = `${net.oracle!.url}/v1/compute/blobs/${cid}`;
+    const res = await fetch(url, { method: 'PUT', body: big, headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(res.status, 507);
+    const body = (await res.json()) as { error: string; detail: string };
+    assert.equal(body.error, 'store-full');
+    assert.match(body.detail, /of its 67108864 bytes; 67108864 more do not fit/);
+    assert.equal((await fetch(url)).status, 404);
   });
 
   test('a job that requires an attribute runs only where an offer has it, and says why when none has', async () => {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { keccak256, toHex } from 'viem';
+import { expiredBlobs, refuseOverCap } from '../src/plugin/blob-retention.ts';
 import { runCost, spotChecked } from '../src/plugin/index.ts';
 
 describe('spot checks', () => {
@@ -34,5 +35,23 @@ describe('run cost', () => {
     assert.equal(runCost(2_000_001n, 500_000n), 2n);
     assert.equal(runCost(580_000_000n, 2_000n), 2n, 'a demo frame at 0.002: 1.16 credits, rounded up');
     assert.equal(runCost(0n, 500_000n), 0n);
+  });
+});
+
+describe('blob retention', () => {
+  const H = 3600_000;
+  const blobs = [
+    { cid: 'old-unused', bytes: 10, storedAt: 0 },
+    { cid: 'old-in-use', bytes: 10, storedAt: 0 },
+    { cid: 'fresh', bytes: 10, storedAt: 23 * H },
+  ];
+  test('past retention and named by no running job: deleted; in use or fresh: kept', () => {
+    assert.deepEqual(expiredBlobs(blobs, new Set(['old-in-use']), 24 * H, 12 * H), ['old-unused']);
+    assert.deepEqual(expiredBlobs(blobs, new Set(), 24 * H, 24 * H), [], 'exactly at the retention is kept');
+    assert.deepEqual(expiredBlobs(blobs, new Set(), 48 * H, 12 * H), ['old-unused', 'old-in-use', 'fresh']);
+  });
+  test('an upload past the cap is refused with what the store holds', () => {
+    assert.equal(refuseOverCap(90, 10, 100), null);
+    assert.match(refuseOverCap(91, 10, 100) ?? '', /holds 91 of its 100 bytes; 10 more do not fit/);
   });
 });

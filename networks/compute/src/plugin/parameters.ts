@@ -1,6 +1,7 @@
 // The compute network's parameters, with the field's numbers they come from.
 import { z } from 'zod';
 import { uintString } from '@groundwork/protocol';
+import { MAX_BLOB_BYTES } from './wire.ts';
 
 export const computeParametersSchema = z
   .object({
@@ -26,6 +27,14 @@ export const computeParametersSchema = z
       .int()
       .min(0)
       .max(30 * 24 * 3600_000),
+    /** Milliseconds a blob (module, input, output) is kept unless a running job uses it. */
+    blobRetentionMs: z
+      .number()
+      .int()
+      .min(60_000)
+      .max(365 * 24 * 3600_000),
+    /** Bytes the blob store holds at most; an upload past it is refused (507). */
+    maxStoredBytes: z.number().int().min(MAX_BLOB_BYTES).max(Number.MAX_SAFE_INTEGER),
   })
   .strict();
 export type ComputeParameters = z.infer<typeof computeParametersSchema>;
@@ -41,6 +50,9 @@ export const DEFAULT_COMPUTE_PARAMETERS: ComputeParameters = {
   maxRunsPerTask: 8,
   // Render auto-approves frames 72 h after the job completes (field/compute.md, Render details).
   rejectWindowMs: 72 * 3600_000,
+  // Outputs stay downloadable for a week (the window is 72 h; the consumer fetches before it accepts).
+  blobRetentionMs: 7 * 24 * 3600_000,
+  maxStoredBytes: 4 * 2 ** 30,
 };
 
 export const COMPUTE_REFERENCES: Record<string, string> = {
@@ -50,5 +62,7 @@ export const COMPUTE_REFERENCES: Record<string, string> = {
   slashAmount: 'AEP-86 proposes a slashable provider bond (field/compute.md §1); one devnet token',
   settleEveryMs: 'Golem debit notes every 120 s; Akash settles lazily per block (field/compute.md §1); seconds on the devnet',
   maxRunsPerTask: 'Golem SDK maxRetries 5 (field/compute.md §1), plus the spot check and a deciding run',
+  blobRetentionMs: 'a week: past the 72 h window, so results are there while they may still be rejected',
+  maxStoredBytes: '4 GiB: 64 blobs of the 64 MiB maximum; a devnet-sized bound on what anyone may upload',
   rejectWindowMs: 'Render: frames auto-approve 72 h after the job completes; a rejected frame is re-rendered elsewhere (field/compute.md)',
 };

@@ -33,6 +33,7 @@ import { Matcher } from '../matcher/index.ts';
 import { INITIAL_REPUTATION, updateReputation } from '../matcher/reputation.ts';
 import { describeUnplaced, type Offer as MatcherOffer } from '../matcher/types.ts';
 import { describeSandboxCode } from '../sandbox/errors.ts';
+import { expiredBlobs, refuseOverCap } from './blob-retention.ts';
 import { judgeRuns } from './judge.ts';
 import type { ComputeParameters } from './parameters.ts';
 import type { Verdict } from './verifier.ts';
@@ -158,6 +159,10 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
   let timer: NodeJS.Timeout | null = null;
   let settling = false;
   let lastSettle = 0;
+  /** Bytes in compute_blobs (counted at start, kept as uploads and sweeps change it). */
+  let storedBytes = 0;
+  let sweeping = false;
+  let lastSweep = Date.now();
   const stats = { assigned: 0, verified: 0, lies: 0, timeouts: 0, settlements: 0, lastError: null as string | null };
 
   const taskKey = (job: string, task: number, run: number) => ({ job, task, run });
@@ -564,8 +569,44 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
     }
   }
 
+  /** Deletes blobs past retention that no running job, or job with a window open, still names. */
+  async function sweepBlobs(now: number): Promise<void> {
+    const old = await ctx.db.query<{ cid: string; bytes: number; stored_at: string }>(
+      'select cid, octet_length(bytes) as bytes, stored_at from compute_blobs where stored_at < $1',
+      [now - p.blobRetentionMs],
+    );
+    if (!old.length) return;
+    const inUse = new Set<string>();
+    for (const job of jobs.values()) {
+      if (job.state !== 'running' && !job.tasks.some((t) => t.dueAt !== null && t.dueAt > now)) continue;
+      for (const cid of [job.sub.module, job.sub.stdin, ...Object.values(job.sub.inputs)]) if (cid) inUse.add(cid);
+      for (const t of job.tasks) {
+        if (t.output) inUse.add(t.output);
+        for (const r of t.runs) if (r.result?.body.output) inUse.add(r.result.body.output);
+      }
+    }
+    const blobs = old.map((b) => ({ cid: b.cid, bytes: Number(b.bytes), storedAt: Number(b.stored_at) }));
+    const gone = expiredBlobs(blobs, inUse, now, p.blobRetentionMs);
+    if (!gone.length) return;
+    const deleted = await ctx.db.query<{ bytes: number }>(
+      'delete from compute_blobs where cid = any($1::text[]) returning octet_length(bytes) as bytes',
+      [gone],
+    );
+    storedBytes -= deleted.reduce((n, d) => n + Number(d.bytes), 0);
+    ctx.log(`deleted ${deleted.length} blob(s) past the ${Math.round(p.blobRetentionMs / 3600_000)} h retention`);
+  }
+
   function tick(): void {
     const now = Date.now();
+    if (!sweeping && now - lastSweep >= 60_000) {
+      sweeping = true;
+      lastSweep = now;
+      void sweepBlobs(now)
+        .catch((err) => ctx.log(`sweeping blobs failed: ${(err as Error).message.split('\n')[0]}`))
+        .finally(() => {
+          sweeping = false;
+        });
+    }
     for (const job of jobs.values()) {
       if (job.state !== 'running') continue;
       for (const t of job.tasks) {
@@ -707,10 +748,23 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
         } catch (err) {
           throw new ServiceError(400, 'cid-mismatch', (err as Error).message);
         }
-        const rows = await ctx.db.query(
-          'insert into compute_blobs (cid, bytes, stored_at) values ($1, $2, $3) on conflict do nothing returning cid',
-          [cid, req.body, Date.now()],
-        );
+        const known = await ctx.db.query('select 1 from compute_blobs where cid = $1', [cid]);
+        if (known.length) return { status: 200, json: { cid, bytes: req.body.length } };
+        const full = refuseOverCap(storedBytes, req.body.length, p.maxStoredBytes);
+        if (full) throw new ServiceError(507, 'store-full', full);
+        // Reserved before the insert, so that uploads at once cannot together pass the cap.
+        storedBytes += req.body.length;
+        let rows: unknown[];
+        try {
+          rows = await ctx.db.query(
+            'insert into compute_blobs (cid, bytes, stored_at) values ($1, $2, $3) on conflict do nothing returning cid',
+            [cid, req.body, Date.now()],
+          );
+        } catch (err) {
+          storedBytes -= req.body.length;
+          throw err;
+        }
+        if (!rows.length) storedBytes -= req.body.length;
         return { status: rows.length ? 201 : 200, json: { cid, bytes: req.body.length } };
       },
     },
@@ -802,6 +856,8 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
       if (accepted.report.type === RESULT_TYPE) await onResult(accepted);
     },
     async start() {
+      const [held] = await ctx.db.query<{ n: string }>('select coalesce(sum(octet_length(bytes)), 0)::text as n from compute_blobs');
+      storedBytes = Number(held!.n);
       const rows = await ctx.db.query<{ submission: string; state: string; error: string | null }>(
         'select submission, state, error from compute_jobs order by created_at',
       );
@@ -825,6 +881,7 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
       running: [...jobs.values()].filter((j) => j.state === 'running').length,
       providers: offers.size,
       queued: matcher.queueLength,
+      storedBytes,
       ...stats,
     }),
   };
