@@ -25,6 +25,7 @@ import {
   renderFrameLocally,
   runCost,
 } from '@groundwork/network-compute';
+import { leafAccount } from '@groundwork/oracle';
 import { startTestnet, type Testnet } from '@groundwork/sim';
 
 const LIAR = 3;
@@ -168,6 +169,44 @@ describe('compute network: a render job through the devnet', () => {
       // A device ran some subset of the frames; its pay is the sum of runCost over them.
       const possible = subsetSums(units.map((u) => runCost(u, price)));
       assert.ok(possible.has(got), `device ${i} was paid ${got}, a sum of its frames' metered prices`);
+    }
+  });
+
+  test("each epoch's usage pool pays the devices in proportion to the credits burned for them", async () => {
+    const logs = await net.client.getLogs({ address: net.deployment.addresses.credits, fromBlock: 0n });
+    const spent = parseEventLogs({ abi: ServiceCreditsAbi, logs, eventName: 'CreditsSpent' }).filter(
+      (l) => l.args.spender.toLowerCase() === net.deployment.addresses.escrow!.toLowerCase(),
+    );
+    assert.ok(spent.length > 0);
+    // Credits per epoch (by the block's time, as the follower and the closer count them) and device.
+    const byEpoch = new Map<number, Map<string, bigint>>();
+    for (const l of spent) {
+      const block = await net.client.getBlock({ blockNumber: l.blockNumber });
+      const epoch = net.clock.epochAtMs(Number(block.timestamp) * 1000);
+      const d = `0x${l.args.deviceId.toString(16).padStart(64, '0')}`;
+      const m = byEpoch.get(epoch) ?? new Map<string, bigint>();
+      m.set(d, (m.get(d) ?? 0n) + l.args.credits);
+      byEpoch.set(epoch, m);
+    }
+    const cumulative = async (epoch: number) => {
+      const r = await net.oracle!.epochs.result(epoch);
+      const out = new Map<string, bigint>();
+      for (let i = 0; i < (r?.leaves.amounts.length ?? 0); i++) out.set(leafAccount(r!.leaves, i).toLowerCase(), r!.leaves.amounts[i]!);
+      return out;
+    };
+    for (const [epoch, credits] of byEpoch) {
+      await net.waitForEpoch(epoch, 60_000);
+      const { summary } = (await net.oracle!.epochs.result(epoch))!;
+      const pool = BigInt(summary.networks.find((n) => n.kind === 'compute')!.usagePool);
+      const total = [...credits.values()].reduce((a, b) => a + b, 0n);
+      assert.ok(pool > 0n, `epoch ${epoch} paid a usage pool`);
+      const [now, before] = [await cumulative(epoch), await cumulative(epoch - 1)];
+      for (const p of net.providers) {
+        // Every device here is on the compute network and its owner's only one: its reward is its usage.
+        const earned = (now.get(p.owner.toLowerCase()) ?? 0n) - (before.get(p.owner.toLowerCase()) ?? 0n);
+        const expected = (pool * (credits.get(p.device) ?? 0n)) / total;
+        assert.ok(earned - expected <= 1n && expected - earned <= 1n, `epoch ${epoch} device ${p.index}: ${earned} for ${expected}`);
+      }
     }
   });
 
