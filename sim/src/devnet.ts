@@ -157,7 +157,15 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
       const account = devnetAccounts(CONSUMER_ACCOUNT).address;
       if ((await net.tokenBalance(account)) < 100n * 10n ** 18n)
         await devnetFaucet({ rpcUrl: net.rpcUrl, deployment: net.deployment, to: account });
-      consumer = startRenderConsumer({ net, dir: summary.compute!.framesDir!, frames: renderFrames, log });
+      // One job an epoch: enough to see jobs flow and usage paid, not so many that a devnet left
+      // running fills its disk with frames.
+      consumer = startRenderConsumer({
+        net,
+        dir: summary.compute!.framesDir!,
+        frames: renderFrames,
+        intervalMs: net.clock.duration * 1000,
+        log,
+      });
       summary.compute!.jobs = consumer.jobs;
       log(`rendering consumer ${account} · ${renderFrames} frames a job · frames in ${summary.compute!.framesDir}`);
     }
@@ -326,8 +334,7 @@ export function formatEpoch(e: DevnetEpochSummary): string {
     `${e.state}`.padEnd(7),
     `devices ${e.connected}/${e.devices}`,
     `mean score ${e.meanScore.toFixed(3)}`,
-    `paid ${tokens(e.paid)} GWK`,
-    ...(BigInt(e.usagePaid) > 0n ? [`(usage ${tokens(e.usagePaid)})`] : []),
+    `paid ${tokens(e.paid)} GWK${BigInt(e.usagePaid) > 0n ? ` (${tokens(e.usagePaid)} of it for usage)` : ''}`,
     `claimed ${tokens(e.claimedThisEpoch)} GWK`,
     `supply ${tokens(e.supply)} GWK`,
     `root ${e.root ? `${e.root.slice(0, 10)}…` : '(none)'}`,

@@ -3,7 +3,7 @@
 // them as PNG files, checks each against a local render of the same frame, rejects the ones that
 // differ inside the window and accepts the rest, and waits for the escrow to close. What each
 // job cost and where its frames are goes to the log and to `jobs`.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreditEscrowAbi, devnetAccounts } from '@groundwork/contracts';
@@ -37,6 +37,8 @@ export type RenderConsumerOptions = {
   dir: string;
   /** Frames per job (default 6). */
   frames?: number;
+  /** Least milliseconds from one job's start to the next's (default 0: back to back). */
+  intervalMs?: number;
   log?: (line: string) => void;
 };
 
@@ -64,7 +66,8 @@ export function startRenderConsumer(o: RenderConsumerOptions): RenderConsumer {
       deployment: o.net.deployment,
       privateKey: devnetAccounts(CONSUMER_ACCOUNT).privateKey,
     });
-    for (let n = jobs.length + 1; !stopped; n++) {
+    // After a restart the numbering goes on from the frames already on disk.
+    for (let n = lastJobNumber(o.dir) + 1; !stopped; n++) {
       const started = performance.now();
       // Each job renders the next frames of the animation, wrapping around.
       const first = (((n - 1) * perJob) % sceneFrames) + 1;
@@ -115,6 +118,8 @@ export function startRenderConsumer(o: RenderConsumerOptions): RenderConsumer {
       log(
         `render job ${n} · ${summary.state} · ${summary.frames} frames in ${summary.seconds} s · burned ${summary.burned} of ${summary.escrowed} credits, refunded ${summary.refunded} · ${dir}`,
       );
+      const wait = (o.intervalMs ?? 0) - (performance.now() - started);
+      if (wait > 0) await sleep(wait, controller.signal);
     }
   })().catch((err: Error) => {
     if (!stopped) log(`render consumer stopped: ${err.message.split('\n')[0]}`);
@@ -127,6 +132,27 @@ export function startRenderConsumer(o: RenderConsumerOptions): RenderConsumer {
       await loop;
     },
   };
+}
+
+/** The highest `job-<n>` directory under `dir` (0 when there is none). */
+function lastJobNumber(dir: string): number {
+  let last = 0;
+  try {
+    for (const name of readdirSync(dir)) {
+      const m = /^job-(\d+)$/.exec(name);
+      if (m) last = Math.max(last, Number(m[1]));
+    }
+  } catch {
+    // no frames yet
+  }
+  return last;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
 }
 
 type EscrowJob = { status: number; escrowed: bigint; burned: bigint; refunded: bigint };
