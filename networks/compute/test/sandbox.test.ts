@@ -411,6 +411,31 @@ describe('sandbox: limits', () => {
     }
   });
 
+  test('a C program built with clang and wasi-libc runs unchanged: argv, stdin, /input, /output, stderr, exit status', async () => {
+    // fixtures/c/wc.c, built by tools/build-c-fixture.mjs (clang --target=wasm32-wasip1 -O2).
+    const module = new Uint8Array(readFileSync(path.join(ROOT, 'networks/compute/test/fixtures/c/wc.wasm')));
+    const task: Task = {
+      module,
+      args: ['alpha', 'beta gamma'],
+      stdin: enc('one two\nthree\n'),
+      inputs: { 'names.txt': enc('ada\ngrace\nbarbara\n') },
+    };
+    const info = validateTask(task);
+    assert.ok(info.imports.includes('fd_prestat_get') && info.imports.includes('path_open'), 'wasi-libc finds the preopened directories');
+    const inline = runTaskInline(task);
+    const worker = await runTask(task);
+    for (const r of [inline, worker]) {
+      assert.equal(r.exitCode, 0);
+      assert.equal(text(r.stdout), 'stdin: 2 lines, 3 words, 14 bytes\narg 1: alpha\narg 2: beta gamma\nwrite to /input: refused\n');
+      assert.equal(text(r.stderr), '3 names shouted\n');
+      assert.equal(text(r.outputs.get('shout.txt')!), 'ADA\nGRACE\nBARBARA\n');
+    }
+    assert.equal(worker.computeUnits, inline.computeUnits, 'the same compute units on this thread and in a worker');
+    // Fewer names than it expects: it exits 4, a result like any other.
+    const short = runTaskInline({ ...task, inputs: { 'names.txt': enc('ada\n') } });
+    assert.equal(short.exitCode, 4);
+  });
+
   test('malformed tasks are refused', () => {
     assertSandboxError(() => validateTask({ module: UPPER, inputs: { '../x': enc('') } }), 'invalid-task');
     assertSandboxError(() => runTaskInline({ module: UPPER, inputs: { '/abs': enc('') } }), 'invalid-task');
