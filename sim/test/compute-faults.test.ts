@@ -123,9 +123,12 @@ describe('compute network: liars, silent and vanishing providers, a module that 
       slashWindow: 1,
       ...(process.env.GW_TEST_LOG ? { log: (l: string) => console.error(l) } : {}),
       oracle: {
-        // A silent provider is given up on after 5 s (an honest first run includes loading
-        // binaryen and metering the module); the consumer's window stays open until it acts.
-        parameters: { compute: { ...DEFAULT_COMPUTE_PARAMETERS, runTimeoutMs: 5000, settleEveryMs: 500 } },
+        // A silent provider is given up on after 8 s: far longer than an honest run takes even
+        // on a loaded machine (the module is metered once, at submission, for every provider in
+        // this process), so that no honest or lying result comes after its run was given away,
+        // which would blur which results the spot checks judged. The consumer's window stays
+        // open until it acts.
+        parameters: { compute: { ...DEFAULT_COMPUTE_PARAMETERS, runTimeoutMs: 8000, settleEveryMs: 500 } },
       },
       worker: (i) => {
         if (i === LIAR) return computeWorker({ pricePerMCU: '0.1', maxConcurrent: 4, cheat: 'wrong-output' });

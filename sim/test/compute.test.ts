@@ -120,6 +120,23 @@ describe('compute network: a render job through the devnet', () => {
     );
     const { accepted } = await client.accept(jobId);
     assert.deepEqual(accepted, [0, 1, 2]);
+    // Accepted frames can no longer be rejected; nobody but the consumer may accept or reject;
+    // bad bodies are named.
+    await assert.rejects(client.reject(jobId, [0]), /409 .*window-closed: task 0's window closed/);
+    const stranger = new ComputeClient({
+      oracleUrl: net.oracle!.url,
+      deployment: net.deployment,
+      privateKey: devnetAccounts(7).privateKey,
+    });
+    await assert.rejects(stranger.reject(jobId, [1]), /403 .*not-consumer: the signature is by 0x/);
+    await assert.rejects(client.reject(jobId, [99]), /400 .*malformed: tasks: job 0x[0-9a-f]+ has no task 99/);
+    const post = (action: string, body: unknown) =>
+      fetch(`${net.oracle!.url}/v1/compute/jobs/${jobId}/${action}`, { method: 'POST', body: JSON.stringify(body) });
+    const bad = await post('reject', { tasks: [1], signature: '0x12' });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { detail: string }).detail, /signature: must be a 65-byte hex signature/);
+    const none = await post('reject', { signature: `0x${'11'.repeat(65)}` });
+    assert.match(((await none.json()) as { detail: string }).detail, /tasks: name the tasks to reject/);
   });
 
   test('credits burned are the metered price of the verified runs, per device; the rest is refunded; the liar gets nothing', async () => {
