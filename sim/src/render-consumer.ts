@@ -69,55 +69,62 @@ export function startRenderConsumer(o: RenderConsumerOptions): RenderConsumer {
     // After a restart the numbering goes on from the frames already on disk.
     for (let n = lastJobNumber(o.dir) + 1; !stopped; n++) {
       const started = performance.now();
-      // Each job renders the next frames of the animation, wrapping around.
-      const first = (((n - 1) * perJob) % sceneFrames) + 1;
-      const frames = Array.from({ length: perJob }, (_, i) => ((first - 1 + i) % sceneFrames) + 1);
-      const spec = compute.renderJobSpec({
-        wasm,
-        scene,
-        frames,
-        maxPrice: 1,
-        spotCheck: 0.25,
-        fuel: '2e9',
-        memory: '64MiB',
-        deadline: '10m',
-      });
-      const submitted = await client.submit(spec, { buyCredits: true });
-      const status = await client.waitForJob(submitted.jobId, { signal: controller.signal, intervalMs: 500 });
-      const dir = path.join(o.dir, `job-${n}`);
-      let outputs = await client.outputs(submitted.jobId, status);
-      // The consumer's check: a frame is right when it equals a local render of it.
-      const wrong: number[] = [];
-      for (const out of outputs) {
-        const local = await compute.renderFrameLocally(wasm, sceneText, Number(spec.tasks[out.index]!.value));
-        if (!Buffer.from(local).equals(Buffer.from(out.outputs.stdout))) wrong.push(out.index);
+      try {
+        // Each job renders the next frames of the animation, wrapping around.
+        const first = (((n - 1) * perJob) % sceneFrames) + 1;
+        const frames = Array.from({ length: perJob }, (_, i) => ((first - 1 + i) % sceneFrames) + 1);
+        const spec = compute.renderJobSpec({
+          wasm,
+          scene,
+          frames,
+          maxPrice: 1,
+          spotCheck: 0.25,
+          fuel: '2e9',
+          memory: '64MiB',
+          deadline: '10m',
+        });
+        const submitted = await client.submit(spec, { buyCredits: true });
+        const status = await client.waitForJob(submitted.jobId, { signal: controller.signal, intervalMs: 500 });
+        const dir = path.join(o.dir, `job-${n}`);
+        let outputs = await client.outputs(submitted.jobId, status);
+        // The consumer's check: a frame is right when it equals a local render of it.
+        const wrong: number[] = [];
+        for (const out of outputs) {
+          const local = await compute.renderFrameLocally(wasm, sceneText, Number(spec.tasks[out.index]!.value));
+          if (!Buffer.from(local).equals(Buffer.from(out.outputs.stdout))) wrong.push(out.index);
+        }
+        let final = status;
+        if (wrong.length) {
+          log(`render job ${n}: ${wrong.length} frame(s) differ from the local render; rejecting them`);
+          await client.reject(submitted.jobId, wrong);
+          final = await client.waitForJob(submitted.jobId, { signal: controller.signal, intervalMs: 500 });
+          outputs = await client.outputs(submitted.jobId, final);
+        }
+        const { written } = await compute.writeRenderedFrames(spec, final, outputs, dir);
+        await client.accept(submitted.jobId);
+        const closed = await waitForClose(o.net, submitted.jobId, () => stopped);
+        if (closed.status !== 3 && closed.status !== 4) break; // stopped before the final settlement
+        const summary: RenderJobSummary = {
+          jobId: submitted.jobId,
+          state: final.state,
+          frames: written.length,
+          rejected: wrong.length,
+          dir,
+          seconds: Math.round((performance.now() - started) / 100) / 10,
+          escrowed: closed.escrowed.toString(),
+          burned: closed.burned.toString(),
+          refunded: closed.refunded.toString(),
+        };
+        jobs.push(summary);
+        log(
+          `render job ${n} · ${summary.state} · ${summary.frames} frames in ${summary.seconds} s · burned ${summary.burned} of ${summary.escrowed} credits, refunded ${summary.refunded} · ${dir}`,
+        );
+      } catch (err) {
+        if (stopped) break;
+        // A failed job (the chain or the oracle restarting, say) is logged; the next one starts on time.
+        log(`render job ${n} failed: ${(err as Error).message.split('\n')[0]}`);
+        await sleep(1000, controller.signal);
       }
-      let final = status;
-      if (wrong.length) {
-        log(`render job ${n}: ${wrong.length} frame(s) differ from the local render; rejecting them`);
-        await client.reject(submitted.jobId, wrong);
-        final = await client.waitForJob(submitted.jobId, { signal: controller.signal, intervalMs: 500 });
-        outputs = await client.outputs(submitted.jobId, final);
-      }
-      const { written } = await compute.writeRenderedFrames(spec, final, outputs, dir);
-      await client.accept(submitted.jobId);
-      const closed = await waitForClose(o.net, submitted.jobId, () => stopped);
-      if (closed.status !== 3 && closed.status !== 4) break; // stopped before the final settlement
-      const summary: RenderJobSummary = {
-        jobId: submitted.jobId,
-        state: final.state,
-        frames: written.length,
-        rejected: wrong.length,
-        dir,
-        seconds: Math.round((performance.now() - started) / 100) / 10,
-        escrowed: closed.escrowed.toString(),
-        burned: closed.burned.toString(),
-        refunded: closed.refunded.toString(),
-      };
-      jobs.push(summary);
-      log(
-        `render job ${n} · ${summary.state} · ${summary.frames} frames in ${summary.seconds} s · burned ${summary.burned} of ${summary.escrowed} credits, refunded ${summary.refunded} · ${dir}`,
-      );
       const wait = (o.intervalMs ?? 0) - (performance.now() - started);
       if (wait > 0) await sleep(wait, controller.signal);
     }

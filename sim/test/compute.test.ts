@@ -238,11 +238,11 @@ describe('compute network: a render job through the devnet', () => {
     let orders: Orders = { orders: [] };
     for (let i = 0; i < 300; i++) {
       orders = (await (await fetch(`${net.oracle!.url}/v1/slash-orders?epoch=${epoch}`)).json()) as Orders;
-      if (orders.orders.some((o) => o.device === liar && o.state === 'proposed')) break;
+      if (orders.orders.some((o) => o.device === liar && (o.state === 'proposed' || o.state === 'executed'))) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(
-      orders.orders.some((o) => o.device === liar && o.kind === 'wrong-output' && o.state === 'proposed'),
+      orders.orders.some((o) => o.device === liar && o.kind === 'wrong-output' && (o.state === 'proposed' || o.state === 'executed')),
       JSON.stringify(orders),
     );
     const result = await net.verify(epoch);
