@@ -222,7 +222,9 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
     for (const a of assigned) {
       const job = jobs.get(a.job);
       const t = job?.tasks[a.task];
-      if (!job || !t || job.state !== 'running') {
+      // Only an undecided task of a running job takes a run (never reopen a decided one).
+      const open = t && (t.state === 'queued' || t.state === 'running' || t.state === 'checking') && t.queuedRun === a.run;
+      if (!job || !t || job.state !== 'running' || !open) {
         matcher.release(taskKey(a.job, a.task, a.run));
         continue;
       }
@@ -265,6 +267,8 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
     reputation.set(device, updateReputation(reputation.get(device) ?? INITIAL_REPUTATION, why));
     refreshOffer(device);
     if (why === 'timeout') stats.timeouts++;
+    const lost = why === 'timeout' ? `timed out after ${p.runTimeoutMs} ms` : 'was lost (its agent went away)';
+    ctx.log(`task ${t.index} of job ${job.sub.jobId.slice(0, 10)}: the run on device ${device.slice(0, 10)} ${lost}`);
     if (t.state === 'running' || t.state === 'checking') enqueueRun(job, t);
   }
 
@@ -323,6 +327,13 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
     for (const r of t.runs.filter((x) => !x.result && !x.lost)) {
       r.lost = true;
       matcher.release(taskKey(job.sub.jobId, t.index, r.run));
+    }
+    // A replacement still waiting for a provider (queued when a run timed out whose late result
+    // has now decided the task) must not go out: it would reopen a decided task and pay a run
+    // nobody needs.
+    if (t.queuedRun !== null) {
+      matcher.cancel(taskKey(job.sub.jobId, t.index, t.queuedRun));
+      t.queuedRun = null;
     }
     await ctx.db.transaction(async (tx) => {
       await tx.query(
