@@ -35,6 +35,7 @@ export const EXPORTED = {
   RewardDistributor: 'RewardDistributor.sol',
   CreditEscrow: 'CreditEscrow.sol',
   SlashOrders: 'SlashOrders.sol',
+  StorageDeals: 'StorageDeals.sol',
   GroundworkGovernor: 'GroundworkGovernor.sol',
   TimelockController: 'TimelockController.sol',
 };

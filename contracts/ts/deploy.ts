@@ -34,6 +34,8 @@ import {
   SettablePriceFeedBytecode,
   SlashOrdersAbi,
   SlashOrdersBytecode,
+  StorageDealsAbi,
+  StorageDealsBytecode,
   TimelockControllerAbi,
   TimelockControllerBytecode,
 } from './generated/contracts.ts';
@@ -65,7 +67,16 @@ export const deployParametersSchema = z
       decayNumerator: uint,
       decayDenominator: positive,
     }),
-    networks: z.array(z.object({ kind: z.string(), weight: uint })).min(1, 'needs at least one network'),
+    networks: z
+      .array(
+        z.object({
+          kind: z.string(),
+          weight: uint,
+          /** StorageDeals price for this network, in 1e-18 credits per byte-second (absent: no deals). */
+          storagePrice: uint.optional(),
+        }),
+      )
+      .min(1, 'needs at least one network'),
     priceFeed: z.union([
       z.object({ address: nonZeroAddress }),
       z.object({ decimals: z.number().int().min(0).max(36), initialPrice: positive, description: z.string() }),
@@ -153,6 +164,8 @@ export type DeploymentAddresses = {
   escrow?: Address;
   /** SlashOrders. Always set by deploySystem; absent in deployment files from before it existed. */
   slashOrders?: Address;
+  /** StorageDeals. Always set by deploySystem; absent in deployment files from before it existed. */
+  deals?: Address;
 };
 
 /** What a deployment file holds. Bigints are decimal strings in the JSON file. */
@@ -370,8 +383,18 @@ export async function deploySystem(input: DeployParametersInput): Promise<Deploy
     p.slashing?.challengeWindow ?? p.rewards.challengeWindow,
   ]);
 
+  const deals = await d.deploy('storage deals', StorageDealsAbi, StorageDealsBytecode, [
+    credits,
+    emissions,
+    distributor,
+    account.address,
+    p.escrow?.settlementGrace ?? 86_400n,
+  ]);
+
   for (const n of p.networks) {
     await d.call(`network ${n.kind}`, emissions, EmissionsAbi, 'setNetworkWeight', [networkId(n.kind), n.weight]);
+    if (n.storagePrice !== undefined)
+      await d.call(`storage price ${n.kind}`, deals, StorageDealsAbi, 'setPrice', [networkId(n.kind), n.storagePrice]);
   }
   await d.call('rewards pool', emissions, EmissionsAbi, 'setRewardsPool', [distributor]);
   const SPENDER = await publicClient.readContract({ address: credits, abi: ServiceCreditsAbi, functionName: 'SPENDER_ROLE' });
@@ -380,6 +403,7 @@ export async function deploySystem(input: DeployParametersInput): Promise<Deploy
   const ESCROW = await publicClient.readContract({ address: credits, abi: ServiceCreditsAbi, functionName: 'ESCROW_ROLE' });
   await d.call('registry spends credits', credits, ServiceCreditsAbi, 'grantRole', [SPENDER, registry]);
   await d.call('escrow holds credits', credits, ServiceCreditsAbi, 'grantRole', [ESCROW, escrow]);
+  await d.call('storage deals hold credits', credits, ServiceCreditsAbi, 'grantRole', [ESCROW, deals]);
   await d.call('slash orders slash', registry, DeviceRegistryAbi, 'grantRole', [SLASHER, slashOrders]);
   for (const s of p.spenders) await d.call(`spender ${s}`, credits, ServiceCreditsAbi, 'grantRole', [SPENDER, s]);
   for (const s of p.slashers) await d.call(`slasher ${s}`, registry, DeviceRegistryAbi, 'grantRole', [SLASHER, s]);
@@ -398,6 +422,7 @@ export async function deploySystem(input: DeployParametersInput): Promise<Deploy
     ['distributor', distributor, RewardDistributorAbi],
     ['escrow', escrow, CreditEscrowAbi],
     ['slash orders', slashOrders, SlashOrdersAbi],
+    ['storage deals', deals, StorageDealsAbi],
   ] as const;
   for (const [name, at, abi] of governed) {
     await d.call(`${name} admin to timelock`, at, abi as Abi, 'grantRole', [ADMIN, timelock]);
@@ -421,7 +446,7 @@ export async function deploySystem(input: DeployParametersInput): Promise<Deploy
     deployer: account.address,
     startBlock: startBlock + 1n,
     endBlock: d.lastBlock,
-    addresses: { token, emissions, priceFeed, credits, registry, distributor, timelock, governor, escrow, slashOrders },
+    addresses: { token, emissions, priceFeed, credits, registry, distributor, timelock, governor, escrow, slashOrders, deals },
     networks: p.networks.map((n) => ({ kind: n.kind, id: networkId(n.kind), weight: n.weight })),
     parameters: p,
   };
@@ -507,6 +532,7 @@ const deploymentFileSchema = z.object({
     governor: address,
     escrow: address.optional(),
     slashOrders: address.optional(),
+    deals: address.optional(),
   }),
   networks: z.array(z.object({ kind: z.string(), id: z.string() as z.ZodType<Hex>, weight: z.coerce.bigint() })),
   parameters: deployParametersSchema,

@@ -25,10 +25,21 @@ import { mnemonicToAccount, type HDAccount } from 'viem/accounts';
 import { deviceIdOf, devicePublicKey, generateDeviceKey, signP256 } from '@groundwork/protocol';
 import { startAnvil, type Anvil } from './anvil.ts';
 import { deploySystem, devnetParameters, type Deployment } from './deploy.ts';
-import { CreditEscrowAbi, DeviceRegistryAbi, GroundworkTokenAbi, ServiceCreditsAbi, SlashOrdersAbi } from './generated/contracts.ts';
+import {
+  CreditEscrowAbi,
+  DeviceRegistryAbi,
+  GroundworkTokenAbi,
+  ServiceCreditsAbi,
+  SettablePriceFeedAbi,
+  SlashOrdersAbi,
+  StorageDealsAbi,
+} from './generated/contracts.ts';
 import {
   SETTLEMENT_TYPES,
   creditEscrowDomain,
+  DEAL_SETTLEMENT_TYPES,
+  signDealSettlement,
+  storageDealsDomain,
   escrowJobId,
   recoverSettlementSigners,
   signSettlement,
@@ -57,6 +68,9 @@ async function expectRevert(fn: () => Promise<unknown>, name: string) {
   }
   assert.fail(`expected revert ${name}, but the call succeeded`);
 }
+
+/** The devnet's storage price: 1e-6 credits per byte-second (a stored MiB-hour is about 3.8 credits). */
+const STORAGE_PRICE = 10n ** 12n;
 
 describe('credit escrow and slash orders on anvil', () => {
   let anvil: Anvil;
@@ -91,6 +105,8 @@ describe('credit escrow and slash orders on anvil', () => {
   }
   async function buyCredits(who: HDAccount, amount: bigint) {
     const a = deployment.addresses;
+    // The devnet feed is settable; a fresh price keeps minting open after the tests move time on.
+    await send(deployer, a.priceFeed, SettablePriceFeedAbi, 'setPrice', [1_00000000n]);
     const tokens = (await read(a.credits, ServiceCreditsAbi, 'quoteTokens', [amount])) as bigint;
     await send(deployer, a.token, GroundworkTokenAbi, 'transfer', [who.address, tokens]);
     await send(who, a.token, GroundworkTokenAbi, 'approve', [a.credits, tokens]);
@@ -101,21 +117,19 @@ describe('credit escrow and slash orders on anvil', () => {
     anvil = await startAnvil();
     pub = createPublicClient({ transport: http(anvil.rpcUrl) });
     testClient = createTestClient({ mode: 'anvil', transport: http(anvil.rpcUrl) });
-    deployment = await deploySystem({
-      rpcUrl: anvil.rpcUrl,
-      privateKey: privateKeyOf(deployer),
-      parameters: devnetParameters({
-        deployer: deployer.address,
-        oracles: oracles.map((o) => o.address),
-        quorum: 2,
-        genesisTime: (await pub.getBlock()).timestamp,
-        epochDuration: 60n,
-        challengeWindow: 30n,
-        settlementGrace: GRACE,
-        slashWindow: SLASH_WINDOW,
-        keepDeployerAdmin: false,
-      }),
+    const parameters = devnetParameters({
+      deployer: deployer.address,
+      oracles: oracles.map((o) => o.address),
+      quorum: 2,
+      genesisTime: (await pub.getBlock()).timestamp,
+      epochDuration: 60n,
+      challengeWindow: 30n,
+      settlementGrace: GRACE,
+      slashWindow: SLASH_WINDOW,
+      keepDeployerAdmin: false,
     });
+    parameters.networks.push({ kind: 'storage', weight: 1n, storagePrice: STORAGE_PRICE });
+    deployment = await deploySystem({ rpcUrl: anvil.rpcUrl, privateKey: privateKeyOf(deployer), parameters });
     escrow = deployment.addresses.escrow!;
     slashOrders = deployment.addresses.slashOrders!;
 
@@ -329,5 +343,94 @@ describe('credit escrow and slash orders on anvil', () => {
     await expectRevert(simulate(consumer, slashOrders, SlashOrdersAbi, 'execute', [id]), 'OrderNotPending');
     await expectRevert(simulate(consumer, slashOrders, SlashOrdersAbi, 'execute', [otherId]), 'OrderNotPending');
     assert.equal((await read(slashOrders, SlashOrdersAbi, 'order', [otherId])).status, 2, 'Vetoed');
+  });
+
+  test('a storage deal escrows price × bytes × time; the quorum releases only what has accrued; the final settlement refunds the rest', async () => {
+    const a = deployment.addresses;
+    const deals = a.deals!;
+    const storage = networkId('storage');
+    const { chainId } = deployment;
+    assert.equal(
+      await read(a.credits, ServiceCreditsAbi, 'hasRole', [await read(a.credits, ServiceCreditsAbi, 'ESCROW_ROLE'), deals]),
+      true,
+    );
+    assert.equal(await read(deals, StorageDealsAbi, 'pricePerByteSecond', [storage]), STORAGE_PRICE);
+    const bytes = 8n * 2n ** 20n;
+    const duration = 3600n;
+    const cost = (await read(deals, StorageDealsAbi, 'quote', [storage, bytes, duration])) as bigint;
+    assert.equal(cost, (bytes * duration * STORAGE_PRICE + 10n ** 18n - 1n) / 10n ** 18n);
+    await buyCredits(consumer, cost);
+    const before = await credits(consumer.address);
+    const dealId = escrowJobId(consumer.address, storage, 0n);
+    const commitment = `0x${'ab'.repeat(32)}` as const;
+    await expectRevert(
+      simulate(consumer, deals, StorageDealsAbi, 'open', [storage, dealId, commitment, 8, bytes, duration, cost - 1n]),
+      'PriceAboveLimit',
+    );
+    const opened = await send(consumer, deals, StorageDealsAbi, 'open', [storage, dealId, commitment, 8, bytes, duration, cost]);
+    gas['deals.open'] = opened.gasUsed;
+    assert.equal(await credits(consumer.address), before - cost);
+
+    await advance(duration / 2n);
+    const accrued = (await read(deals, StorageDealsAbi, 'accrued', [dealId])) as bigint;
+    assert.ok(accrued >= cost / 2n && accrued < cost, `half the deal has accrued (${accrued} of ${cost})`);
+    const over = { dealId, consumer: consumer.address, network: storage, seq: 1n, deviceIds: [deviceId], amounts: [cost], isFinal: false };
+    const overSigs = await signDealSettlement([oracles[0]!, oracles[1]!], chainId, deals, over);
+    await expectRevert(
+      simulate(owner, deals, StorageDealsAbi, 'settle', [dealId, 1n, [deviceId], [cost], false, overSigs]),
+      'ExceedsAccrued',
+    );
+
+    const pay = accrued / 2n;
+    const s1 = { ...over, amounts: [pay] };
+    const onChain = await read(deals, StorageDealsAbi, 'settlementDigest', [
+      dealId,
+      consumer.address,
+      storage,
+      1n,
+      [deviceId],
+      [pay],
+      false,
+    ]);
+    const local = hashTypedData({
+      domain: storageDealsDomain(chainId, deals),
+      types: DEAL_SETTLEMENT_TYPES,
+      primaryType: 'DealSettlement',
+      message: s1,
+    });
+    assert.equal(onChain, local, 'the TypeScript typed data hashes to what the contract checks');
+    const r1 = await send(owner, deals, StorageDealsAbi, 'settle', [
+      dealId,
+      1n,
+      [deviceId],
+      [pay],
+      false,
+      await signDealSettlement([oracles[1]!, oracles[2]!], chainId, deals, s1),
+    ]);
+    gas['deals.settle (1 device)'] = r1.gasUsed;
+    const spent = parseEventLogs({ abi: ServiceCreditsAbi, logs: r1.logs, eventName: 'CreditsSpent' });
+    assert.equal(spent[0]!.args.deviceId, deviceId);
+    assert.equal(spent[0]!.args.network, storage);
+    assert.equal(spent[0]!.args.credits, pay);
+
+    await send(consumer, deals, StorageDealsAbi, 'terminate', [dealId]);
+    const s2 = { ...over, seq: 2n, deviceIds: [], amounts: [], isFinal: true };
+    await send(owner, deals, StorageDealsAbi, 'settle', [
+      dealId,
+      2n,
+      [],
+      [],
+      true,
+      await signDealSettlement([oracles[0]!, oracles[2]!], chainId, deals, s2),
+    ]);
+    assert.equal(await credits(consumer.address), before - pay, 'everything not released came back');
+    const d = (await read(deals, StorageDealsAbi, 'deal', [dealId])) as {
+      status: number;
+      burned: bigint;
+      refunded: bigint;
+      escrowed: bigint;
+    };
+    assert.equal(d.status, 3, 'Settled');
+    assert.equal(d.escrowed, d.burned + d.refunded);
   });
 });

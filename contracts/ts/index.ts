@@ -4,4 +4,5 @@ export * from './anvil.ts';
 export * from './deploy.ts';
 export * from './networks.ts';
 export * from './market-signatures.ts';
+export * from './session.ts';
 export { devnetAccounts, DEVNET_MNEMONIC } from './devnet-accounts.ts';

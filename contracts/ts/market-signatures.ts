@@ -19,16 +19,20 @@ export type SettlementMessage = {
 
 /** Solidity: `Settlement(bytes32 jobId,address consumer,bytes32 network,uint64 seq,uint256[] deviceIds,uint256[] amounts,bool isFinal)`. */
 export const SETTLEMENT_TYPES = {
-  Settlement: [
-    { name: 'jobId', type: 'bytes32' },
+  Settlement: [{ name: 'jobId', type: 'bytes32' }, ...settledFields()],
+} as const;
+
+/** What a settlement says after its id, the same for a job (CreditEscrow) and a deal (StorageDeals). */
+function settledFields() {
+  return [
     { name: 'consumer', type: 'address' },
     { name: 'network', type: 'bytes32' },
     { name: 'seq', type: 'uint64' },
     { name: 'deviceIds', type: 'uint256[]' },
     { name: 'amounts', type: 'uint256[]' },
     { name: 'isFinal', type: 'bool' },
-  ],
-} as const;
+  ] as const;
+}
 
 export function creditEscrowDomain(chainId: number, escrow: Address) {
   return { name: 'Groundwork CreditEscrow', version: '1', chainId, verifyingContract: escrow } as const;
@@ -66,8 +70,8 @@ export function slashOrderId(message: SlashOrderMessage): Hex {
 }
 
 /**
- * A job id only `consumer` can open (ids are first come, first served on chain): keccak256 of
- * (consumer, network, nonce), ABI-encoded.
+ * A job id (CreditEscrow) or deal id (StorageDeals) only `consumer` can open (ids are first come,
+ * first served on chain): keccak256 of (consumer, network, nonce), ABI-encoded.
  */
 export function escrowJobId(consumer: Address, network: Hex, nonce: bigint): Hex {
   return keccak256(encodeAbiParameters([{ type: 'address' }, { type: 'bytes32' }, { type: 'uint256' }], [consumer, network, nonce]));
@@ -83,6 +87,32 @@ export function signSettlement(
   const domain = creditEscrowDomain(chainId, escrow);
   const data = { ...message, deviceIds: [...message.deviceIds], amounts: [...message.amounts] };
   return signInSignerOrder(signers, (s) => s.signTypedData!({ domain, types: SETTLEMENT_TYPES, primaryType: 'Settlement', message: data }));
+}
+
+/** Solidity (StorageDeals): `DealSettlement(bytes32 dealId,address consumer,bytes32 network,uint64 seq,uint256[] deviceIds,uint256[] amounts,bool isFinal)`. */
+export const DEAL_SETTLEMENT_TYPES = {
+  DealSettlement: [{ name: 'dealId', type: 'bytes32' }, ...settledFields()],
+} as const;
+
+export function storageDealsDomain(chainId: number, deals: Address) {
+  return { name: 'Groundwork StorageDeals', version: '1', chainId, verifyingContract: deals } as const;
+}
+
+/** Settlement `seq` of a storage deal: what the quorum releases to which devices (the same fields as a job's, by deal id). */
+export type DealSettlementMessage = Omit<SettlementMessage, 'jobId'> & { dealId: Hex };
+
+/** Quorum signatures for `StorageDeals.settle`. */
+export function signDealSettlement(
+  signers: readonly LocalAccount[],
+  chainId: number,
+  deals: Address,
+  message: DealSettlementMessage,
+): Promise<Hex> {
+  const domain = storageDealsDomain(chainId, deals);
+  const data = { ...message, deviceIds: [...message.deviceIds], amounts: [...message.amounts] };
+  return signInSignerOrder(signers, (s) =>
+    s.signTypedData!({ domain, types: DEAL_SETTLEMENT_TYPES, primaryType: 'DealSettlement', message: data }),
+  );
 }
 
 /** Quorum signatures for `SlashOrders.propose`. */

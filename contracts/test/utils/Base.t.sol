@@ -12,6 +12,7 @@ import {DeviceRegistry} from "../../src/registry/DeviceRegistry.sol";
 import {RewardDistributor} from "../../src/rewards/RewardDistributor.sol";
 import {CreditEscrow} from "../../src/credits/CreditEscrow.sol";
 import {SlashOrders} from "../../src/registry/SlashOrders.sol";
+import {StorageDeals} from "../../src/storage/StorageDeals.sol";
 import {IOracleSet} from "../../src/interfaces/IOracleSet.sol";
 import {GroundworkGovernor} from "../../src/governance/GroundworkGovernor.sol";
 import {TestMerkle, TestDeviceKeys} from "./TestLib.sol";
@@ -38,6 +39,9 @@ abstract contract Base is Test {
     uint64 internal constant CHALLENGE_WINDOW = 1 hours;
     uint64 internal constant SETTLEMENT_GRACE = 1 days;
     uint64 internal constant SLASH_WINDOW = 1 days; // shorter than UNSTAKE_DELAY, as it must be
+    /// @dev 1e-18 credits per byte-second: Filecoin Warm Storage's 2.50 USDFC/TiB/month at
+    /// $0.00001 a credit is 250,000 credits / (2^40 B × 2,592,000 s) ≈ 87,720.
+    uint256 internal constant STORAGE_PRICE = 87_720;
 
     GroundworkToken internal token;
     Emissions internal emissions;
@@ -49,6 +53,7 @@ abstract contract Base is Test {
     GroundworkGovernor internal governor;
     CreditEscrow internal escrow;
     SlashOrders internal slashOrders;
+    StorageDeals internal deals;
 
     address internal treasury = makeAddr("treasury");
     address internal guardian = makeAddr("guardian");
@@ -112,6 +117,9 @@ abstract contract Base is Test {
         );
         slashOrders =
             new SlashOrders(registry, IOracleSet(address(distributor)), address(timelock), guardian, SLASH_WINDOW);
+        deals = new StorageDeals(
+            credits, emissions, IOracleSet(address(distributor)), address(timelock), SETTLEMENT_GRACE
+        );
 
         timelock.grantRole(timelock.PROPOSER_ROLE(), address(governor));
         timelock.grantRole(timelock.CANCELLER_ROLE(), address(governor));
@@ -125,6 +133,8 @@ abstract contract Base is Test {
         registry.grantRole(registry.SLASHER_ROLE(), slasher);
         credits.grantRole(credits.ESCROW_ROLE(), address(escrow));
         registry.grantRole(registry.SLASHER_ROLE(), address(slashOrders));
+        credits.grantRole(credits.ESCROW_ROLE(), address(deals));
+        deals.setPrice(STORAGE, STORAGE_PRICE);
         vm.stopPrank();
 
         vm.label(address(token), "token");
@@ -135,6 +145,7 @@ abstract contract Base is Test {
         vm.label(address(timelock), "timelock");
         vm.label(address(escrow), "escrow");
         vm.label(address(slashOrders), "slashOrders");
+        vm.label(address(deals), "deals");
     }
 
     function _sortOracleKeys() private {
@@ -254,6 +265,28 @@ abstract contract Base is Test {
     {
         bytes memory sigs = _signSettlement(_quorumKeys(2), jobId, seq, deviceIds, amounts, isFinal);
         escrow.settle(jobId, seq, deviceIds, amounts, isFinal, sigs);
+    }
+
+    /// @dev A 2-of-3 quorum's signatures over settlement `seq` of storage deal `dealId`.
+    function _signDealSettlement(
+        bytes32 dealId,
+        uint64 seq,
+        uint256[] memory deviceIds,
+        uint256[] memory amounts,
+        bool isFinal
+    ) internal view returns (bytes memory) {
+        StorageDeals.Deal memory d = deals.deal(dealId);
+        return _signDigest(
+            _quorumKeys(2), deals.settlementDigest(dealId, d.consumer, d.network, seq, deviceIds, amounts, isFinal)
+        );
+    }
+
+    /// @dev Settles storage deal `dealId` with a 2-of-3 quorum.
+    function _settleDeal(bytes32 dealId, uint64 seq, uint256[] memory deviceIds, uint256[] memory amounts, bool isFinal)
+        internal
+    {
+        bytes memory sigs = _signDealSettlement(dealId, seq, deviceIds, amounts, isFinal);
+        deals.settle(dealId, seq, deviceIds, amounts, isFinal, sigs);
     }
 
     function _signSlash(
