@@ -15,7 +15,11 @@
  *    against a linear-scan reference;
  * 5. bench/compute-e2e.ts: frames per minute of the demo scene through a devnet's compute
  *    network against the same frames rendered locally in one process;
- * 6. bench/devnet.ts: a fresh devnet's seconds from start to the first claimed reward.
+ * 6. bench/devnet.ts: a fresh devnet's seconds from start to the first claimed reward;
+ * 7. bench/storage-core.ts: Reed-Solomon 4-of-8 MB/s against the npm codecs, the shard
+ *    commitment against native SHA-256 (≥ 0.5), proof checks per second;
+ * 8. bench/storage-e2e.ts: upload and download MB/s through a devnet's storage network against a
+ *    plain copy on the same disk.
  *
  * Each runs with --json: its progress (stderr) is forwarded as it comes, its JSON result is
  * echoed, and at the end one summary of the ratios is printed. --quick runs small sizes (for
@@ -169,6 +173,31 @@ function summarise(o: Outcome, quick: boolean): Summary {
       missed: [],
     };
   }
+  if (o.name === 'storage-core') {
+    const e = r.erasure;
+    const c = r.commitment;
+    const met = c.met ? 'ok' : quick ? 'missed, not checked under --quick' : 'MISSED';
+    const rates = e.implementations.map(
+      (i: { name: string; mbPerSecond: number | null }) =>
+        `${i.name} ${i.mbPerSecond === null ? 'missing' : `${fixed(i.mbPerSecond, 0)} MB/s`}`,
+    );
+    return {
+      lines: [
+        `${name} ${status}: erasure ${e.code}: ${rates.join(', ')} (ours / fastest ${fixed(e.ratio, 2)}); ` +
+          `commitment/native SHA-256 ${fixed(c.ratio, 2)} (target >= ${c.target}: ${met}); ${fixed(r.proofs.checksPerSecond, 0)} proof checks/s`,
+      ],
+      missed: !c.met && !quick ? [`storage-core: commitment ratio ${fixed(c.ratio, 2)} < ${c.target}`] : [],
+    };
+  }
+  if (o.name === 'storage-e2e') {
+    return {
+      lines: [
+        `${name} ${status}: ${r.mib} MiB ${r.code}: upload ${fixed(r.upload.mbPerSecond, 1)} MB/s (${fixed(r.upload.ratio, 3)} of a plain copy at ${fixed(r.copy.mbPerSecond, 0)} MB/s), ` +
+          `download ${fixed(r.download.mbPerSecond, 1)} MB/s (${fixed(r.download.ratio, 3)} of a plain read at ${fixed(r.copy.readMbPerSecond, 0)} MB/s); identical: ${r.identical}`,
+      ],
+      missed: [],
+    };
+  }
   if (o.name === 'devnet') {
     return {
       lines: [
@@ -206,6 +235,8 @@ async function main(): Promise<void> {
     args: ['--json', ...(quick ? ['--providers', '1000', '--tasks', '10000'] : [])],
   });
   plan.push({ name: 'compute-e2e', file: 'compute-e2e.ts', args: ['--json', ...(quick ? ['--frames', '4'] : [])] });
+  plan.push({ name: 'storage-core', file: 'storage-core.ts', args: ['--json', ...(quick ? ['--mib', '8', '--rounds', '1'] : [])] });
+  plan.push({ name: 'storage-e2e', file: 'storage-e2e.ts', args: ['--json', ...(quick ? ['--mib', '4'] : [])] });
   plan.push({ name: 'devnet', file: 'devnet.ts', args: ['--json', ...(quick ? ['--devices', '4', '--epoch-seconds', '10'] : [])] });
 
   const outcomes: Outcome[] = [];

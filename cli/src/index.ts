@@ -10,6 +10,7 @@ import { devnetCommands } from './commands/devnet.ts';
 import { EPOCH_USAGE, epochCommands } from './commands/epoch.ts';
 import { oracleCommands } from './commands/oracle.ts';
 import { PROVIDER_USAGE, providerCommands } from './commands/provider.ts';
+import { STORAGE_USAGE, storageCommands } from './commands/storage.ts';
 import { CliError, UsageError, describeError, envOf, line, processIo, type Io } from './io.ts';
 
 export type { Io, Stream } from './io.ts';
@@ -20,12 +21,19 @@ export const COMMANDS: readonly Command[] = [
   ...providerCommands,
   ...creditsCommands,
   ...computeCommands,
+  ...storageCommands,
   ...epochCommands,
   ...oracleCommands,
   ...devnetCommands,
 ];
 
-const GROUPS: Record<string, string> = { provider: PROVIDER_USAGE, credits: CREDITS_USAGE, compute: COMPUTE_USAGE, epoch: EPOCH_USAGE };
+const GROUPS: Record<string, string> = {
+  provider: PROVIDER_USAGE,
+  credits: CREDITS_USAGE,
+  compute: COMPUTE_USAGE,
+  storage: STORAGE_USAGE,
+  epoch: EPOCH_USAGE,
+};
 
 export const USAGE = `usage: groundwork <command> [options]
 

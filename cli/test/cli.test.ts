@@ -291,6 +291,8 @@ describe('bad command lines: exit 2, one error line naming the flag, then the us
         devices: 20,
         compute: 3,
         renderFrames: 6,
+        storage: 8,
+        gatewayPort: 9000,
         epochSeconds: 30,
         epochs: undefined,
         rpcPort: 8545,

@@ -18,3 +18,4 @@ export { readLowerHexAscii, writeLowerHex } from './bytes.ts';
 export * from './json-splitter.ts';
 export * from './artifact-reader.ts';
 export * from './artifact-compare.ts';
+export * from './cid.ts';

@@ -1,15 +1,20 @@
 // `groundwork devnet` (and `npm start`): a whole local network on embedded defaults. Anvil, the
 // contracts, the oracle with a 2-of-3 quorum, a fleet of simulated uptime providers, compute
 // providers and a rendering consumer (render-consumer.ts) that buys credits, renders the demo
-// scene's frames on the compute network and pays for them from escrow; epochs run, the providers
+// scene's frames on the compute network and pays for them from escrow, storage providers and a
+// storage consumer (storage-consumer.ts) that stores and reads back a file each epoch; epochs run, the providers
 // claim (the compute providers their usage rewards), every epoch is verified, and a live summary
 // is printed. State lives in the data directory, so a restart resumes.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Address, Hex } from 'viem';
 import { GroundworkTokenAbi, RewardDistributorAbi, SettablePriceFeedAbi, devnetAccounts } from '@groundwork/contracts';
 import { computeWorker } from '@groundwork/network-compute/plugin';
+import { type StorageWorker, storageWorker } from '@groundwork/network-storage/plugin';
 import { devnetFaucet } from './faucet.ts';
 import { CONSUMER_ACCOUNT, type RenderConsumer, type RenderJobSummary, startRenderConsumer } from './render-consumer.ts';
+import { STORAGE_CONSUMER_ACCOUNT, type StorageConsumer, type StoredFileSummary, startStorageConsumer } from './storage-consumer.ts';
 import { chainSession } from '@groundwork/agent';
 import { claimRewards, verifyEpoch, type VerifyResult } from '@groundwork/agent';
 import { leafAccount } from '@groundwork/oracle';
@@ -23,6 +28,10 @@ export type DevnetOptions = {
   compute?: number;
   /** Frames per job of the rendering consumer (default 6; 0: no consumer). Needs compute providers. */
   renderFrames?: number;
+  /** Storage providers (default 8, for the consumer's 4-of-8 files; 0: none, and no storage consumer or gateway). */
+  storage?: number;
+  /** The S3 gateway's port (default 9000; 0 = any free port). */
+  gatewayPort?: number;
   epochSeconds?: number;
   /** Exit after this many epochs have closed (default: run until stopped). */
   epochs?: number;
@@ -74,7 +83,23 @@ export type DevnetSummary = {
   stopped: boolean;
   /** The compute network: its providers' owners and the rendering consumer's jobs (null when not run). */
   compute: { owners: string[]; framesDir: string | null; jobs: RenderJobSummary[] } | null;
+  /** The storage network: its providers' owners, their shard servers and the consumer's files (null when not run). */
+  storage: {
+    owners: string[];
+    shardServers: string[];
+    files: StoredFileSummary[];
+    /** The S3 gateway, paying from its own account (devnet account 6). */
+    gateway: { url: string; accessKey: string; secretKey: string } | null;
+  } | null;
 };
+
+/**
+ * The devnet's storage price, in 1e-18 credits per byte-second: 5e-6 credits (about 10,000 for the
+ * consumer's file, 512 KiB of shards for an hour, as much as a render job escrows). Far above the
+ * field's (Storj pays $1.50 per TB-month, field/storage.md) so that one small file's shard-epochs
+ * earn whole credits.
+ */
+export const DEVNET_STORAGE_PRICE = 5n * 10n ** 12n;
 
 /** The run was stopped (Ctrl-C, SIGTERM) before the network was up. */
 export class DevnetStoppedError extends Error {
@@ -89,21 +114,30 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
   const renderFrames = compute > 0 ? (o.renderFrames ?? 6) : 0;
   // Asks of 0.3, 0.4 and 0.5 credits per million units, repeating: the matcher prefers the cheapest free slot.
   const COMPUTE_PRICES = ['0.3', '0.4', '0.5'];
+  const storage = o.storage ?? 8;
+  const storageWorkers: StorageWorker[] = [];
+  const kindOf = (i: number) => (i < uptime ? 'uptime' : i < uptime + compute ? 'compute' : 'storage');
   let net: Testnet;
   try {
     net = await startTestnet({
-      devices: uptime + compute,
-      ...(compute > 0
+      devices: uptime + compute + storage,
+      ...(compute + storage > 0
         ? {
             networks: [
               { kind: 'uptime', weight: 1n },
-              { kind: 'compute', weight: 1n },
+              ...(compute > 0 ? [{ kind: 'compute', weight: 1n }] : []),
+              ...(storage > 0 ? [{ kind: 'storage', weight: 1n, storagePrice: DEVNET_STORAGE_PRICE }] : []),
             ],
-            network: (i: number) => (i < uptime ? 'uptime' : 'compute'),
-            worker: (i: number) =>
-              i < uptime
-                ? undefined
-                : computeWorker({ pricePerMCU: COMPUTE_PRICES[(i - uptime) % COMPUTE_PRICES.length], maxConcurrent: 1 }),
+            network: kindOf,
+            worker: (i: number) => {
+              if (kindOf(i) === 'compute')
+                return computeWorker({ pricePerMCU: COMPUTE_PRICES[(i - uptime) % COMPUTE_PRICES.length], maxConcurrent: 1 });
+              if (kindOf(i) !== 'storage') return undefined;
+              // Shards on disk in the data directory, so a restarted devnet still holds what it stored.
+              const w = storageWorker({ dir: path.join(o.dataDir, 'storage', `provider-${i}`), capacityBytes: 2 ** 30 });
+              storageWorkers.push(w);
+              return w;
+            },
           }
         : {}),
       epochSeconds: o.epochSeconds ?? 30,
@@ -150,8 +184,19 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
             jobs: [],
           }
         : null,
+    storage:
+      storage > 0
+        ? {
+            owners: net.providers.filter((p) => p.network === 'storage').map((p) => p.owner.toLowerCase()),
+            shardServers: await shardServers(storageWorkers),
+            files: [],
+            gateway: null,
+          }
+        : null,
   };
   let consumer: RenderConsumer | null = null;
+  let storageConsumer: StorageConsumer | null = null;
+  let gateway: Gateway | null = null;
   try {
     if (renderFrames > 0) {
       const account = devnetAccounts(CONSUMER_ACCOUNT).address;
@@ -169,13 +214,43 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
       summary.compute!.jobs = consumer.jobs;
       log(`rendering consumer ${account} · ${renderFrames} frames a job · frames in ${summary.compute!.framesDir}`);
     }
+    if (storage >= 8) {
+      const account = devnetAccounts(STORAGE_CONSUMER_ACCOUNT).address;
+      if ((await net.tokenBalance(account)) < 100n * 10n ** 18n)
+        await devnetFaucet({ rpcUrl: net.rpcUrl, deployment: net.deployment, to: account });
+      storageConsumer = startStorageConsumer({ net, intervalMs: net.clock.duration * 1000, log });
+      summary.storage!.files = storageConsumer.files;
+      log(`storage consumer ${account} · a 256 KiB file an epoch, 4-of-8 · shard servers ${summary.storage!.shardServers.join(' ')}`);
+      gateway = await startDevnetGateway(net, path.join(o.dataDir, 'gateway'), o.gatewayPort ?? 9000);
+      summary.storage!.gateway = { url: gateway.url, accessKey: gateway.accessKey, secretKey: gateway.secretKey };
+      log(`S3 gateway ${gateway.url} · access key ${gateway.accessKey} · secret key ${gateway.secretKey}`);
+    }
     let next = await firstOpenEpoch(net);
     let closed = 0;
     while (!o.signal?.aborted && (o.epochs === undefined || closed < o.epochs)) {
       await keepPriceFresh(net);
       await waitForEpoch(net, next, o.signal);
       if (o.signal?.aborted) break;
-      const epochSummary = await settleEpoch(net, next, summary, started);
+      // A step that fails (an RPC or oracle call cut short on a loaded machine) is tried again a
+      // few times; one that keeps failing is a failed epoch in the summary, not the end of the devnet.
+      let epochSummary: DevnetEpochSummary | null = null;
+      for (let attempt = 1; !epochSummary && !o.signal?.aborted; attempt++) {
+        try {
+          epochSummary = await settleEpoch(net, next, summary, started);
+        } catch (err) {
+          const why = (err as Error).message.split('\n')[0]!;
+          log(`epoch ${next} · settling failed (attempt ${attempt} of 3): ${why}`);
+          if (attempt >= 3) {
+            summary.verify.push({ epoch: next, pass: false, failed: [`settling the epoch failed: ${why}`] });
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+      if (!epochSummary) {
+        next++;
+        continue;
+      }
       summary.epochs.push(epochSummary);
       o.onEpoch?.(epochSummary);
       log(formatEpoch(epochSummary));
@@ -189,10 +264,54 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
     if (!o.signal?.aborted) throw err;
   } finally {
     await consumer?.stop();
+    await storageConsumer?.stop();
+    await gateway?.close();
     await net.stop();
+    for (const w of storageWorkers) await w.close();
   }
   summary.stopped = o.signal?.aborted ?? false;
   return summary;
+}
+
+/** The storage workers' shard server URLs, once each has sent its hello (it listens first). */
+async function shardServers(workers: readonly StorageWorker[]): Promise<string[]> {
+  for (let waited = 0; workers.some((w) => w.url() === null) && waited < 30_000; waited += 100)
+    await new Promise((r) => setTimeout(r, 100));
+  return workers.map((w) => w.url() ?? '(not listening)');
+}
+
+type Gateway = { url: string; accessKey: string; secretKey: string; close(): Promise<void> };
+
+/** The account the devnet's S3 gateway pays from (6: the storage consumer is 5). */
+export const GATEWAY_ACCOUNT = 6;
+
+/**
+ * The devnet's S3 gateway, paying for its objects from its own account; its access key and
+ * secret are made once and kept in the data directory, so they stay the same across restarts.
+ */
+async function startDevnetGateway(net: Testnet, dir: string, port: number): Promise<Gateway> {
+  const account = devnetAccounts(GATEWAY_ACCOUNT);
+  if ((await net.tokenBalance(account.address)) < 100n * 10n ** 18n)
+    await devnetFaucet({ rpcUrl: net.rpcUrl, deployment: net.deployment, to: account.address });
+  mkdirSync(dir, { recursive: true });
+  const keysFile = path.join(dir, 'access-key.json');
+  if (!existsSync(keysFile))
+    writeFileSync(
+      keysFile,
+      JSON.stringify({ accessKey: `GW${randomBytes(9).toString('hex').toUpperCase()}`, secretKey: randomBytes(24).toString('base64url') }),
+      { mode: 0o600 },
+    );
+  const keys = JSON.parse(readFileSync(keysFile, 'utf8')) as { accessKey: string; secretKey: string };
+  const { StorageClient } = await import('@groundwork/network-storage/client');
+  const { startGateway } = await import('@groundwork/network-storage/gateway');
+  const client = new StorageClient({
+    oracleUrl: net.oracle!.url,
+    rpcUrl: net.rpcUrl,
+    deployment: net.deployment,
+    privateKey: account.privateKey,
+  });
+  const gw = await startGateway({ client, dir, port, duration: 86_400, ...keys });
+  return { url: gw.url, ...keys, close: () => gw.close() };
 }
 
 /**

@@ -78,7 +78,7 @@ export type TestnetOptions = {
   /** Start the oracle in this process (default true); false leaves `oracle` null for tests that run it elsewhere. */
   startOracle?: boolean;
   /** The deployment's networks (default: `uptime` alone); their plug-ins come from NETWORK_PLUGINS or `oracle.plugins`. */
-  networks?: { kind: string; weight: bigint }[];
+  networks?: { kind: string; weight: bigint; storagePrice?: bigint }[];
   /** The network provider i's device registers on (default: the first of `networks`). */
   network?: (i: number) => string;
   /** The worker provider i's agent runs instead of its network's own (planted cheaters of a market network). */
@@ -263,13 +263,15 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
       for (const p of providers) {
         if (p.behaviour === 'offline') continue;
         await p.agent?.stop();
+        // Asked once per start: a worker may hold resources (a storage provider's shard server).
+        const worker = opts.worker?.(p.index);
         p.agent = startAgent({
           wsUrl,
           maxBackoffMs: 1000,
           device: p.device,
           key: p.key,
           domain,
-          network: { ...(pluginsOf[p.network] ?? uptimeNetwork), ...(opts.worker?.(p.index) ? { worker: opts.worker(p.index)! } : {}) },
+          network: { ...(pluginsOf[p.network] ?? uptimeNetwork), ...(worker ? { worker } : {}) },
           clock,
           answer: cheatingAnswer(p, providers),
           log: (line) => log(`device ${p.index}: ${line}`),

@@ -20,9 +20,9 @@ import { type EpochArtifact, seededUnit } from '@groundwork/protocol';
 import { NETWORK_PLUGINS } from '@groundwork/oracle';
 
 const SEED = Number(process.env.KILL_SEED ?? 20261201);
-// Five by default (the three planned moments and two random ones: npm test's time is bounded);
+// Four by default (the three planned moments and one random one: npm test's time is bounded);
 // KILL_COUNT raises the random ones.
-const KILLS = Math.max(3, Number(process.env.KILL_COUNT ?? 5));
+const KILLS = Math.max(3, Number(process.env.KILL_COUNT ?? 4));
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dir = mkdtempSync(path.join(tmpdir(), 'groundwork-kill-'));
 const live: ChildProcess[] = [];
@@ -53,6 +53,8 @@ function startDevnet(): Devnet {
     dir,
     '--devices',
     '3',
+    '--storage',
+    '0',
     '--epoch-seconds',
     '5',
     '--rpc-port',

@@ -16,9 +16,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const CLI = path.join(root, 'cli', 'bin', 'groundwork.mjs');
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-const QUICK = ['--devices', '4', '--epoch-seconds', '5', '--rpc-port', '0', '--oracle-port', '0'];
+const QUICK = ['--devices', '4', '--epoch-seconds', '5', '--rpc-port', '0', '--oracle-port', '0', '--gateway-port', '0'];
 // Uptime alone, for the tests about starting and stopping.
-const FAST = [...QUICK, '--compute', '0'];
+const FAST = [...QUICK, '--compute', '0', '--storage', '0'];
 
 // The build already ran in `npm test`; call the same command `npm start` runs.
 const devnet = (...args: string[]) =>
@@ -38,9 +38,15 @@ type Summary = {
     framesDir: string | null;
     jobs: { jobId: string; state: string; frames: number; dir: string; escrowed: string; burned: string; refunded: string }[];
   } | null;
+  storage: {
+    owners: string[];
+    shardServers: string[];
+    files: { cid: string; readBack: boolean | null }[];
+    gateway: { url: string; accessKey: string; secretKey: string } | null;
+  } | null;
 };
 
-test('npm start runs epochs, renders frames on the compute network, claims, verifies, and resumes', () => {
+test('npm start runs epochs, renders frames on the compute network, stores files, claims, verifies, and resumes', () => {
   const args = ['--data-dir', path.join(dir, 'resume'), ...QUICK, '--compute', '3', '--json'];
   const first = devnet(...args, '--epochs', '7');
   assert.equal(first.status, 0, first.stderr.slice(-2000));
@@ -75,12 +81,26 @@ test('npm start runs epochs, renders frames on the compute network, claims, veri
   const computeRewards = c.owners.reduce((sum, o) => sum + BigInt(s.rewards[o] ?? '0'), 0n);
   assert.ok(computeRewards > 0n, `compute owners earned ${computeRewards}`);
   assert.ok(Object.keys(s.rewards).length >= 5, JSON.stringify(s.rewards));
+  // The storage consumer: a file an epoch on the eight storage providers, each read back intact.
+  const st = s.storage!;
+  assert.equal(st.owners.length, 8);
+  assert.equal(st.shardServers.length, 8);
+  assert.ok(st.files.length >= 2, `${st.files.length} files stored`);
+  assert.ok(
+    st.files.slice(1).every((f) => f.readBack === true),
+    JSON.stringify(st.files),
+  );
+  // The S3 gateway's endpoint and access key are printed, and kept across the restart below.
+  assert.match(st.gateway!.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(first.stderr, new RegExp(`S3 gateway ${st.gateway!.url} · access key ${st.gateway!.accessKey} · secret key `));
+  assert.match(first.stderr, /storage file 2 · bafk\S+ · 262144 bytes in 8 shards .* file 1 read back byte-identical/);
   assert.ok(existsSync(path.join(dir, 'resume', 'deployment.json')));
 
   const second = devnet(...args, '--epochs', '1');
   assert.equal(second.status, 0, second.stderr.slice(-2000));
   const t = JSON.parse(second.stdout) as Summary;
   assert.deepEqual(t.addresses, s.addresses, 'same contracts after a restart');
+  assert.equal(t.storage!.gateway!.accessKey, st.gateway!.accessKey, 'the same gateway key after a restart');
   assert.ok(t.epochs[0]!.epoch > s.epochs.at(-1)!.epoch, 'epochs continue where they stopped');
   assert.ok(t.verify.every((v) => v.pass));
 });

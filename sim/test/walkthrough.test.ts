@@ -35,13 +35,35 @@ function words(commandLine: string): string[] {
   return commandLine.trim().split(/\s+/);
 }
 
+/** The devnet's stderr (its last 8,000 characters) and how it exited, for failure messages. */
+const devnetLog = { err: '', exit: null as string | null };
+
 function startDevnet(dataDir: string): Promise<{ rpcUrl: string; oracleUrl: string; output: () => string }> {
   const cli = path.join(root, 'cli', 'bin', 'groundwork.mjs');
-  const args = ['devnet', '--data-dir', dataDir, '--devices', '2', '--epoch-seconds', '5', '--rpc-port', '0', '--oracle-port', '0'];
+  const args = [
+    'devnet',
+    '--data-dir',
+    dataDir,
+    '--devices',
+    '2',
+    '--storage',
+    '0',
+    '--epoch-seconds',
+    '5',
+    '--rpc-port',
+    '0',
+    '--oracle-port',
+    '0',
+  ];
   const child = spawn(process.execPath, [cli, ...args], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
-  child.stderr!.resume();
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    devnetLog.err = (devnetLog.err + d).slice(-8000);
+  });
+  child.once('exit', (code, signal) => {
+    devnetLog.exit = `exit code ${code}, signal ${signal}`;
+  });
   return new Promise((resolve, reject) => {
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
@@ -94,7 +116,11 @@ test("the README's walkthrough joins a running devnet: the new device earns, cla
   const run = (commandLine: string) => {
     const [cmd, ...args] = words(commandLine);
     const r = spawnSync(cmd!, args, { cwd: root, encoding: 'utf8', timeout: 120_000 });
-    assert.equal(r.status, 0, `${commandLine}\nexit ${r.status}\n${r.stdout}\n${r.stderr}`);
+    assert.equal(
+      r.status,
+      0,
+      `${commandLine}\nexit ${r.status}\n${r.stdout}\n${r.stderr}\nthe devnet: ${devnetLog.exit ?? 'running'}\n${devnet.output().slice(-4000)}\n${devnetLog.err}`,
+    );
     return r.stdout;
   };
 
@@ -123,8 +149,9 @@ test("the README's walkthrough joins a running devnet: the new device earns, cla
   assert.match(agentOut, /connected/i, `the agent connected:\n${agentOut}`);
 
   const status = run(byName('provider status'));
-  assert.match(status, new RegExp(`epoch ${paid.epoch}\\b`), status);
-  assert.match(status, /score 1\.000/, status);
+  // The paid epoch with the score it was paid for (on a loaded machine an answer may miss its
+  // deadline, so the score is any above zero, not always 1).
+  assert.match(status, new RegExp(`epoch ${paid.epoch} +score (?!0\\.000)[01]\\.\\d{3}`), status);
 
   const owner = '0xa0Ee7A142d267C1f36714E4a8F75612F20a79720' as Address;
   const deployment = readDeploymentFile(path.join(dataDir, 'deployment.json'));

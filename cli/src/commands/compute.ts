@@ -4,7 +4,7 @@
 // stop it (cancel, then reclaim), and render a scene with the demo
 // renderer in one step (render). The compute package is imported when a command runs, not when
 // the CLI starts: it loads binaryen, which every other command would pay for.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Address, Hex } from 'viem';
 import type { Deployment } from '@groundwork/contracts';
@@ -24,46 +24,11 @@ import {
   type KeySource,
 } from '../args.ts';
 import { helpFlag, jsonFlag, type Command } from '../command.ts';
-import { CliError, UsageError, describeError, line, oneLine, printJson, step, type Io } from '../io.ts';
+import { CHAIN_OPTIONS, CHAIN_SPEC, type ChainFlags, chainFlags, positional, positionalFile, withClient } from '../consumer.ts';
+import { CliError, UsageError, line, oneLine, printJson, step, type Io } from '../io.ts';
 
 type Compute = typeof import('@groundwork/network-compute');
 const loadCompute = (): Promise<Compute> => import('@groundwork/network-compute');
-
-const CHAIN_OPTIONS = `  --oracle <url>          the oracle's base URL, e.g. http://127.0.0.1:8787
-  --deployment <file>     the deployment file (addresses, chain id)
-  --rpc <url>             JSON-RPC endpoint of the chain
-  --key <hex>             the consumer's private key (0x + 64 hex digits); pays the credits and gas
-  --key-file <file>       a file holding the consumer's private key instead`;
-
-// ---------------------------------------------------------------------------------------------
-// Shared pieces
-
-type ChainFlags = { oracle: string; deploymentFile: string; rpc: string; key: KeySource };
-
-const CHAIN_SPEC = {
-  oracle: { type: 'string' },
-  deployment: { type: 'string' },
-  rpc: { type: 'string' },
-  key: { type: 'string' },
-  'key-file': { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
-
-function chainFlags(f: Flags): ChainFlags {
-  return {
-    oracle: url('oracle', required(f, 'oracle')),
-    deploymentFile: required(f, 'deployment'),
-    rpc: url('rpc', required(f, 'rpc')),
-    key: keySource(f, 'key'),
-  };
-}
-
-/** The positional `<name>`; UsageError naming it when missing. */
-function positional(f: Flags, name: string, what: string): string {
-  const v = f.positionals[0];
-  if (v === undefined) throw new UsageError(`missing <${name}> (${what})`);
-  return v;
-}
 
 function jobArg(f: Flags): Hex {
   const v = positional(f, 'job', 'the job id, 0x + 64 hex digits, as submit printed it');
@@ -71,42 +36,9 @@ function jobArg(f: Flags): Hex {
   return v.toLowerCase() as Hex;
 }
 
-/** An existing file given as positional `<name>`. */
-function positionalFile(name: string, file: string): string {
-  let isFile: boolean;
-  try {
-    isFile = statSync(file).isFile();
-  } catch {
-    throw new UsageError(`<${name}> ${file}: no such file`);
-  }
-  if (!isFile) throw new UsageError(`<${name}> ${file}: not a file`);
-  return file;
-}
-
 function timeoutFlag(f: Flags): number | undefined {
   const t = optional(f, 'timeout');
   return t === undefined ? undefined : integer('timeout', t, { min: 1 }) * 1000;
-}
-
-/** Turns the client's and the chain's failures into one-line CliErrors that name the flag. */
-function failure(err: unknown, o: { oracle?: string; rpc?: string }): Error {
-  if (err instanceof UsageError || err instanceof CliError) return err;
-  const code = (err as { code?: unknown })?.code;
-  const rest = (prefix: RegExp) => oneLine((err as Error).message).replace(prefix, '');
-  if (code === 'unreachable' && o.oracle)
-    return new CliError(`cannot reach the oracle at --oracle ${o.oracle}${rest(/^cannot reach the oracle at \S+?(?=: )/)}`);
-  if (code === 'chain-unreachable' && o.rpc)
-    return new CliError(`cannot reach the chain at --rpc ${o.rpc}${rest(/^cannot reach the chain at \S+?(?=: )/)}`);
-  if (code === 'wrong-chain' && o.rpc) return new CliError(`--rpc ${o.rpc}${rest(/^\S+/)}`);
-  return new CliError(describeError(err));
-}
-
-async function withClient<T>(o: { oracle?: string; rpc?: string }, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw failure(err, o);
-  }
 }
 
 async function chainClient(compute: Compute, o: ChainFlags): Promise<{ client: ComputeClient; deployment: Deployment }> {

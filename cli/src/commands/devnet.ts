@@ -16,7 +16,8 @@ const DEVNET_USAGE = `usage: groundwork devnet [options]
 Boots a whole local Groundwork network: anvil, every contract, the oracle (2-of-3 quorum),
 simulated uptime providers, compute providers and a rendering consumer that renders the demo
 scene's frames on the compute network, job after job (one line per job: frames, credits burned
-and refunded, where the PNG files are). Each epoch is closed, its root posted, every provider
+and refunded, where the PNG files are), and storage providers with a consumer that stores an
+encrypted 4-of-8 file each epoch and reads the one before back. Each epoch is closed, its root posted, every provider
 claims (the compute providers their usage rewards), and the epoch is verified; one line per
 epoch is printed. Runs until Ctrl-C (or --epochs). State lives in the
 data directory, so a restart resumes the same deployment. Exit code 1 if any epoch failed to verify.
@@ -26,6 +27,8 @@ options:
   --devices <n>           simulated uptime providers, one device each (default 20)
   --compute <n>           compute providers beside them (default 3; 0: uptime alone)
   --render-frames <n>     frames per job of the rendering consumer (default 6; 0: no consumer)
+  --storage <n>           storage providers (default 8; the storage consumer needs 8; 0: none)
+  --gateway-port <n>      the S3 gateway's port (default 9000; 0 picks a free one)
   --epoch-seconds <n>     epoch length for a new deployment (default 30)
   --epochs <n>            stop after this many epochs have closed (default: run until Ctrl-C)
   --rpc-port <n>          anvil's RPC port (default 8545; 0 picks a free one)
@@ -40,6 +43,8 @@ export type DevnetCliOptions = {
   devices: number;
   compute: number;
   renderFrames: number;
+  storage: number;
+  gatewayPort: number;
   epochSeconds: number;
   epochs?: number;
   rpcPort: number;
@@ -55,6 +60,8 @@ export function parseDevnet(argv: string[], env: Record<string, string | undefin
     devices: { type: 'string' },
     compute: { type: 'string' },
     'render-frames': { type: 'string' },
+    storage: { type: 'string' },
+    'gateway-port': { type: 'string' },
     'epoch-seconds': { type: 'string' },
     epochs: { type: 'string' },
     'rpc-port': { type: 'string' },
@@ -75,6 +82,8 @@ export function parseDevnet(argv: string[], env: Record<string, string | undefin
     devices: integer('devices', optional(f, 'devices') ?? '20', { min: 1, max: 1000 }),
     compute: integer('compute', optional(f, 'compute') ?? '3', { min: 0, max: 100 }),
     renderFrames: integer('render-frames', optional(f, 'render-frames') ?? '6', { min: 0, max: 24 }),
+    storage: integer('storage', optional(f, 'storage') ?? '8', { min: 0, max: 100 }),
+    gatewayPort: port('gateway-port', optional(f, 'gateway-port') ?? '9000'),
     // Epochs shorter than a few seconds leave no room for the challenge window and the claims.
     epochSeconds: integer('epoch-seconds', optional(f, 'epoch-seconds') ?? '30', { min: 4 }),
     epochs: epochs === undefined ? undefined : integer('epochs', epochs, { min: 1 }),
@@ -88,7 +97,7 @@ export function parseDevnet(argv: string[], env: Record<string, string | undefin
 
 /** The lines worth showing without --verbose: set-up milestones, the header and one per epoch. */
 export function isSummaryLine(text: string): boolean {
-  return /^(deployed Groundwork|\d+ providers registered|chain \S+ · oracle |epoch -?\d+\s+· |epochs close again|the chain |follower: the chain no longer|rendering consumer |render job |render consumer stopped)/.test(
+  return /^(deployed Groundwork|\d+ providers registered|chain \S+ · oracle |epoch -?\d+\s+· |epochs close again|the chain |follower: the chain no longer|rendering consumer |render job |render consumer stopped|storage consumer |storage file |S3 gateway )/.test(
     text,
   );
 }
@@ -116,12 +125,17 @@ export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<num
   const { signal, dispose } = stopSignal(io);
   let summary: DevnetSummary;
   try {
-    line(out, `starting the devnet in ${dataDir} (${o.devices} uptime and ${o.compute} compute providers, ${o.epochSeconds} s epochs)`);
+    line(
+      out,
+      `starting the devnet in ${dataDir} (${o.devices} uptime, ${o.compute} compute and ${o.storage} storage providers, ${o.epochSeconds} s epochs)`,
+    );
     summary = await runDevnet({
       dataDir,
       devices: o.devices,
       compute: o.compute,
       renderFrames: o.renderFrames,
+      storage: o.storage,
+      gatewayPort: o.gatewayPort,
       epochSeconds: o.epochSeconds,
       epochs: o.epochs,
       rpcPort: o.rpcPort,
@@ -156,6 +170,11 @@ export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<num
       const frames = c.jobs.reduce((n, j) => n + j.frames, 0);
       const burned = c.jobs.reduce((n, j) => n + BigInt(j.burned), 0n);
       line(out, `${c.jobs.length} render job(s) · ${frames} frames in ${c.framesDir} · ${burned} credits burned for them`);
+    }
+    const st = summary.storage;
+    if (st?.files.length) {
+      const read = st.files.filter((f) => f.readBack === true).length;
+      line(out, `${st.files.length} file(s) stored on ${st.owners.length} storage providers · ${read} read back byte-identical`);
     }
   }
   if (summary.stopped) line(out, `stopped · chain, keys and oracle state are saved in ${dataDir}; run the same command to resume`);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Address, Hex } from 'viem';
 import { devnetAccounts, type Deployment } from '@groundwork/contracts';
-import { cidOf } from '../src/cid.ts';
+import { cidOf } from '@groundwork/protocol';
 import {
   ComputeClient,
   type ComputeClientError,

@@ -13,7 +13,7 @@ import { base32 } from 'multiformats/bases/base32';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 } from 'multiformats/hashes/sha2';
-import { CidError, CidMismatchError, checkCid, cidOf, parseCid } from '../src/cid.ts';
+import { CidError, CidMismatchError, checkCid, cidOf, parseCid } from '@groundwork/protocol';
 import {
   clearModuleCache,
   DEFAULT_LIMITS,

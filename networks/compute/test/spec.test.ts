@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { cidOf } from '../src/cid.ts';
+import { cidOf } from '@groundwork/protocol';
 import { readJobSpecFile } from '../src/spec/file.ts';
 import {
   DEFAULTS,

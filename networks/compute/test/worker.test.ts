@@ -20,7 +20,7 @@ import {
   type Report,
   type WorkerContext,
 } from '@groundwork/protocol';
-import { cidOf } from '../src/cid.ts';
+import { cidOf } from '@groundwork/protocol';
 import { decodeRunOutputs } from '../src/client/encoding.ts';
 import { computeWorker } from '../src/plugin/worker.ts';
 import { offerSchema, resultBodySchema, type ResultBody, type TaskPayload } from '../src/plugin/wire.ts';

@@ -13,7 +13,7 @@ import { type Abi, type Address, createPublicClient, createWalletClient, type He
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { z } from 'zod';
 import { CreditEscrowAbi, type Deployment, escrowJobId, GroundworkTokenAbi, networkId, ServiceCreditsAbi } from '@groundwork/contracts';
-import { checkCid } from '../cid.ts';
+import { checkCid } from '@groundwork/protocol';
 import { DEFAULT_LIMITS } from '../sandbox/policy.ts';
 import { SandboxError } from '../sandbox/errors.ts';
 import type { RunOutputs } from '../sandbox/encoding.ts';

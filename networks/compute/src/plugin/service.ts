@@ -28,7 +28,7 @@ import {
   canonicalJson,
   type ServiceRoute,
 } from '@groundwork/protocol';
-import { checkCid, cidOf } from '../cid.ts';
+import { checkCid, cidOf } from '@groundwork/protocol';
 import { Matcher } from '../matcher/index.ts';
 import { INITIAL_REPUTATION, updateReputation } from '../matcher/reputation.ts';
 import { describeUnplaced, type Offer as MatcherOffer } from '../matcher/types.ts';

@@ -14,7 +14,7 @@
 import os from 'node:os';
 import type { Hex } from 'viem';
 import { signReport, type Report, type Worker, type WorkerContext } from '@groundwork/protocol';
-import { checkCid, cidOf } from '../cid.ts';
+import { checkCid, cidOf } from '@groundwork/protocol';
 import { encodeRunOutputs } from '../sandbox/encoding.ts';
 import { DETERMINISTIC_CODES, SandboxError } from '../sandbox/errors.ts';
 import type { RunResult } from '../sandbox/execute.ts';

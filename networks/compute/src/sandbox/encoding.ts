@@ -14,7 +14,7 @@
 // The first entry is stdout, with the empty name (no output file can have it); then the files
 // of /output, named by their path relative to it ('frames/0001.png'), in the order of their
 // names' UTF-8 bytes. Directories are not entries (an empty one leaves no trace).
-import { cidOf } from '../cid.ts';
+import { cidOf } from '@groundwork/protocol';
 import { compareUtf8 } from './wasi.ts';
 
 export const OUTPUT_ENCODING_MAGIC = 'groundwork/compute-output/v1\n';

@@ -5,7 +5,7 @@
 // runTaskInline runs on the calling thread, synchronously, for benchmarks and tools: nothing can
 // stop it but fuel, and the caller's stack is the engine's default.
 import { Worker } from 'node:worker_threads';
-import { CidError, CidMismatchError, checkCid } from '../cid.ts';
+import { CidError, CidMismatchError, checkCid } from '@groundwork/protocol';
 import { SandboxError, type SerializedSandboxError } from './errors.ts';
 import { execute, type NormalizedTask, normalizeTask, type RunResult, type Task } from './execute.ts';
 import { WORKER_STACK_MB } from './policy.ts';

@@ -5,7 +5,7 @@
 // because the same module serves many tasks.
 import binaryen from 'binaryen';
 import { B } from './binaryen-api.ts';
-import { cidOf } from '../cid.ts';
+import { cidOf } from '@groundwork/protocol';
 import { SandboxError } from './errors.ts';
 import { checkDeclaredType, instrument, type MeterStats } from './meter.ts';
 import { METER_VERSION, RESERVED_EXPORT_PREFIX } from './meter-exports.ts';

@@ -14,7 +14,7 @@
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { cidOf } from '../cid.ts';
+import { cidOf } from '@groundwork/protocol';
 import { DEFAULTS, documentSchema, JOB_LIMITS, JOB_VERSION, KNOWN_FIELDS, type RawFileRef, type RawJob } from './schema.ts';
 import { describeValue, formatBytes, formatDuration, parseFixed } from './units.ts';
 

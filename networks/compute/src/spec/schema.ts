@@ -4,7 +4,7 @@
 // names against each other, the deadline against the clock, files on disk) is checked in
 // index.ts. docs/job-spec.md documents every field; keep the two in step.
 import { z } from 'zod';
-import { CidError, parseCid } from '../cid.ts';
+import { CidError, parseCid } from '@groundwork/protocol';
 import { describeValue, formatBytes, looksLikeIsoTime, parseCount, parseDuration, parseFixed, parseIsoTime, parseSize } from './units.ts';
 
 /** The only version this code reads; a future incompatible format gets a new one. */

@@ -1,4 +1,4 @@
-// Content addressing for the compute network: modules, inputs and outputs are named by a CIDv1
+// Content addressing: compute's modules, inputs and outputs and storage's files are named by a CIDv1
 // with the raw codec (0x55) and a sha2-256 multihash, written in base32 ('bafkrei…'), as IPFS
 // names a raw block. The same bytes always give the same name, so a task can point at its module
 // and inputs by name and a provider's result can be compared with another's without the bytes.
@@ -32,8 +32,13 @@ export class CidMismatchError extends Error {
 /** The CIDv1 (raw, sha2-256) of `bytes`, base32-encoded ('bafkrei…'). */
 export function cidOf(bytes: Uint8Array): string {
   // node:crypto directly rather than multiformats' hasher: it is synchronous on every platform.
-  const digest = Digest.create(SHA2_256, new Uint8Array(createHash('sha256').update(bytes).digest()));
-  return CID.createV1(RAW_CODEC, digest).toString(base32);
+  return cidOfSha256(createHash('sha256').update(bytes).digest());
+}
+
+/** The CIDv1 (raw, sha2-256) of bytes whose SHA-256 is `sha256` (hashed as they streamed by). */
+export function cidOfSha256(sha256: Uint8Array): string {
+  if (sha256.length !== 32) throw new CidError(`a sha2-256 digest has 32 bytes, not ${sha256.length}`);
+  return CID.createV1(RAW_CODEC, Digest.create(SHA2_256, new Uint8Array(sha256))).toString(base32);
 }
 
 /**
