@@ -190,6 +190,7 @@ describe('shard store', () => {
       outcome: 'passed',
       reason: '',
       receivedAt: 4000,
+      faultRun: 0,
       report: sign(body),
       bundle,
     };
@@ -231,5 +232,26 @@ describe('shard store', () => {
       assert.equal(out.rejections.reason(0), reason);
       assert.equal((out.findings ?? []).length, reason === 'wrong-data' ? 1 : 0, `${reason}: a finding only for a signed wrong answer`);
     }
+    // The fault that makes a shard lost (its run reaches faultsToRepair) is slashed at the fault
+    // amount; earlier ones are not, and neither is a row whose challenge the oracle got wrong.
+    const N = DEFAULT_STORAGE_PARAMETERS.faultsToRepair;
+    const unanswered = { ...row, report: null, bundle: null, outcome: 'unanswered' as const, receivedAt: null };
+    assert.equal((verify([{ ...unanswered, faultRun: N - 1 }]).findings ?? []).length, 0, 'a fault short of the repair line');
+    const lost = verify([{ ...unanswered, faultRun: N }]).findings ?? [];
+    assert.equal(lost.length, 1);
+    assert.equal(lost[0]!.kind, 'lost-shard');
+    assert.equal(lost[0]!.amount, DEFAULT_STORAGE_PARAMETERS.faultSlashAmount);
+    assert.equal((lost[0]!.evidence as ChallengeRow).faultRun, N);
+    assert.equal((verify([{ ...row, receivedAt: 6000, faultRun: N }]).findings ?? [])[0]?.kind, 'lost-shard', 'a late proof counts');
+    assert.equal((verify([{ ...row, leaves: leaves.map((l) => l + 1), faultRun: N }]).findings ?? []).length, 0, "the oracle's wrong draw");
+    // A proof the verifier finds good is never slashed, whatever the oracle counted.
+    assert.equal((verify([{ ...row, faultRun: N }]).findings ?? []).length, 0);
+    // Both in one epoch: one finding for the device, the signed lie's.
+    const wrong = { ...row, shard: 0, bundle: wrongLeaf, report: sign({ ...body, answer: bundleHash(wrongLeaf) }) };
+    const both = verify([{ ...unanswered, faultRun: N }, wrong]).findings ?? [];
+    assert.deepEqual(
+      both.map((f) => [f.kind, f.amount]),
+      [['lost-data', DEFAULT_STORAGE_PARAMETERS.slashAmount]],
+    );
   });
 });

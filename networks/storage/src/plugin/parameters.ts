@@ -22,6 +22,8 @@ export const storageParametersSchema = z
     initialAlpha: z.number().int().min(1).max(1e9),
     /** Stake slashed for a signed proof that shows the data is gone or altered, in token units. */
     slashAmount: uintString,
+    /** Stake slashed when a shard is lost to `faultsToRepair` faults in a row (unanswered, late or unprovable answers), in token units. */
+    faultSlashAmount: uintString,
   })
   .strict();
 export type StorageParameters = z.infer<typeof storageParametersSchema>;
@@ -37,6 +39,7 @@ export const DEFAULT_STORAGE_PARAMETERS: StorageParameters = {
   disqualifyBelowPpm: 960_000,
   initialAlpha: 1000,
   slashAmount: (10n ** 18n).toString(),
+  faultSlashAmount: (10n ** 17n).toString(),
 };
 
 export const STORAGE_REFERENCES: Record<string, string> = {
@@ -50,4 +53,6 @@ export const STORAGE_REFERENCES: Record<string, string> = {
   disqualifyBelowPpm: 'Storj disqualifies below α/(α+β) = 0.96',
   initialAlpha: 'Storj α₀ = 1000',
   slashAmount: 'one devnet token for a signed proof of lost or altered data (Filecoin: a faulted sector pays a penalty)',
+  faultSlashAmount:
+    'a tenth of slashAmount once a shard is lost to repeated faults and must be repaired: Filecoin charges a missed WindowPoSt a fault fee smaller than the termination fee of a lost sector (floor 1.05 × the fault fee, field/storage.md)',
 };

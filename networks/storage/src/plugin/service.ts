@@ -13,7 +13,8 @@
 //   repair     a shard that failed `faultsToRepair` challenges in a row, or whose provider was
 //              disqualified, is lost; when a file's healthy shards fall to the repair threshold,
 //              the service fetches k healthy shards, rebuilds the lost ones byte for byte (the
-//              commitment stays), and uploads them to new providers.
+//              commitment stays), and uploads them to new providers. The fault that makes a
+//              shard lost is recorded with its run (faultRun); the verifier slashes it.
 // Durable: deals, shards, payments and reputations live in the oracle's database; a settlement's
 // number is read back from the chain before the next, so a retried one never pays twice.
 import { randomBytes } from 'node:crypto';
@@ -99,10 +100,12 @@ type Deal = {
   shards: Shard[];
   finalSent: boolean;
 };
-type Challenge = Omit<ChallengeRow, 'outcome' | 'reason' | 'receivedAt' | 'report' | 'bundle'> & { resolved: boolean };
+type Challenge = Omit<ChallengeRow, 'outcome' | 'reason' | 'receivedAt' | 'faultRun' | 'report' | 'bundle'> & { resolved: boolean };
 type Provider = Offer & { device: string; owner: string };
 
 const SHARD_FETCH_TIMEOUT_MS = 120_000;
+/** How often a deal's settlement pass runs (the loop ticks every 250 ms). */
+const SETTLE_EVERY_MS = 2_000;
 
 export function storageService(ctx: ServiceContext<StorageParameters>): NetworkService {
   const p = ctx.parameters;
@@ -123,10 +126,11 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
   const bundles = new Map<Hex, { bundle: ProofBundle; at: number }>();
   /** Epochs whose challenges went out (and their entropy). */
   const rounds = new Map<number, { blockHash: Hex; random: Hex }>();
+  /** Per deal: the earliest time its next settlement pass may run. */
+  const settleAt = new Map<string, number>();
   const firstSeen = new Map<string, number>();
   let losses = 0;
   let timer: NodeJS.Timeout | null = null;
-  let busy = false;
   const stats = {
     deals: 0,
     challenges: 0,
@@ -347,7 +351,6 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
     const deal = deals.get(c.deal);
     const s = deal?.shards[c.shard];
     const { resolved: _, ...row } = c;
-    const input: ChallengeRow = { ...row, outcome, reason, receivedAt, report, bundle };
     const passed = outcome === 'passed';
     if (passed) stats.passed++;
     else if (outcome === 'unanswered') stats.unanswered++;
@@ -364,6 +367,9 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
         ctx.log(`deal ${c.deal.slice(0, 10)}: shard ${c.shard} on ${c.device.slice(0, 10)} is lost (${s.faults} failed proofs: ${reason})`);
       }
     }
+    // The run of faults goes into the epoch's input: the one that makes the shard lost is slashed.
+    const faultRun = !passed && s && s.device === c.device ? s.faults : 0;
+    const input: ChallengeRow = { ...row, outcome, reason, receivedAt, faultRun, report, bundle };
     await ctx.db.transaction(async (tx) => {
       await tx.query('insert into oracle_inputs (network, epoch, input) values ($1, $2, $3)', [ctx.network, c.epoch, canonicalJson(input)]);
       // Earned, to be priced when it is settled (settle: after the epoch, against the deal on chain).
@@ -529,6 +535,10 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
 
   async function settle(deal: Deal, now: number): Promise<void> {
     if (!dealsAddress || !sender || deal.finalSent) return;
+    // Each pass reads the deal from the chain (a termination is learnt there): at most every
+    // SETTLE_EVERY_MS per deal, not every tick; a pass that failed waits as long before its retry.
+    if ((settleAt.get(deal.reg.dealId) ?? 0) > now) return;
+    settleAt.set(deal.reg.dealId, now + SETTLE_EVERY_MS);
     const chain = await readDeal(deal.reg.dealId as Hex);
     if (chain.status === DealStatusOnChain.Settled || chain.status === DealStatusOnChain.Reclaimed) {
       deal.finalSent = true;
@@ -602,6 +612,7 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
   async function end(deal: Deal): Promise<void> {
     if (deal.state === 'ended') return;
     deal.state = 'ended';
+    settleAt.delete(deal.reg.dealId);
     await ctx.db.query("update storage_deals set state = 'ended' where deal_id = $1", [deal.reg.dealId]);
     for (const s of deal.shards) {
       if (s.device) ctx.send(s.device as Hex, { type: 'drop', deal: deal.reg.dealId, shard: s.index });
@@ -611,7 +622,11 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
 
   // ---------------------------------------------------------------- the loop
 
-  async function step(): Promise<void> {
+  // Two loops, each one pass at a time: proofs (rounds and deadlines: they must keep time) and
+  // deals (repair and settlement: shard transfers and transactions that take seconds). When a
+  // repair held up the rounds, challenges went out late, their deadlines were cut at the epoch's
+  // end, honest providers missed them, and the losses fed more repairs.
+  async function proofStep(): Promise<void> {
     const now = Date.now();
     const epoch = ctx.clock.epochAtMs(now);
     if (!rounds.has(epoch)) await issueRound(epoch);
@@ -622,6 +637,10 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
     }
     for (const [h, b] of bundles) if (now - b.at > 10 * 60_000) bundles.delete(h);
     for (const e of rounds.keys()) if (e < epoch - 2) rounds.delete(e);
+  }
+
+  async function dealStep(): Promise<void> {
+    const now = Date.now();
     for (const deal of deals.values()) {
       if (deal.state !== 'active') continue;
       try {
@@ -644,17 +663,22 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
     return found ? `${first} ${found.data.errorName}(${(found.data.args ?? []).map(String).join(', ')})` : first;
   }
 
-  function tick(): void {
-    if (busy) return;
-    busy = true;
+  const running = { proofs: false, deals: false };
+  function loop(which: keyof typeof running, step: () => Promise<void>): void {
+    if (running[which]) return;
+    running[which] = true;
     step()
       .catch((err) => {
         stats.lastError = why(err);
         ctx.log(`storage: ${stats.lastError}`);
       })
       .finally(() => {
-        busy = false;
+        running[which] = false;
       });
+  }
+  function tick(): void {
+    loop('proofs', proofStep);
+    loop('deals', dealStep);
   }
 
   const routes: ServiceRoute[] = [
@@ -813,7 +837,7 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
     async stop() {
       if (timer) clearInterval(timer);
       timer = null;
-      while (busy) await new Promise((r) => setTimeout(r, 20));
+      while (running.proofs || running.deals) await new Promise((r) => setTimeout(r, 20));
     },
     status: () => ({ providers: providers.size, active: [...deals.values()].filter((d) => d.state === 'active').length, ...stats }),
   };

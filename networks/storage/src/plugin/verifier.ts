@@ -6,6 +6,10 @@
 // to the root; a shard proven this way scores its bytes for its device. Scores are proven bytes
 // relative to the epoch's most-proven device (so the proof pool follows proven bytes). A signed
 // answer whose leaves do not reach the committed root proves the data is gone or altered: a finding.
+// So is a shard lost to `faultsToRepair` faults in a row (the network must rebuild it), at the
+// smaller `faultSlashAmount`: its evidence is the oracle's attested record of the challenge the
+// provider failed to prove, which the verifier judges unproven for itself (a row the oracle's own
+// draw or commitment got wrong never counts against the provider).
 import {
   publicKeyFromCoordinates,
   RejectionTable,
@@ -47,16 +51,20 @@ export const challengeRowSchema = z
     reason: z.string().max(512),
     /** Unix ms the proof report reached the oracle (null: none did). */
     receivedAt: z.number().int().nonnegative().nullable(),
+    /** The shard's faults in a row on this device counting this challenge, as the oracle counted them (0: passed). */
+    faultRun: z.number().int().nonnegative().default(0),
     report: z.unknown().nullable(),
     bundle: proofBundleSchema.nullable(),
   })
   .strict();
 export type ChallengeRow = z.infer<typeof challengeRowSchema>;
 
-type Judged = { proven: true } | { proven: false; reason: string; detail: string; signedWrong: boolean };
+/** Who a failed proof is on: the provider (`signed-wrong`: it signed leaves that are not the data), or the oracle's row. */
+type Blame = 'provider' | 'signed-wrong' | 'oracle';
+type Judged = { proven: true } | { proven: false; reason: string; detail: string; blame: Blame };
 
 function judge(row: ChallengeRow, input: VerifierInput<StorageParameters, { rows: unknown[] }>): Judged {
-  const no = (reason: string, detail: string, signedWrong = false): Judged => ({ proven: false, reason, detail, signedWrong });
+  const no = (reason: string, detail: string, blame: Blame = 'provider'): Judged => ({ proven: false, reason, detail, blame });
   if (
     !shardInCommitment(
       hexToBytes(row.commitment as Hex),
@@ -67,10 +75,11 @@ function judge(row: ChallengeRow, input: VerifierInput<StorageParameters, { rows
       row.rootPath.map((p) => hexToBytes(p as Hex)),
     )
   )
-    return no('not-in-deal', `shard ${row.shard}'s root is not in deal ${row.deal}'s commitment`);
+    return no('not-in-deal', `shard ${row.shard}'s root is not in deal ${row.deal}'s commitment`, 'oracle');
   const entropy = challengeEntropy(row.blockHash, row.random);
   const drawn = challengedLeaves(entropy, row.deal, row.shard, row.epoch, row.shardBytes, input.parameters.challengedLeaves);
-  if (drawn.join() !== row.leaves.join()) return no('wrong-challenge', `the challenged leaves are not the ones the entropy draws`);
+  if (drawn.join() !== row.leaves.join())
+    return no('wrong-challenge', `the challenged leaves are not the ones the entropy draws`, 'oracle');
   if (!row.report || !row.bundle) return no('unanswered', `no proof of shard ${row.shard} of ${row.deal} came before ${row.deadline}`);
   const report = reportSchema.safeParse(row.report);
   if (!report.success || report.data.type !== PROOF_TYPE) return no('malformed-answer', 'the answer is not a proof report');
@@ -78,7 +87,7 @@ function judge(row: ChallengeRow, input: VerifierInput<StorageParameters, { rows
   if (!body.success) return no('malformed-answer', 'the proof report has a malformed body');
   if (report.data.device !== row.device) return no('wrong-device', `the proof is by ${report.data.device}, the shard is on ${row.device}`);
   const d = input.devices.rowOfId(row.device as Hex);
-  if (d < 0) return no('unknown-device', `${row.device} is not in the snapshot`);
+  if (d < 0) return no('unknown-device', `${row.device} is not in the snapshot`, 'oracle');
   const key = publicKeyFromCoordinates({ x: input.devices.keyX.get(d)!, y: input.devices.keyY.get(d)! });
   if (!verifyReport(report.data, key)) return no('bad-signature', `the proof report is not signed by ${row.device}`);
   const b = body.data;
@@ -90,7 +99,7 @@ function judge(row: ChallengeRow, input: VerifierInput<StorageParameters, { rows
     return no('late', `the proof reached the oracle at ${row.receivedAt}, after the deadline ${row.deadline}`);
   const check = checkShardProof(hexToBytes(row.root as Hex), row.shardBytes, row.leaves, leafAnswers(row.bundle));
   // Signed, on time, and wrong: the provider no longer has the bytes it was paid to keep.
-  if (!check.ok) return no(check.reason, check.detail, true);
+  if (!check.ok) return no(check.reason, check.detail, 'signed-wrong');
   return { proven: true };
 }
 
@@ -101,7 +110,14 @@ export function verifyStorage(input: VerifierInput<StorageParameters, { rows: un
   const challenged = new Array<number>(devices.length).fill(0);
   const rejections = new RejectionTable();
   const findings: Finding[] = [];
-  const accused = new Set<string>();
+  // One finding per device and epoch (its stake is slashed once for the epoch's losses): a signed
+  // wrong answer's over a lost shard's, else the first.
+  const accused = new Map<string, Finding>();
+  const accuse = (row: ChallengeRow, kind: 'lost-data' | 'lost-shard', amount: string) => {
+    const had = accused.get(row.device);
+    if (had && (had.kind === 'lost-data' || kind === 'lost-shard')) return;
+    accused.set(row.device, { device: row.device as Hex, kind, amount, evidence: row });
+  };
   for (const raw of input.oracleInputs.rows) {
     const row = challengeRowSchema.parse(raw);
     const d = devices.rowOfId(row.device as Hex);
@@ -113,12 +129,11 @@ export function verifyStorage(input: VerifierInput<StorageParameters, { rows: un
       continue;
     }
     rejections.push({ device: row.device as Hex, digest: null, reason: out.reason, detail: out.detail });
-    // One finding per device and epoch: its stake is slashed once for the epoch's lost data.
-    if (out.signedWrong && !accused.has(row.device)) {
-      accused.add(row.device);
-      findings.push({ device: row.device as Hex, kind: 'lost-data', amount: parameters.slashAmount, evidence: row });
-    }
+    if (out.blame === 'signed-wrong') accuse(row, 'lost-data', parameters.slashAmount);
+    // The fault that made the shard lost (no later one comes: a lost shard is not challenged).
+    else if (out.blame === 'provider' && row.faultRun === parameters.faultsToRepair) accuse(row, 'lost-shard', parameters.faultSlashAmount);
   }
+  findings.push(...accused.values());
   const top = Math.max(0, ...proven);
   const scores = new Uint32Array(devices.length);
   if (top > 0) for (let i = 0; i < devices.length; i++) scores[i] = Number((BigInt(proven[i]!) * SCORE_SCALE) / BigInt(top));
