@@ -1,9 +1,20 @@
 // A chain session (public and wallet clients for one key on a deployment's chain) and the
 // transactions every party sends the same way: providers, consumers and the devnet.
-import { createPublicClient, createWalletClient, http, type Abi, type Address, type Hex, type PublicClient, type WalletClient } from 'viem';
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  type Abi,
+  type Address,
+  type Hex,
+  type LocalAccount,
+  type PublicClient,
+  type WalletClient,
+} from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import type { Deployment } from './deploy.ts';
-import { GroundworkTokenAbi, ServiceCreditsAbi } from './generated/contracts.ts';
+import { CreditEscrowAbi, GroundworkTokenAbi, ServiceCreditsAbi, StorageDealsAbi } from './generated/contracts.ts';
+import { type DealSettlementMessage, type SettlementMessage, signDealSettlement, signSettlement } from './market-signatures.ts';
 
 export type ChainSession = { deployment: Deployment; client: PublicClient; wallet: WalletClient; account: PrivateKeyAccount };
 
@@ -34,7 +45,60 @@ export async function sendContract(
   } as never);
   const hash = await s.wallet.writeContract({ ...(request as object), gas: 1_000_000n } as never);
   const receipt = await s.client.waitForTransactionReceipt({ hash });
-  if (receipt.status !== 'success') throw new Error(`${functionName} reverted in ${hash}`);
+  if (receipt.status !== 'success') throw new TransactionReverted(functionName, hash);
+  return hash;
+}
+
+/** A transaction that was mined and reverted. */
+export class TransactionReverted extends Error {
+  constructor(
+    readonly functionName: string,
+    readonly hash: Hex,
+  ) {
+    super(`${functionName} reverted in ${hash}`);
+    this.name = 'TransactionReverted';
+  }
+}
+
+/** The oracle's side of the chain: its clients and the quorum keys this process holds. */
+export type QuorumChain = { chainId: number; client: PublicClient; wallet: WalletClient; signers: readonly LocalAccount[]; quorum: number };
+
+/** A numbered settlement of a job's escrow (CreditEscrow) or of a storage deal (StorageDeals). */
+export type SettlementTarget = { escrow: Address; message: SettlementMessage } | { deals: Address; message: DealSettlementMessage };
+
+/**
+ * Signs `to.message` with the quorum, sends it from `sender` and waits for its receipt; throws if
+ * it reverted. The oracle's services settle jobs and deals this one way.
+ */
+export async function sendSettlement(chain: QuorumChain, sender: LocalAccount, to: SettlementTarget): Promise<Hex> {
+  const signers = chain.signers.slice(0, chain.quorum);
+  const m = to.message;
+  const [address, abi, id, what, signatures] =
+    'escrow' in to
+      ? ([
+          to.escrow,
+          CreditEscrowAbi,
+          to.message.jobId,
+          'job',
+          await signSettlement(signers, chain.chainId, to.escrow, to.message),
+        ] as const)
+      : ([
+          to.deals,
+          StorageDealsAbi,
+          to.message.dealId,
+          'deal',
+          await signDealSettlement(signers, chain.chainId, to.deals, to.message),
+        ] as const);
+  const hash = await chain.wallet.writeContract({
+    account: sender,
+    chain: null,
+    address,
+    abi,
+    functionName: 'settle',
+    args: [id, m.seq, m.deviceIds, m.amounts, m.isFinal, signatures],
+  } as never);
+  const receipt = await chain.client.waitForTransactionReceipt({ hash });
+  if (receipt.status !== 'success') throw new Error(`settlement ${m.seq} of ${what} ${id} reverted (${hash})`);
   return hash;
 }
 

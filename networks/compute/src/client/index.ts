@@ -12,7 +12,16 @@ import path from 'node:path';
 import { type Abi, type Address, createPublicClient, createWalletClient, type Hex, http, type PublicClient, type WalletClient } from 'viem';
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { z } from 'zod';
-import { CreditEscrowAbi, type Deployment, escrowJobId, GroundworkTokenAbi, networkId, ServiceCreditsAbi } from '@groundwork/contracts';
+import {
+  CreditEscrowAbi,
+  type Deployment,
+  escrowJobId,
+  GroundworkTokenAbi,
+  networkId,
+  sendContract,
+  ServiceCreditsAbi,
+  TransactionReverted,
+} from '@groundwork/contracts';
 import { checkCid } from '@groundwork/protocol';
 import { DEFAULT_LIMITS } from '../sandbox/policy.ts';
 import { SandboxError } from '../sandbox/errors.ts';
@@ -804,19 +813,12 @@ export class ComputeClient {
 
   /** Simulates, sends and waits for one transaction; throws if it reverted. */
   private async send(c: Chain, address: Address, abi: Abi, functionName: string, args: readonly unknown[]): Promise<Hex> {
-    // Simulated against the pending block, as the agent does: chains that mine on demand date it now.
-    const { request } = await c.client.simulateContract({
-      account: c.account,
-      address,
-      abi,
-      functionName,
-      args,
-      blockTag: 'pending',
-    } as never);
-    const hash = await c.wallet.writeContract({ ...(request as object), gas: 1_000_000n } as never);
-    const receipt = await c.client.waitForTransactionReceipt({ hash });
-    if (receipt.status !== 'success') throw new ComputeClientError(`${functionName} reverted in ${hash}`, 'reverted');
-    return hash;
+    try {
+      return await sendContract(c, address, abi, functionName, args);
+    } catch (err) {
+      if (err instanceof TransactionReverted) throw new ComputeClientError(err.message, 'reverted');
+      throw err;
+    }
   }
 }
 

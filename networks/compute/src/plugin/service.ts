@@ -18,7 +18,7 @@
 // withdrawn and the task runs again on an owner it has not used; the rule in judge.ts then
 // decides between the first result and the new one. Cancelling accepts what was verified.
 import { keccak256, encodePacked, recoverMessageAddress, type Address, type Hex, type LocalAccount } from 'viem';
-import { CreditEscrowAbi, signSettlement } from '@groundwork/contracts';
+import { CreditEscrowAbi, sendSettlement } from '@groundwork/contracts';
 import {
   type AcceptedReport,
   type NetworkService,
@@ -561,17 +561,7 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
         amounts: due.map((d) => BigInt(d.amount)),
         isFinal,
       };
-      const signatures = await signSettlement(ctx.chain.signers.slice(0, ctx.chain.quorum), ctx.chain.chainId, escrow, message);
-      const hash = await ctx.chain.wallet.writeContract({
-        account: sender,
-        chain: null,
-        address: escrow,
-        abi: CreditEscrowAbi,
-        functionName: 'settle',
-        args: [message.jobId, message.seq, message.deviceIds, message.amounts, message.isFinal, signatures],
-      });
-      const receipt = await ctx.chain.client.waitForTransactionReceipt({ hash });
-      if (receipt.status !== 'success') throw new Error(`settlement ${next} of job ${job.sub.jobId} reverted (${hash})`);
+      await sendSettlement(ctx.chain, sender, { escrow, message });
       await ctx.db.query('update compute_payments set settled_seq = $2 where job_id = $1 and attempt_seq = $2', [job.sub.jobId, next]);
       job.burned += message.amounts.reduce((a, b) => a + b, 0n);
       job.settlements = next;

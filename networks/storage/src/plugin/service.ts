@@ -18,7 +18,7 @@
 // Durable: deals, shards, payments and reputations live in the oracle's database; a settlement's
 // number is read back from the chain before the next, so a retried one never pays twice.
 import { randomBytes } from 'node:crypto';
-import { StorageDealsAbi, signDealSettlement } from '@groundwork/contracts';
+import { StorageDealsAbi, sendSettlement } from '@groundwork/contracts';
 import {
   type AcceptedReport,
   canonicalJson,
@@ -589,17 +589,7 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
       amounts: due.map(([, a]) => a),
       isFinal,
     };
-    const signatures = await signDealSettlement(ctx.chain.signers.slice(0, ctx.chain.quorum), ctx.chain.chainId, dealsAddress, message);
-    const hash = await ctx.chain.wallet.writeContract({
-      account: sender,
-      chain: null,
-      address: dealsAddress,
-      abi: StorageDealsAbi,
-      functionName: 'settle',
-      args: [message.dealId, message.seq, message.deviceIds, message.amounts, message.isFinal, signatures],
-    });
-    const receipt = await ctx.chain.client.waitForTransactionReceipt({ hash });
-    if (receipt.status !== 'success') throw new Error(`settlement ${next} of deal ${deal.reg.dealId} reverted (${hash})`);
+    await sendSettlement(ctx.chain, sender, { deals: dealsAddress, message });
     await ctx.db.query('update storage_payments set settled_seq = $2 where deal_id = $1 and attempt_seq = $2', [deal.reg.dealId, next]);
     stats.settlements++;
     if (isFinal) {
