@@ -75,7 +75,7 @@ try {
   const upSeconds = seconds(t);
   log(`downloading ...`);
   t = process.hrtime.bigint();
-  const got = await client.get(put.dealId, { key: put.key });
+  const got = await client.get(put.dealId, { key: put.key, buyCredits: true });
   const downSeconds = seconds(t);
   ok = Buffer.from(got.bytes).equals(Buffer.from(bytes));
   result = {

@@ -49,7 +49,7 @@ export function startStorageConsumer(o: StorageConsumerOptions): StorageConsumer
         const previous = held.at(-1);
         let readBack: boolean | null = null;
         if (previous) {
-          const back = await client.get(previous.dealId, { key: previous.key });
+          const back = await client.get(previous.dealId, { key: previous.key, buyCredits: true });
           readBack = Buffer.from(back.bytes).equals(Buffer.from(previous.bytes));
         }
         held.push({ dealId: put.dealId, cid: put.cid, bytes, key: put.key });

@@ -15,8 +15,10 @@ import { writeDeploymentFile } from '@groundwork/contracts';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Hex, parseEventLogs } from 'viem';
-import { devnetAccounts, DeviceRegistryAbi, ServiceCreditsAbi, StorageDealsAbi } from '@groundwork/contracts';
+import { bytesToHex, type Hex, keccak256, parseEventLogs, toBytes } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { CreditEscrowAbi, devnetAccounts, DeviceRegistryAbi, ServiceCreditsAbi, StorageDealsAbi } from '@groundwork/contracts';
+import { encodeOrderHeader, ORDER_HEADER, type Order, orderDomain, retrievalCredits, signOrder } from '@groundwork/network-storage';
 import { StorageClient } from '@groundwork/network-storage/client';
 import { DEFAULT_STORAGE_PARAMETERS, type ChallengeRow, type StorageWorker, storageWorker } from '@groundwork/network-storage/plugin';
 import { startTestnet, type Testnet } from '@groundwork/sim';
@@ -149,14 +151,16 @@ describe('storage network: deals, proofs, repair, retrieval', () => {
       const r = await put(size, { segmentBytes: size > MiB ? MiB : 64 * 1024, name: `file-${size}` });
       const owners = new Set(r.status.shards.map((s) => net.providers[providerOf(s.device)]!.owner));
       assert.equal(owners.size, 8, `size ${size}: 8 shards on 8 owners`);
-      const back = await client.get(r.cid, { key: r.key });
+      const back = await client.get(r.cid, { key: r.key, buyCredits: true });
       assert.ok(Buffer.from(back.bytes).equals(Buffer.from(stored.get(r.dealId)!.bytes)), `size ${size} reads back byte-identical`);
       assert.deepEqual(back.fetched, [0, 1, 2, 3], 'an intact file is read from its data shards');
       assert.match(r.cid, /^bafkrei/, 'a CIDv1 of the raw bytes');
     }
     const plain = await put(5000, { encrypt: false });
     assert.equal(plain.key, null);
-    assert.ok(Buffer.from((await client.get(plain.dealId)).bytes).equals(Buffer.from(stored.get(plain.dealId)!.bytes)));
+    assert.ok(
+      Buffer.from((await client.get(plain.dealId, { buyCredits: true })).bytes).equals(Buffer.from(stored.get(plain.dealId)!.bytes)),
+    );
     await assert.rejects(client.get(stored.keys().next().value!), /no-key|encrypted: give its key/);
   });
 
@@ -200,15 +204,135 @@ describe('storage network: deals, proofs, repair, retrieval', () => {
     assert.match(status.out, /6 of 6 healthy/);
     assert.match(status.out, /durability +\d+\.\d nines/);
     const out = path.join(dir, 'photo.back');
-    const get = await cli(['storage', 'get', r.cid, ...chain, '--keyring', keyring, '--out', out]);
+    const get = await cli(['storage', 'get', r.cid, ...chain, '--keyring', keyring, '--out', out, '--buy-credits']);
     assert.equal(get.code, 0, get.err);
     assert.ok(readFileSync(out).equals(bytes), 'the CLI reads it back byte-identical');
+    assert.match(get.err, /paid 3 credits for the read \(allowance 0x[0-9a-f]{64}, cancelled/, 'three shards read, a credit each');
     const noKey = await cli(['storage', 'get', r.cid, ...chain, '--keyring', path.join(dir, 'empty.json'), '--out', out]);
     assert.equal(noKey.code, 1);
     assert.match(noKey.err, /encrypted: give its key/);
     const rm = await cli(['storage', 'rm', r.dealId, ...chain, '--json']);
     assert.equal(rm.code, 0, rm.err);
     assert.equal((JSON.parse(rm.out) as { dealId: string }).dealId, r.dealId);
+  });
+
+  test('reads are paid: each shard request carries a signed order the oracle takes once, and the allowance settles per device', async () => {
+    const deal = [...stored.keys()][3]! as Hex; // the 300 KiB file
+    const consumer = privateKeyToAccount(devnetAccounts(0).privateKey);
+    const reader = new StorageClient({
+      oracleUrl: net.oracle!.url,
+      rpcUrl: net.rpcUrl,
+      deployment: net.deployment,
+      privateKey: devnetAccounts(0).privateKey,
+      allowanceReads: 2,
+    });
+    const back = await reader.get(deal, { key: stored.get(deal)!.key, buyCredits: true });
+    assert.ok(Buffer.from(back.bytes).equals(Buffer.from(stored.get(deal)!.bytes)));
+    const { status } = back;
+    const perShard = retrievalCredits(status.shardBytes, DEFAULT_STORAGE_PARAMETERS.retrievalCreditsPerGB);
+    assert.equal(status.retrievalCreditsPerGB, 700);
+    assert.equal(back.paid, perShard * 4n, 'one order per shard read');
+    const allowance = reader.currentAllowance()!;
+    assert.equal(allowance.credits, perShard * 8n * 2n, 'sized for two reads of every shard');
+    const view = async (id: Hex) =>
+      (await (await fetch(`${net.oracle!.url}/v1/storage/allowances/${id}`)).json()) as { orders: number; reserved: string; state: string };
+    assert.deepEqual(
+      { orders: (await view(allowance.id)).orders, reserved: (await view(allowance.id)).reserved },
+      { orders: 4, reserved: (perShard * 4n).toString() },
+    );
+    const jobOf = async (id: Hex) =>
+      (await net.client.readContract({
+        address: net.deployment.addresses.escrow!,
+        abi: CreditEscrowAbi,
+        functionName: 'job',
+        args: [id],
+      })) as { status: number; escrowed: bigint; burned: bigint; refunded: bigint; seq: bigint };
+    // Still open: once the epoch of the read has ended, its orders are settled.
+    const interim = await until('the settlement of the read’s epoch', async () => {
+      const j = await jobOf(allowance.id);
+      return j.seq >= 1n && j;
+    });
+    assert.deepEqual([interim.status, interim.burned], [1, perShard * 4n], 'the allowance stays open; the four orders are paid');
+
+    // Orders straight to a provider's shard server: only a good one, once, gets bytes.
+    const s0 = status.shards[0]!;
+    const domain = orderDomain(net.deployment.chainId, net.deployment.addresses.escrow!);
+    const order = (over: Partial<Order> = {}): Order => ({
+      allowance: allowance.id,
+      deal,
+      shard: 0,
+      device: s0.device as Hex,
+      offset: 0,
+      length: status.shardBytes,
+      credits: perShard.toString(),
+      serial: bytesToHex(randomBytes(32)),
+      ...over,
+    });
+    const header = async (o: Order, signer = consumer) => ({ [ORDER_HEADER]: encodeOrderHeader(await signOrder(signer, domain, o)) });
+    const read = (headers: Record<string, string>) => fetch(`${s0.url}shards/${deal}/0`, { headers });
+    const refusal = async (res: Response) => [res.status, ((await res.json()) as { error: string }).error];
+    assert.deepEqual(await refusal(await read({})), [402, 'order-required']);
+    assert.deepEqual(await refusal(await read({ [ORDER_HEADER]: 'bm90IGFuIG9yZGVy' })), [400, 'malformed-order']);
+    const stranger = privateKeyToAccount(devnetAccounts(1).privateKey);
+    assert.deepEqual(await refusal(await read(await header(order(), stranger))), [403, 'wrong-signer']);
+    assert.deepEqual(await refusal(await read(await header(order({ shard: 1 })))), [403, 'wrong-order']);
+    assert.deepEqual(
+      await refusal(await read(await header(order({ length: 100 })))),
+      [403, 'wrong-order'],
+      'it covers 100 bytes, not the shard',
+    );
+    assert.deepEqual(await refusal(await read(await header(order({ credits: '0' })))), [402, 'underpriced']);
+    const ranged = await fetch(`${s0.url}shards/${deal}/0`, {
+      headers: { ...(await header(order({ length: 100 }))), range: 'bytes=0-99' },
+    });
+    assert.equal(ranged.status, 206);
+    assert.equal((await ranged.arrayBuffer()).byteLength, 100, 'an order for 100 bytes reads 100 bytes');
+    const good = await header(order());
+    const first = await read(good);
+    assert.equal(first.status, 200);
+    assert.equal((await first.arrayBuffer()).byteLength, status.shardBytes);
+    assert.deepEqual(await refusal(await read(good)), [409, 'replayed-order'], 'an order is paid once');
+    const orders = 4 + 2;
+    assert.equal((await view(allowance.id)).orders, orders, 'refused orders reserve nothing');
+
+    // Cancelled: the final settlement pays each device its orders and refunds the rest.
+    await reader.closeAllowance();
+    const job = await until('the allowance’s final settlement', async () => {
+      const j = await jobOf(allowance.id);
+      return j.status === 3 && j;
+    });
+    const rows = await net.oracle!.db.query<{ device: string; credits: string }>(
+      'select device, credits from storage_orders where allowance = $1',
+      [allowance.id],
+    );
+    const owed = new Map<string, bigint>();
+    for (const r of rows) owed.set(r.device, (owed.get(r.device) ?? 0n) + BigInt(r.credits));
+    assert.equal(job.burned, perShard * BigInt(orders), 'burned: what the orders the oracle took are worth');
+    assert.equal(job.escrowed, job.burned + job.refunded, 'escrowed = paid + refunded');
+    const settled = await net.client.getContractEvents({
+      address: net.deployment.addresses.escrow!,
+      abi: CreditEscrowAbi,
+      eventName: 'JobSettled',
+      args: { jobId: allowance.id },
+      fromBlock: 0n,
+    });
+    const txs = new Set(settled.map((e) => e.transactionHash));
+    const logs = await net.client.getLogs({ address: net.deployment.addresses.credits, fromBlock: 0n });
+    const spent = new Map<string, bigint>();
+    for (const l of parseEventLogs({ abi: ServiceCreditsAbi, logs, eventName: 'CreditsSpent' }).filter((x) => txs.has(x.transactionHash))) {
+      assert.equal(l.args.network, keccak256(toBytes('storage')), 'spent on the storage network: usage rewards follow');
+      const device = `0x${l.args.deviceId.toString(16).padStart(64, '0')}`;
+      spent.set(device, (spent.get(device) ?? 0n) + l.args.credits);
+    }
+    assert.deepEqual(spent, owed, 'each device is paid for the orders it served');
+    assert.equal((await view(allowance.id)).state, 'closed');
+    assert.deepEqual(await refusal(await read(await header(order()))), [402, 'allowance-closed']);
+
+    // An allowance that covers one shard takes one order, then no more.
+    const tight = await reader.openAllowance(perShard, { buyCredits: true });
+    assert.equal((await read(await header(order({ allowance: tight.id })))).status, 200);
+    assert.deepEqual(await refusal(await read(await header(order({ allowance: tight.id })))), [402, 'allowance-spent']);
+    await reader.closeAllowance();
   });
 
   test('bad input: wrong commitments, corrupted uploads, forged and misaddressed proofs are refused and change nothing', async () => {
@@ -257,14 +381,14 @@ describe('storage network: deals, proofs, repair, retrieval', () => {
     res = await fetch(`${url}shards/${deal}/0`, { method: 'PUT', body: new Uint8Array(status.shardBytes) });
     assert.equal(res.status, 400);
     assert.match(((await res.json()) as { detail: string }).detail, /is not shard 0's committed root/);
-    res = await fetch(`${url}shards/${deal}/0`, { method: 'GET', headers: { range: 'bytes=0-9' } });
-    assert.equal(res.status, 206);
-    assert.equal((await res.arrayBuffer()).byteLength, 10);
+    res = await fetch(`${url}shards/${deal}/0`, { method: 'HEAD' });
+    assert.equal(res.status, 200, 'the shard it held is still there');
+    assert.equal(res.headers.get('content-length'), String(status.shardBytes));
     assert.equal(
       JSON.stringify((await client.status(deal)).shards.map((s) => ({ ...s, lastProven: null }))),
       JSON.stringify(JSON.parse(before).map((s: object) => ({ ...s, lastProven: null }))),
     );
-    const back = await client.get(deal, { key: stored.get(deal)!.key });
+    const back = await client.get(deal, { key: stored.get(deal)!.key, buyCredits: true });
     assert.ok(Buffer.from(back.bytes).equals(Buffer.from(stored.get(deal)!.bytes)), 'the stored file is untouched');
     await assert.rejects(client.get(`0x${'cd'.repeat(32)}`), /unknown-deal/);
     await assert.rejects(client.get('bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'), /no deal of .* stores/);
@@ -317,7 +441,7 @@ describe('storage network: deals, proofs, repair, retrieval', () => {
     );
     assert.equal(slashed[0]!.args.slashed, BigInt(DEFAULT_STORAGE_PARAMETERS.faultSlashAmount));
     // The rebuilt shard is the committed one: the file reads with it among its data shards.
-    const back = await client.get(deal, { key: stored.get(deal)!.key });
+    const back = await client.get(deal, { key: stored.get(deal)!.key, buyCredits: true });
     assert.ok(Buffer.from(back.bytes).equals(Buffer.from(stored.get(deal)!.bytes)));
     assert.ok(back.fetched.includes(2));
   });
@@ -331,7 +455,7 @@ describe('storage network: deals, proofs, repair, retrieval', () => {
     // A flipped byte in every 8 KiB leaf, so any challenged leaf shows it.
     for (let at = 0; at < bytes.length; at += 8192) bytes[at] = bytes[at]! ^ 0xff;
     writeFileSync(file, bytes);
-    const back = await client.get(deal, { key: stored.get(deal)!.key });
+    const back = await client.get(deal, { key: stored.get(deal)!.key, buyCredits: true });
     assert.ok(Buffer.from(back.bytes).equals(Buffer.from(stored.get(deal)!.bytes)));
     assert.ok(!back.fetched.includes(0), 'the corrupted shard was refused and another read instead');
     const failed = await until('the failed proof', async () => {
@@ -621,7 +745,7 @@ describe('storage network: deals, proofs, repair, retrieval', () => {
     t.diagnostic(
       `proofs missed after the restart: ${missed.map((r) => `epoch ${r.epoch} shard ${r.shard} ${r.outcome} ${r.reason}`).join('; ') || 'none'}`,
     );
-    const back = await client.get(deal, { key: stored.get(deal)!.key });
+    const back = await client.get(deal, { key: stored.get(deal)!.key, buyCredits: true });
     assert.ok(Buffer.from(back.bytes).equals(Buffer.from(stored.get(deal)!.bytes)));
   });
 
@@ -633,7 +757,7 @@ describe('storage network: deals, proofs, repair, retrieval', () => {
       await net.providers[i]!.agent?.stop();
       await workers[i]!.close();
     }
-    const back = await client.get(deal, { key: stored.get(deal)!.key });
+    const back = await client.get(deal, { key: stored.get(deal)!.key, buyCredits: true });
     assert.ok(Buffer.from(back.bytes).equals(Buffer.from(stored.get(deal)!.bytes)));
     assert.deepEqual(back.fetched, [4, 5, 6, 7]);
   });

@@ -72,7 +72,14 @@ async function client(storage: Storage, o: ChainFlags): Promise<StorageClient> {
     );
   if (!deployment.addresses.deals)
     throw new UsageError(`--deployment ${o.deploymentFile} has no StorageDeals address (an older deployment?)`);
-  return new storage.StorageClient({ oracleUrl: o.oracle, rpcUrl: o.rpc, deployment, privateKey: loadPrivateKey(o.key) });
+  // One command, one read: the allowance it opens pays for this read alone and is closed after.
+  return new storage.StorageClient({
+    oracleUrl: o.oracle,
+    rpcUrl: o.rpc,
+    deployment,
+    privateKey: loadPrivateKey(o.key),
+    allowanceReads: 1,
+  });
 }
 
 function statusLines(s: DealStatus): string[] {
@@ -172,19 +179,23 @@ async function runPut(o: PutOptions, io: Io): Promise<number> {
   return 0;
 }
 
-const GET_USAGE = `usage: groundwork storage get <cid|deal> --oracle <url> --deployment <file> --rpc <url> (--key <hex> | --key-file <file>) [--out <file>]
+const GET_USAGE = `usage: groundwork storage get <cid|deal> --oracle <url> --deployment <file> --rpc <url> (--key <hex> | --key-file <file>) [--out <file>] [--buy-credits]
 
 Reads a file back from any k of its shards, each checked against the deal's commitment on chain,
 and checks the result against its CID. Writes it to --out (default: the CID as the file name).
+Reads are paid: an allowance is escrowed for the shards' egress (700 credits per GB by default),
+each shard request carries an order signed against it, and the allowance is cancelled after the
+read, so the oracle's final settlement pays the providers what they served and refunds the rest.
 
 options:
 ${CHAIN_OPTIONS}
   --out <file>            where to write the file ("-" for stdout)
+  --buy-credits           buy the credits the read needs, burning token, if the balance is short
   --file-key <hex>        the file's key, if it is not in the keyring
 ${KEYRING_OPTION}
 ${helpFlag(24)}`;
 
-type GetOptions = ChainFlags & { ref: string; out: string | null; fileKey: Hex | null; keyring: string };
+type GetOptions = ChainFlags & { ref: string; out: string | null; fileKey: Hex | null; keyring: string; buyCredits: boolean };
 
 function refArg(f: Flags): string {
   const v = positional(f, 'cid|deal', 'the CID put printed, or the deal id');
@@ -194,7 +205,17 @@ function refArg(f: Flags): string {
 }
 
 function parseGet(argv: string[], io: Io): GetOptions {
-  const f = parseFlags(argv, { ...CHAIN_SPEC, out: { type: 'string' }, 'file-key': { type: 'string' }, keyring: { type: 'string' } }, 1);
+  const f = parseFlags(
+    argv,
+    {
+      ...CHAIN_SPEC,
+      out: { type: 'string' },
+      'file-key': { type: 'string' },
+      keyring: { type: 'string' },
+      'buy-credits': { type: 'boolean' },
+    },
+    1,
+  );
   const fileKey = optional(f, 'file-key');
   if (fileKey !== undefined && !/^0x[0-9a-f]{64}$/.test(fileKey))
     throw new UsageError('--file-key must be 0x followed by 64 lowercase hex digits');
@@ -204,6 +225,7 @@ function parseGet(argv: string[], io: Io): GetOptions {
     out: optional(f, 'out') ?? null,
     fileKey: (fileKey as Hex) ?? null,
     keyring: keyringPath(f, io),
+    buyCredits: flag(f, 'buy-credits'),
   };
 }
 
@@ -212,7 +234,15 @@ async function runGet(o: GetOptions, io: Io): Promise<number> {
   const c = await client(storage, o);
   const deal = await withClient(o, () => c.resolve(o.ref));
   const key = o.fileKey ?? readKeyring(o.keyring)[deal.dealId]?.key ?? null;
-  const r = await withClient(o, () => c.get(deal.dealId, { key, onProgress: (l) => line(io.stderr, l) }));
+  const r = await withClient(o, async () => {
+    try {
+      return await c.get(deal.dealId, { key, buyCredits: o.buyCredits, onProgress: (l) => line(io.stderr, l) });
+    } finally {
+      // Whatever happened, what the allowance did not pay comes back at its final settlement.
+      await c.closeAllowance().catch((err: Error) => line(io.stderr, `cancelling the read allowance failed: ${err.message}`));
+    }
+  });
+  line(io.stderr, `paid ${r.paid} credits for the read (allowance ${r.allowance}, cancelled: the rest is refunded when it settles)`);
   if (o.out === '-') {
     (io.stdout as { write(chunk: Uint8Array | string): unknown }).write(r.bytes);
     return 0;

@@ -6,5 +6,6 @@ export * from './durability.ts';
 export * from './encryption.ts';
 export * from './erasure.ts';
 export * from './layout.ts';
+export * from './orders.ts';
 export * from './proof.ts';
 export * from './reputation.ts';

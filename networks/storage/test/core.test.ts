@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { cidOf } from '@groundwork/protocol';
+import { privateKeyToAccount } from 'viem/accounts';
 import {
+  decodeOrderHeader,
+  encodeOrderHeader,
+  type Order,
+  orderDomain,
+  orderSigner,
+  retrievalCredits,
+  signOrder,
   challengedLeaves,
   checkShardProof,
   DecryptionError,
@@ -235,5 +243,47 @@ describe('reputation and durability', () => {
     const window = 1 - (1 - q) ** 5 - 5 * q * (1 - q) ** 4;
     const year = 1 - (1 - window) ** 365;
     assert.ok(Math.abs(durability(5, 4, p, 1).lossPerYear - year) / year < 1e-6);
+  });
+});
+
+describe('retrieval orders', () => {
+  const consumer = privateKeyToAccount(`0x${'11'.repeat(32)}`);
+  const domain = orderDomain(31337, `0x${'22'.repeat(20)}`);
+  const order: Order = {
+    allowance: `0x${'33'.repeat(32)}`,
+    deal: `0x${'44'.repeat(32)}`,
+    shard: 3,
+    device: `0x${'55'.repeat(32)}`,
+    offset: 0,
+    length: 65_536,
+    credits: '1',
+    serial: `0x${'66'.repeat(32)}`,
+  };
+
+  test('the price per read rounds up to whole credits, at least one', () => {
+    assert.equal(retrievalCredits(0, 700), 1n);
+    assert.equal(retrievalCredits(1, 700), 1n);
+    assert.equal(retrievalCredits(1_000_000_000, 700), 700n);
+    assert.equal(retrievalCredits(1_000_000_001, 700), 701n);
+    assert.equal(retrievalCredits(2 ** 40, 700), 769_659n, '1 TiB at $7/TB');
+    assert.throws(() => retrievalCredits(-1, 700), /whole number/);
+  });
+
+  test('a signed order recovers its consumer; any changed field recovers someone else', async () => {
+    const signed = await signOrder(consumer, domain, order);
+    assert.equal(await orderSigner(domain, signed), consumer.address);
+    for (const tampered of [{ credits: '2' }, { shard: 4 }, { length: 65_537 }, { device: `0x${'77'.repeat(32)}` as const }])
+      assert.notEqual(await orderSigner(domain, { ...signed, ...tampered }), consumer.address, JSON.stringify(tampered));
+    assert.notEqual(await orderSigner(orderDomain(1, `0x${'22'.repeat(20)}`), signed), consumer.address, 'another chain');
+  });
+
+  test('the order header round-trips and refuses what is not an order, naming the field', async () => {
+    const signed = await signOrder(consumer, domain, order);
+    assert.deepEqual(decodeOrderHeader(encodeOrderHeader(signed)), { ok: true, order: signed });
+    assert.deepEqual(decodeOrderHeader('%%%'), { ok: false, detail: 'the x-groundwork-order header is not base64url JSON' });
+    const bad = decodeOrderHeader(Buffer.from(JSON.stringify({ ...signed, credits: '-1' })).toString('base64url'));
+    assert.equal(bad.ok, false);
+    assert.match(!bad.ok ? bad.detail : '', /^x-groundwork-order: credits: must be a whole number/);
+    assert.match((decodeOrderHeader('A'.repeat(3000)) as { detail: string }).detail, /over 2048/);
   });
 });

@@ -3,6 +3,9 @@
 // registered with the oracle (which places the shards) and uploaded to the providers directly.
 // Reading fetches shards from the providers in parallel, checks each against the deal's
 // commitment on chain (not only the oracle's word), decodes, decrypts and checks the file's CID.
+// Reads are paid (orders.ts): the client escrows an allowance (a CreditEscrow job) and signs an
+// order for every shard it asks for; `closeAllowance` cancels it, and its final settlement pays
+// the providers for what they served and refunds the rest.
 //
 // Order in put, as in compute's submit: everything that can fail without costing anything
 // (encoding, the quote, the credit balance) comes before the deal opens; once it is open the
@@ -14,6 +17,7 @@ import {
   buyCredits,
   type ChainSession,
   chainSession,
+  CreditEscrowAbi,
   type Deployment,
   escrowJobId,
   networkId,
@@ -26,6 +30,7 @@ import { decodeSegmentPieces, encodeFileToShards } from '../codec.ts';
 import { dealCommitment, shardRoot } from '../commitment.ts';
 import { KEY_BYTES, newFileKey } from '../encryption.ts';
 import { type Layout, pieceOffset, segmentCount, segmentPieceBytes } from '../layout.ts';
+import { encodeOrderHeader, ORDER_HEADER, orderDomain, retrievalCredits, signOrder } from '../orders.ts';
 import { type DealStatus, KIND } from '../plugin/wire.ts';
 
 export type { DealStatus };
@@ -41,7 +46,19 @@ export class StorageClientError extends Error {
   }
 }
 
-export type StorageClientOptions = { oracleUrl: string; rpcUrl?: string; deployment?: Deployment; privateKey?: Hex };
+export type StorageClientOptions = {
+  oracleUrl: string;
+  rpcUrl?: string;
+  deployment?: Deployment;
+  privateKey?: Hex;
+  /** Reads an allowance the client opens itself pays for (default 16: it is opened again when spent). */
+  allowanceReads?: number;
+  /** Seconds such an allowance lasts (default one day; what it did not pay is refunded after). */
+  allowanceSeconds?: number;
+};
+
+/** A retrieval allowance: credits escrowed for reads, and what the client has signed orders for. */
+export type Allowance = { id: Hex; credits: bigint; deadline: number; signed: bigint; txHash: Hex };
 
 export type PutOptions = {
   /** Seconds the file is stored (default 30 days). */
@@ -76,13 +93,14 @@ export type PutResult = {
 const HTTP_TIMEOUT_MS = 120_000;
 const DAY = 86_400;
 
-type Chain = ChainSession & { deals: Address };
+type Chain = ChainSession & { deals: Address; escrow: Address };
 
 export class StorageClient {
   readonly oracleUrl: string;
   readonly consumer: Address | null;
   private readonly options: StorageClientOptions;
   private session: Chain | null = null;
+  private allowance: Allowance | null = null;
 
   constructor(options: StorageClientOptions) {
     this.oracleUrl = options.oracleUrl.replace(/\/+$/, '');
@@ -95,9 +113,10 @@ export class StorageClient {
     const { rpcUrl, deployment, privateKey } = this.options;
     const missing = [!rpcUrl && 'rpcUrl', !deployment && 'deployment', !privateKey && 'privateKey'].filter(Boolean);
     if (missing.length) throw new StorageClientError(`${what} needs the chain: give the client ${missing.join(', ')}`, 'no-chain');
-    const deals = deployment!.addresses.deals;
+    const { deals, escrow } = deployment!.addresses;
     if (!deals) throw new StorageClientError('the deployment has no StorageDeals contract', 'no-deals-contract');
-    this.session = { ...chainSession(rpcUrl!, deployment!, privateKey!), deals };
+    if (!escrow) throw new StorageClientError('the deployment has no CreditEscrow contract (reads are paid from it)', 'no-escrow-contract');
+    this.session = { ...chainSession(rpcUrl!, deployment!, privateKey!), deals, escrow };
     return this.session;
   }
 
@@ -258,26 +277,35 @@ export class StorageClient {
    */
   async get(
     ref: string,
-    o: { key?: Hex | null; onProgress?: (line: string) => void } = {},
-  ): Promise<{ bytes: Uint8Array; status: DealStatus; fetched: number[] }> {
+    o: { key?: Hex | null; onProgress?: (line: string) => void; buyCredits?: boolean } = {},
+  ): Promise<{ bytes: Uint8Array; status: DealStatus; fetched: number[]; paid: bigint; allowance: Hex }> {
     const status = await this.resolve(ref);
     const { layout } = status;
     if (layout.encrypted && (!o.key || hexToBytes(o.key).length !== KEY_BYTES))
       throw new StorageClientError(`${status.cid} is encrypted: give its key (32 bytes, hex)`, 'no-key');
     await this.checkRoots(status);
+    // Enough for every shard once: a provider that fails is replaced by the next.
+    const perShard = retrievalCredits(status.shardBytes, status.retrievalCreditsPerGB);
+    const allowance = await this.allowanceFor(perShard * BigInt(layout.n), o);
+    const signedBefore = allowance.signed;
     const order = [...status.shards].sort((a, b) => Number(a.state !== 'stored') - Number(b.state !== 'stored') || a.index - b.index);
     const pieces: (Uint8Array | null)[] = new Array(layout.n).fill(null);
     const fetched: number[] = [];
     let next = 0;
     const errors: string[] = [];
-    // k fetches at a time; each failure starts the next candidate until k shards are in.
+    // k fetches at a time; each failure starts the next candidate until k shards are in. No more
+    // than k are ever asked for at once: each one is paid.
+    let inFlight = 0;
     const worker = async (): Promise<void> => {
-      while (fetched.length < layout.k && next < order.length) {
+      while (fetched.length + inFlight < layout.k && next < order.length) {
         const s = order[next++]!;
-        const bytes = await this.fetchShard(status, s.index, s.url).catch((err: Error) => {
-          errors.push(err.message);
-          return null;
-        });
+        inFlight++;
+        const bytes = await this.fetchShard(status, s.index, s.url, s.device, allowance, perShard)
+          .catch((err: Error) => {
+            errors.push(err.message);
+            return null;
+          })
+          .finally(() => inFlight--);
         if (bytes && fetched.length < layout.k) {
           pieces[s.index] = bytes;
           fetched.push(s.index);
@@ -307,7 +335,55 @@ export class StorageClient {
       at += plain.length;
     }
     if (cidOf(out) !== status.cid) throw new StorageClientError(`the decoded file is not ${status.cid} (wrong key?)`, 'cid-mismatch');
-    return { bytes: out, status, fetched: fetched.sort((a, b) => a - b) };
+    return { bytes: out, status, fetched: fetched.sort((a, b) => a - b), paid: allowance.signed - signedBefore, allowance: allowance.id };
+  }
+
+  /** The allowance reads are paid from now, or null. */
+  currentAllowance(): Allowance | null {
+    return this.allowance;
+  }
+
+  /**
+   * Escrows `credits` for reads until `seconds` from now (CreditEscrow, storage network). Reads
+   * sign their orders against it; `closeAllowance` ends it early.
+   */
+  async openAllowance(credits: bigint, o: { seconds?: number; buyCredits?: boolean; nonce?: bigint } = {}): Promise<Allowance> {
+    if (credits <= 0n) throw new RangeError(`an allowance needs a positive number of credits, got ${credits}`);
+    const c = this.chain('openAllowance');
+    const seconds = o.seconds ?? this.options.allowanceSeconds ?? DAY;
+    const balance = await this.credits(c);
+    if (balance < credits) {
+      if (!o.buyCredits)
+        throw new StorageClientError(`a read allowance of ${credits} credits; ${c.account.address} has ${balance}`, 'insufficient-credits');
+      await buyCredits(c, credits - balance);
+    }
+    const network = networkId(KIND);
+    const id = escrowJobId(c.account.address, network, o.nonce ?? BigInt(`0x${randomBytes(8).toString('hex')}`));
+    const deadline = Math.floor(Date.now() / 1000) + seconds;
+    const txHash = await sendContract(c, c.escrow, CreditEscrowAbi, 'open', [network, id, credits, BigInt(deadline)]);
+    this.allowance = { id, credits, deadline, signed: 0n, txHash };
+    return this.allowance;
+  }
+
+  /**
+   * Cancels the allowance on chain: no order can be signed against it any more, and the oracle's
+   * final settlement pays the providers what they served and refunds the rest.
+   */
+  async closeAllowance(): Promise<Allowance | null> {
+    const a = this.allowance;
+    if (!a) return null;
+    this.allowance = null;
+    const c = this.chain('closeAllowance');
+    await sendContract(c, c.escrow, CreditEscrowAbi, 'cancel', [a.id]);
+    return a;
+  }
+
+  private async allowanceFor(needed: bigint, o: { buyCredits?: boolean }): Promise<Allowance> {
+    const a = this.allowance;
+    // Its deadline a minute away at least: an order signed later could reach the oracle too late.
+    if (a && a.credits - a.signed >= needed && a.deadline * 1000 > Date.now() + 60_000) return a;
+    if (a) await this.closeAllowance();
+    return this.openAllowance(needed * BigInt(this.options.allowanceReads ?? 16), { buyCredits: o.buyCredits });
   }
 
   /** The shard roots the oracle reports must be the ones the deal on chain commits to. */
@@ -330,10 +406,33 @@ export class StorageClient {
       );
   }
 
-  private async fetchShard(status: DealStatus, index: number, url: string | null): Promise<Uint8Array> {
-    if (!url) throw new Error(`shard ${index} has no provider address`);
-    const res = await fetch(`${url}shards/${status.dealId}/${index}`, { signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
-    if (!res.ok) throw new Error(`shard ${index} from ${url}: ${res.status}`);
+  private async fetchShard(
+    status: DealStatus,
+    index: number,
+    url: string | null,
+    device: string | null,
+    allowance: Allowance,
+    credits: bigint,
+  ): Promise<Uint8Array> {
+    if (!url || !device) throw new Error(`shard ${index} has no provider address`);
+    const c = this.chain('get');
+    const order = await signOrder(c.account, orderDomain(c.deployment.chainId, c.escrow), {
+      allowance: allowance.id,
+      deal: status.dealId as Hex,
+      shard: index,
+      device: device as Hex,
+      offset: 0,
+      length: status.shardBytes,
+      credits: credits.toString(),
+      serial: bytesToHex(randomBytes(32)),
+    });
+    // Counted when signed: the provider may be paid for it even if the bytes never arrive.
+    allowance.signed += credits;
+    const res = await fetch(`${url}shards/${status.dealId}/${index}`, {
+      headers: { [ORDER_HEADER]: encodeOrderHeader(order) },
+      signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+    });
+    if (!res.ok) throw new Error(`shard ${index} from ${url}: ${res.status} ${(await res.text()).slice(0, 200)}`);
     const bytes = new Uint8Array(await res.arrayBuffer());
     if (bytesToHex(shardRoot(bytes)) !== status.shards[index]!.root)
       throw new Error(`shard ${index} from ${url} does not match its commitment`);

@@ -366,7 +366,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       if (start >= e.size || start > end)
         throw new S3Error(416, 'InvalidRange', `the range ${range} is outside the object's ${e.size} bytes`);
     }
-    const got = e.size === 0 ? new Uint8Array() : (await o.client.get(e.dealId, { key: e.fileKey })).bytes;
+    const got = e.size === 0 ? new Uint8Array() : (await o.client.get(e.dealId, { key: e.fileKey, buyCredits: true })).bytes;
     const body = got.subarray(start, end + 1);
     const headers: Record<string, string> = { ...objectHeaders(e), 'content-length': String(body.length) };
     if (range) headers['content-range'] = `bytes ${start}-${end}/${e.size}`;

@@ -24,6 +24,8 @@ export const storageParametersSchema = z
     slashAmount: uintString,
     /** Stake slashed when a shard is lost to `faultsToRepair` faults in a row (unanswered, late or unprovable answers), in token units. */
     faultSlashAmount: uintString,
+    /** Credits a consumer pays per 10⁹ bytes read (each order rounded up, at least 1 credit), to the provider that served them. */
+    retrievalCreditsPerGB: z.number().int().min(1).max(1e12),
   })
   .strict();
 export type StorageParameters = z.infer<typeof storageParametersSchema>;
@@ -40,6 +42,7 @@ export const DEFAULT_STORAGE_PARAMETERS: StorageParameters = {
   initialAlpha: 1000,
   slashAmount: (10n ** 18n).toString(),
   faultSlashAmount: (10n ** 17n).toString(),
+  retrievalCreditsPerGB: 700,
 };
 
 export const STORAGE_REFERENCES: Record<string, string> = {
@@ -55,4 +58,6 @@ export const STORAGE_REFERENCES: Record<string, string> = {
   slashAmount: 'one devnet token for a signed proof of lost or altered data (Filecoin: a faulted sector pays a penalty)',
   faultSlashAmount:
     'a tenth of slashAmount once a shard is lost to repeated faults and must be repaired: Filecoin charges a missed WindowPoSt a fault fee smaller than the termination fee of a lost sector (floor 1.05 × the fault fee, field/storage.md)',
+  retrievalCreditsPerGB:
+    'Storj customers pay $7/TB of egress (satellite/payments/paymentsconfig/config.go, field/storage.md); 1 credit = $0.00001, so 700 credits per 10⁹ bytes',
 };

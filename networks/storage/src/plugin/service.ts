@@ -10,6 +10,9 @@
 //   money      a shard proven in an epoch earns its share of the deal's escrow for that epoch;
 //              after the epoch ends the oracle quorum settles it on chain, per device (usage), and
 //              the final settlement refunds the rest when the deal ends or is terminated.
+//   reads      a consumer pays for what it reads: each shard request carries an order it signed
+//              against its allowance (CreditEscrow); the provider shows it here before serving, and
+//              the quorum settles the allowance per device after the epoch (retrieval.ts).
 //   repair     a shard that failed `faultsToRepair` challenges in a row, or whose provider was
 //              disqualified, is lost; when a file's healthy shards fall to the repair threshold,
 //              the service fetches k healthy shards, rebuilds the lost ones byte for byte (the
@@ -29,6 +32,7 @@ import {
 } from '@groundwork/protocol';
 import { type Address, bytesToHex, type Hex, hexToBytes, type LocalAccount } from 'viem';
 import { rebuildShards } from '../codec.ts';
+import { encodeOrderHeader, ORDER_HEADER, orderDomain, REPAIR_ALLOWANCE, signOrder } from '../orders.ts';
 import { dealCommitment, merklePath, shardRoot } from '../commitment.ts';
 import { durability, observedLossPerDay } from '../durability.ts';
 import { shardBytes as shardBytesOf } from '../layout.ts';
@@ -36,6 +40,7 @@ import { challengedLeaves, challengeEntropy, checkShardProof } from '../proof.ts
 import { initialReputation, isDisqualified, recordAudit, type Reputation, reputationScore } from '../reputation.ts';
 import { bundleHash, leafAnswers } from './bundle.ts';
 import type { StorageParameters } from './parameters.ts';
+import { RETRIEVAL_SCHEMA, retrievalDesk } from './retrieval.ts';
 import { placeShards, repairAt, shardEpochCredits } from './rules.ts';
 import type { ChallengeRow } from './verifier.ts';
 import {
@@ -64,6 +69,7 @@ const SCHEMA = [
   `create table if not exists storage_payments (deal_id text not null, epoch int not null, shard int not null, device text not null,
      amount text not null, attempt_seq int, settled_seq int, primary key (deal_id, epoch, shard))`,
   'create table if not exists storage_providers (device text primary key, first_seen bigint not null, losses int not null default 0)',
+  ...RETRIEVAL_SCHEMA,
 ];
 
 const DealStatusOnChain = { None: 0, Active: 1, Terminated: 2, Settled: 3, Reclaimed: 4 } as const;
@@ -141,6 +147,13 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
     settlements: 0,
     lastError: null as string | null,
   };
+
+  // Paid reads: orders the providers show before serving, settled per allowance.
+  const retrieval = retrievalDesk(ctx, sender, (deal, shard) => {
+    const d = deals.get(deal);
+    const s = d?.state === 'active' ? d.shards[shard] : undefined;
+    return d && s ? { device: s.device, shardBytes: d.shardBytes } : null;
+  });
 
   const key = (deal: string, shard: number, epoch: number) => `${deal}/${shard}/${epoch}`;
   const rep = (device: string) => reputation.get(device) ?? initialReputation(repParams);
@@ -298,6 +311,7 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
       healthy,
       repairs: deal.repairs,
       durability: { lossPerDay, lossPerYear: d.lossPerYear, nines: Number.isFinite(d.nines) ? d.nines : null },
+      retrievalCreditsPerGB: p.retrievalCreditsPerGB,
     };
   }
 
@@ -436,13 +450,34 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
     const url = s.device && providers.get(s.device)?.url;
     if (!url) return null;
     try {
-      const res = await fetch(`${url}shards/${deal.reg.dealId}/${s.index}`, { signal: AbortSignal.timeout(SHARD_FETCH_TIMEOUT_MS) });
+      const headers = await repairOrderHeader(deal, s);
+      const res = await fetch(`${url}shards/${deal.reg.dealId}/${s.index}`, {
+        headers,
+        signal: AbortSignal.timeout(SHARD_FETCH_TIMEOUT_MS),
+      });
       if (!res.ok) return null;
       const bytes = new Uint8Array(await res.arrayBuffer());
       return bytesToHex(shardRoot(bytes)) === s.root ? bytes : null;
     } catch {
       return null;
     }
+  }
+
+  /** The network's own read carries an order its key signs, with no allowance: it pays nothing. */
+  async function repairOrderHeader(deal: Deal, s: Shard): Promise<Record<string, string>> {
+    const escrow = ctx.chain.addresses.escrow as Address | undefined;
+    if (!escrow || !sender) return {};
+    const order = await signOrder(sender, orderDomain(ctx.chain.chainId, escrow), {
+      allowance: REPAIR_ALLOWANCE,
+      deal: deal.reg.dealId,
+      shard: s.index,
+      device: s.device as Hex,
+      offset: 0,
+      length: deal.shardBytes,
+      credits: '0',
+      serial: bytesToHex(randomBytes(32)),
+    });
+    return { [ORDER_HEADER]: encodeOrderHeader(order) };
   }
 
   async function putShard(url: string, deal: Deal, index: number, bytes: Uint8Array): Promise<void> {
@@ -641,6 +676,7 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
         ctx.log(`deal ${deal.reg.dealId.slice(0, 10)}: ${stats.lastError}`);
       }
     }
+    await retrieval.step(now);
   }
 
   /** The first line of an error, with the contract's custom error when a call reverted. */
@@ -672,6 +708,7 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
   }
 
   const routes: ServiceRoute[] = [
+    ...retrieval.routes,
     {
       method: 'POST',
       path: 'deals',
@@ -829,6 +866,11 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
       timer = null;
       while (running.proofs || running.deals) await new Promise((r) => setTimeout(r, 20));
     },
-    status: () => ({ providers: providers.size, active: [...deals.values()].filter((d) => d.state === 'active').length, ...stats }),
+    status: () => ({
+      providers: providers.size,
+      active: [...deals.values()].filter((d) => d.state === 'active').length,
+      ...stats,
+      retrieval: retrieval.status(),
+    }),
   };
 }

@@ -8,11 +8,15 @@
 //   GET  deals/<dealId>      its DealStatus (where each shard is, its last proof, the durability)
 //   GET  deals?consumer=<a>  the consumer's deals
 //   POST proofs              a ProofBundle: the leaves and paths a signed proof report commits to
+//   POST orders              a consumer's signed retrieval order, shown by the provider before it
+//                            serves the bytes; taken once, its credits reserved on the allowance
+//   GET  allowances/<id>     what the oracle holds of an allowance: reserved, settled, orders
 //
 // Routes of a provider's shard server (the worker's own HTTP server, Storj's piecestore):
 //   PUT  shards/<dealId>/<i>  the shard's bytes; taken only if the oracle placed the shard here and
 //                             the bytes reach the shard's committed root
-//   GET  shards/<dealId>/<i>  the bytes (Range: bytes=a-b supported)
+//   GET  shards/<dealId>/<i>  the bytes (Range: bytes=a-b supported), against a signed order in the
+//                             x-groundwork-order header that the oracle took (orders.ts)
 import { z } from 'zod';
 import { addressSchema, hex32 } from '@groundwork/protocol';
 import { layoutSchema } from '../layout.ts';
@@ -144,6 +148,8 @@ export type DealStatus = {
   repairs: number;
   /** durability.ts, from the healthy shards and the providers' observed loss rate (nines: null if it underflows). */
   durability: { lossPerDay: number; lossPerYear: number; nines: number | null };
+  /** What reads cost (orders.ts): credits per 10⁹ bytes. */
+  retrievalCreditsPerGB: number;
 };
 export const dealIdSchema = hex32;
 export { addressSchema };

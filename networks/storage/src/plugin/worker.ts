@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Report, signReport, type Worker, type WorkerContext } from '@groundwork/protocol';
 import type { Hex } from 'viem';
+import { decodeOrderHeader, ORDER_HEADER } from '../orders.ts';
 import { bundleHash } from './bundle.ts';
 import { ShardStore, ShardStoreError } from './shard-store.ts';
 import {
@@ -46,6 +47,7 @@ export type StorageWorker = Worker & {
 const SHARD_PATH = /^\/shards\/(0x[0-9a-f]{64})\/(\d{1,3})$/;
 const RANGE = /^bytes=(\d+)-(\d*)$/;
 const PROOF_TIMEOUT_MS = 30_000;
+const ORDER_TIMEOUT_MS = 15_000;
 
 export function storageWorker(options: StorageWorkerOptions = {}): StorageWorker {
   const capacity = options.capacityBytes ?? 10 * 2 ** 30;
@@ -128,6 +130,15 @@ export function storageWorker(options: StorageWorkerOptions = {}): StorageWorker
           return reply(res, 416, { error: 'bad-range', detail: `Range ${JSON.stringify(header)}: only bytes=a-b is served` });
         const range = r ? { start: Number(r[1]), end: r[2] ? Number(r[2]) : Number.MAX_SAFE_INTEGER } : undefined;
         const read = await store.read(deal, shard, range);
+        if (req.method === 'GET') {
+          // Bytes go out only against an order the oracle took (it reserved the credits).
+          const first = range?.start ?? 0;
+          const refused = await checkOrder(ctx, req.headers[ORDER_HEADER], deal, shard, first, read.bytes);
+          if (refused) {
+            read.stream.destroy();
+            return reply(res, refused.status, { error: refused.error, detail: refused.detail });
+          }
+        }
         const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream', 'content-length': read.bytes };
         if (range) headers['content-range'] = `bytes ${range.start}-${range.start + read.bytes - 1}/${read.total}`;
         res.writeHead(range ? 206 : 200, headers);
@@ -147,6 +158,44 @@ export function storageWorker(options: StorageWorkerOptions = {}): StorageWorker
       }
       throw err;
     }
+  }
+
+  /** Why the order for these bytes is refused, or null: it names them and the oracle took it. */
+  async function checkOrder(
+    c: WorkerContext,
+    header: string | string[] | undefined,
+    deal: string,
+    shard: number,
+    first: number,
+    bytes: number,
+  ): Promise<{ status: number; error: string; detail: string } | null> {
+    if (typeof header !== 'string')
+      return { status: 402, error: 'order-required', detail: `a read needs a signed retrieval order in the ${ORDER_HEADER} header` };
+    const decoded = decodeOrderHeader(header);
+    if (!decoded.ok) return { status: 400, error: 'malformed-order', detail: decoded.detail };
+    const o = decoded.order;
+    if (o.deal !== deal || o.shard !== shard || o.device !== c.device)
+      return { status: 403, error: 'wrong-order', detail: `the order is for shard ${o.shard} of ${o.deal} on ${o.device}` };
+    if (first < o.offset || first + bytes > o.offset + o.length)
+      return {
+        status: 403,
+        error: 'wrong-order',
+        detail: `the order covers bytes ${o.offset}+${o.length}; ${first}+${bytes} were asked for`,
+      };
+    const res = await fetch(`${c.oracleUrl.replace(/\/+$/, '')}/v1/${KIND}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(o),
+      signal: AbortSignal.timeout(ORDER_TIMEOUT_MS),
+    }).catch((err: Error) => err);
+    if (res instanceof Error)
+      return { status: 503, error: 'oracle-unreachable', detail: `the oracle did not take the order: ${res.message}` };
+    if (res.ok) {
+      await res.body?.cancel();
+      return null;
+    }
+    const answer = (await res.json().catch(() => ({}))) as { error?: string; detail?: string };
+    return { status: res.status, error: answer.error ?? 'order-refused', detail: answer.detail ?? `the oracle answered ${res.status}` };
   }
 
   async function holdFromOracle(c: WorkerContext, s: ShardStore, deal: string, shard: number): Promise<void> {
