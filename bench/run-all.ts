@@ -20,6 +20,8 @@
  *    commitment against native SHA-256 (≥ 0.5), proof checks per second;
  * 8. bench/storage-e2e.ts: upload and download MB/s through a devnet's storage network against a
  *    plain copy on the same disk.
+ * 9. bench/tokenomics.ts: simulated epochs per second at 100,000 providers against the oracle's
+ *    reward step alone, and a 1,000-run Monte Carlo's wall time on every core against one thread.
  *
  * Each runs with --json: its progress (stderr) is forwarded as it comes, its JSON result is
  * echoed, and at the end one summary of the ratios is printed. --quick runs small sizes (for
@@ -198,6 +200,16 @@ function summarise(o: Outcome, quick: boolean): Summary {
       missed: [],
     };
   }
+  if (o.name === 'tokenomics') {
+    const m = r.monteCarlo ?? {};
+    return {
+      lines: [
+        `${name} ${status}: ${fixed(r.epochsPerSecond, 2)} epochs/s at ${Number(r.providers).toLocaleString('en-US')} providers ` +
+          `(reward step / epoch = ${fixed(r.ratio, 2)}); Monte Carlo ${m.runs} runs in ${fixed(m.seconds, 1)} s on ${m.workers} threads (${fixed(m.speedup, 2)}x one thread)`,
+      ],
+      missed: [],
+    };
+  }
   if (o.name === 'devnet') {
     return {
       lines: [
@@ -237,6 +249,7 @@ async function main(): Promise<void> {
   plan.push({ name: 'compute-e2e', file: 'compute-e2e.ts', args: ['--json', ...(quick ? ['--frames', '4'] : [])] });
   plan.push({ name: 'storage-core', file: 'storage-core.ts', args: ['--json', ...(quick ? ['--mib', '8', '--rounds', '1'] : [])] });
   plan.push({ name: 'storage-e2e', file: 'storage-e2e.ts', args: ['--json', ...(quick ? ['--mib', '4'] : [])] });
+  plan.push({ name: 'tokenomics', file: 'tokenomics.ts', args: ['--json', ...(quick ? ['--providers', '10000', '--runs', '20'] : [])] });
   plan.push({ name: 'devnet', file: 'devnet.ts', args: ['--json', ...(quick ? ['--devices', '4', '--epoch-seconds', '10'] : [])] });
 
   const outcomes: Outcome[] = [];

@@ -10,6 +10,7 @@ import { devnetCommands } from './commands/devnet.ts';
 import { EPOCH_USAGE, epochCommands } from './commands/epoch.ts';
 import { oracleCommands } from './commands/oracle.ts';
 import { PROVIDER_USAGE, providerCommands } from './commands/provider.ts';
+import { simulateCommands } from './commands/simulate.ts';
 import { STORAGE_USAGE, storageCommands } from './commands/storage.ts';
 import { CliError, UsageError, describeError, envOf, line, processIo, type Io } from './io.ts';
 
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   ...computeCommands,
   ...storageCommands,
   ...epochCommands,
+  ...simulateCommands,
   ...oracleCommands,
   ...devnetCommands,
 ];
