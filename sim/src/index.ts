@@ -2,3 +2,4 @@ export * from './testnet.ts';
 export * from './devnet.ts';
 export * from './faucet.ts';
 export * from './render-consumer.ts';
+export * from './coverage-world.ts';
