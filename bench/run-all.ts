@@ -200,6 +200,15 @@ function summarise(o: Outcome, quick: boolean): Summary {
       missed: [],
     };
   }
+  if (o.name === 'coverage-density') {
+    return {
+      lines: [
+        `${name} ${status}: HIP-17 for ${Number(r.hotspots).toLocaleString('en-US')} hotspots in ${fixed(r.totalSeconds, 2)} s ` +
+          `(cellToParent floor / total = ${fixed(r.ratio, 2)}), peak RSS ${fixed(r.peakRssMiB, 0)} MiB, ${Number(r.hexes).toLocaleString('en-US')} hexes`,
+      ],
+      missed: [],
+    };
+  }
   if (o.name === 'tokenomics') {
     const m = r.monteCarlo ?? {};
     return {
@@ -250,6 +259,7 @@ async function main(): Promise<void> {
   plan.push({ name: 'storage-core', file: 'storage-core.ts', args: ['--json', ...(quick ? ['--mib', '8', '--rounds', '1'] : [])] });
   plan.push({ name: 'storage-e2e', file: 'storage-e2e.ts', args: ['--json', ...(quick ? ['--mib', '4'] : [])] });
   plan.push({ name: 'tokenomics', file: 'tokenomics.ts', args: ['--json', ...(quick ? ['--providers', '10000', '--runs', '20'] : [])] });
+  plan.push({ name: 'coverage-density', file: 'coverage-density.ts', args: ['--json', ...(quick ? ['--hotspots', '100000'] : [])] });
   plan.push({ name: 'devnet', file: 'devnet.ts', args: ['--json', ...(quick ? ['--devices', '4', '--epoch-seconds', '10'] : [])] });
 
   const outcomes: Outcome[] = [];
