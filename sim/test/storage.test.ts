@@ -216,7 +216,7 @@ describe('storage network: deals, proofs, repair, retrieval', () => {
     assert.equal((JSON.parse(rm.out) as { dealId: string }).dealId, r.dealId);
   });
 
-  test('reads are paid: each shard request carries a signed order the oracle takes once, and the allowance settles per device', async () => {
+  test('reads are paid: each shard request carries a signed order the oracle takes and pays once, and the allowance settles per device', async () => {
     const deal = [...stored.keys()][3]! as Hex; // the 300 KiB file
     const consumer = privateKeyToAccount(devnetAccounts(0).privateKey);
     const reader = new StorageClient({
@@ -254,7 +254,7 @@ describe('storage network: deals, proofs, repair, retrieval', () => {
     });
     assert.deepEqual([interim.status, interim.burned], [1, perShard * 4n], 'the allowance stays open; the four orders are paid');
 
-    // Orders straight to a provider's shard server: only a good one, once, gets bytes.
+    // Orders straight to a provider's shard server: only a good one gets bytes, and is paid once.
     const s0 = status.shards[0]!;
     const domain = orderDomain(net.deployment.chainId, net.deployment.addresses.escrow!);
     const order = (over: Partial<Order> = {}): Order => ({
@@ -291,9 +291,18 @@ describe('storage network: deals, proofs, repair, retrieval', () => {
     const first = await read(good);
     assert.equal(first.status, 200);
     assert.equal((await first.arrayBuffer()).byteLength, status.shardBytes);
-    assert.deepEqual(await refusal(await read(good)), [409, 'replayed-order'], 'an order is paid once');
+    const again = await read(good);
+    assert.equal(again.status, 200, 'the same order shown again is served again…');
+    await again.body?.cancel();
     const orders = 4 + 2;
-    assert.equal((await view(allowance.id)).orders, orders, 'refused orders reserve nothing');
+    assert.deepEqual(
+      [(await view(allowance.id)).orders, (await view(allowance.id)).reserved],
+      [orders, (perShard * BigInt(orders)).toString()],
+      '…and paid once; refused orders reserve nothing',
+    );
+    // A signature that is not one at all: refused by the oracle, so the provider sends nothing.
+    const unsigned = encodeOrderHeader({ ...(await signOrder(consumer, domain, order())), signature: `0x${'00'.repeat(65)}` });
+    assert.deepEqual(await refusal(await read({ [ORDER_HEADER]: unsigned })), [400, 'bad-signature']);
 
     // Cancelled: the final settlement pays each device its orders and refunds the rest.
     await reader.closeAllowance();
@@ -333,6 +342,14 @@ describe('storage network: deals, proofs, repair, retrieval', () => {
     assert.equal((await read(await header(order({ allowance: tight.id })))).status, 200);
     assert.deepEqual(await refusal(await read(await header(order({ allowance: tight.id })))), [402, 'allowance-spent']);
     await reader.closeAllowance();
+    // One no order ever reached: the oracle knew of it from the start and refunds it all.
+    const unused = await reader.openAllowance(7n, { buyCredits: true });
+    await reader.closeAllowance();
+    const refunded = await until('the unused allowance’s refund', async () => {
+      const j = await jobOf(unused.id);
+      return j.status === 3 && j;
+    });
+    assert.deepEqual([refunded.burned, refunded.refunded], [0n, 7n]);
   });
 
   test('bad input: wrong commitments, corrupted uploads, forged and misaddressed proofs are refused and change nothing', async () => {

@@ -59,7 +59,14 @@ export type RunResult = {
   mechanism: string;
   series: EpochRow[];
   verdict: Verdict;
-  totals: { mintedUnits: string; burnedUnits: string; initialSupplyUnits: string; finalSupplyUnits: string; paidUnits: string };
+  totals: {
+    mintedUnits: string;
+    burnedUnits: string;
+    initialSupplyUnits: string;
+    finalSupplyUnits: string;
+    paidUnits: string;
+    undistributedUnits: string;
+  };
 };
 
 /** Providers in typed columns: 100,000 of them are a few arrays, not 100,000 objects. */
@@ -189,9 +196,13 @@ export function runScenario(s: Scenario, seed = s.seed): RunResult {
     if (s.demand.noise > 0) demand *= Math.exp(s.demand.noise * rng.normal() - (s.demand.noise * s.demand.noise) / 2);
     let capacity = 0;
     for (let i = 0; i < fleet.n; i++) capacity += fleet.capacity[i]!;
-    if (s.demand.priceElasticity) demand *= (price / s.token.initialPrice) ** s.demand.priceElasticity;
+    // Elasticities bounded to a factor of 10⁹ either way: a price near zero raised to a negative
+    // power would otherwise make demand infinite (and 0 × ∞ a NaN).
+    const bounded = (x: number) => Math.min(1e9, Math.max(1e-9, x));
+    if (s.demand.priceElasticity) demand *= bounded((price / s.token.initialPrice) ** s.demand.priceElasticity);
     if (s.demand.capacityElasticity && initialCapacity > 0 && capacity > 0)
-      demand *= (capacity / initialCapacity) ** s.demand.capacityElasticity;
+      demand *= bounded((capacity / initialCapacity) ** s.demand.capacityElasticity);
+    if (!(demand >= 0) || !Number.isFinite(demand)) throw new Error(`epoch ${e}: demand came out as ${demand}`);
     const servedUnits = Math.min(demand / s.demand.usdPerUnit, capacity);
     const servedUsd = servedUnits * s.demand.usdPerUnit;
 
@@ -200,7 +211,7 @@ export function runScenario(s: Scenario, seed = s.seed): RunResult {
     const burnUsd = mech.kind === 'buyback' ? servedUsd * mech.shareOfFees : servedUsd;
     const revenueUsd = mech.kind === 'buyback' ? servedUsd - burnUsd : 0;
     let burned = fromTokens(s.price.model === 'amm' ? swapUsdIn(burnUsd) : burnUsd / price);
-    const circulatingBefore = supply - staked;
+    const circulatingBefore = supply - staked - undistributed;
     if (burned > circulatingBefore) burned = circulatingBefore > 0n ? circulatingBefore : 0n;
     supply -= burned;
     burnedTotal += burned;
@@ -335,7 +346,8 @@ export function runScenario(s: Scenario, seed = s.seed): RunResult {
     const shocks = s.shocks.filter((x) => x.at === e);
     const shockSell = shocks.reduce((a, x) => a + toTokens(toUnits(x.sellTokens)) + toTokens(toUnits(x.unlockTokens)), 0);
     const stakeSell = toTokens(unstaked);
-    const circulating = toTokens(supply - staked);
+    // What the distributor holds undistributed is not on the market.
+    const circulating = toTokens(supply - staked - undistributed);
     previousPrice = price;
     const fundamental = circulating > 0 ? (servedUsd * holding) / circulating : 0;
     if (s.price.model === 'amm') {
@@ -394,14 +406,14 @@ export function runScenario(s: Scenario, seed = s.seed): RunResult {
       utilization: capacity > 0 ? servedUnits / capacity : 0,
       supply: toTokens(supply),
       supplyUnits: supply.toString(),
-      circulating: toTokens(supply - staked),
+      circulating: toTokens(supply - staked - undistributed),
       staked: toTokens(staked),
       price,
       burned: toTokens(burned),
       minted: mintedTokens,
       burnMintRatio: minted > 0n ? toTokens(burned) / mintedTokens : null,
       equilibriumPrice: minted > 0n ? servedUsd / mintedTokens : null,
-      marketCapUsd: toTokens(supply - staked) * price,
+      marketCapUsd: toTokens(supply - staked - undistributed) * price,
       providers: fleet.n,
       byCohort,
       entered,
@@ -425,6 +437,7 @@ export function runScenario(s: Scenario, seed = s.seed): RunResult {
       initialSupplyUnits: initialSupply.toString(),
       finalSupplyUnits: supply.toString(),
       paidUnits: paidTotal.toString(),
+      undistributedUnits: undistributed.toString(),
     },
   };
 }

@@ -11,7 +11,10 @@ const positive = z.number().finite().positive();
 const fraction = z.number().finite().min(0).max(1);
 const epochIndex = z.number().int().nonnegative().max(10_000_000);
 /** Whole tokens, as a number or a decimal string (large supplies exceed 2^53 in units, not in tokens). */
-const tokens = z.union([nonneg, z.string().regex(/^\d+(\.\d{1,18})?$/, 'must be a decimal number of tokens')]);
+const tokens = z.union([
+  nonneg.lt(1e21, 'must be below 1e21 as a number (write larger amounts as a decimal string)'),
+  z.string().regex(/^\d+(\.\d{1,18})?$/, 'must be a decimal number of tokens'),
+]);
 
 const cohortSchema = z
   .object({
@@ -33,9 +36,9 @@ const cohortSchema = z
     entryRate: fraction.default(0.02),
     /** Providers that may start when the cohort is empty (a new network still attracts a few). */
     entryFloor: z.number().int().nonnegative().default(1),
-    /** Epochs in a row at a loss after which a provider may leave... */
+    /** From this many epochs in a row at a loss on, a provider may leave... */
     exitAfterUnprofitable: z.number().int().positive().default(30),
-    /** ...with this probability each further losing epoch. */
+    /** ...with this probability in each such losing epoch. */
     exitProbability: fraction.default(0.1),
     /** Share of each epoch's reward the provider sells at once (the rest it holds). */
     sellShare: fraction.default(0.5),
@@ -46,7 +49,7 @@ const cohortSchema = z
 
 const regimeSchema = z.discriminatedUnion('kind', [
   z
-    .object({ kind: z.literal('growth'), from: epochIndex.default(0), to: epochIndex.optional(), ratePerEpoch: z.number().finite() })
+    .object({ kind: z.literal('growth'), from: epochIndex.default(0), to: epochIndex.optional(), ratePerEpoch: z.number().finite().gt(-1) })
     .strict(),
   z.object({ kind: z.literal('decay'), from: epochIndex.default(0), to: epochIndex.optional(), ratePerEpoch: fraction }).strict(),
   z
@@ -183,6 +186,8 @@ export class ScenarioError extends Error {
 
 /** Token amounts in units (1e18 per token), exactly, from a number or a decimal string. */
 export function toUnits(t: number | string): bigint {
+  // toFixed writes 1e21 and above in exponent form; whole numbers go through BigInt directly.
+  if (typeof t === 'number' && Number.isInteger(t)) return BigInt(t) * 10n ** 18n;
   const text = typeof t === 'number' ? t.toFixed(18) : t;
   const [whole, frac = ''] = text.split('.');
   return BigInt(whole!) * 10n ** 18n + BigInt((frac + '0'.repeat(18)).slice(0, 18));

@@ -74,15 +74,16 @@ function randomScenario(rng: Rng, i: number): ScenarioInput {
       })),
     },
     demand: {
-      initialUsdPerEpoch: rng.next() * 1e5,
+      // One scenario in ten has no demand at all.
+      initialUsdPerEpoch: rng.next() < 0.1 ? 0 : rng.next() * 1e5,
       usdPerUnit: 0.01 + rng.next() * 5,
       noise: rng.next() * 0.5,
       regimes: [
-        { kind: 'growth', ratePerEpoch: (rng.next() - 0.5) * 0.05 },
+        { kind: 'growth', ratePerEpoch: rng.next() < 0.1 ? -0.99 : (rng.next() - 0.5) * 0.05 },
         { kind: 'seasonal', amplitude: rng.next() * 0.5, periodEpochs: 1 + rng.below(30) },
         { kind: 'shock', at: rng.below(50), multiplier: rng.next() * 2 },
       ],
-      priceElasticity: (rng.next() - 0.5) * 2,
+      priceElasticity: (rng.next() - 0.5) * 4,
       capacityElasticity: rng.next(),
     },
     price: pick(prices),
@@ -104,7 +105,7 @@ describe('tokenomics simulator', () => {
         BigInt(r.totals.initialSupplyUnits) + minted - burned,
         `${what}: supply = initial + minted − burned`,
       );
-      assert.ok(BigInt(r.totals.paidUnits) <= minted, `${what}: never pays more than was minted`);
+      assert.equal(BigInt(r.totals.paidUnits) + BigInt(r.totals.undistributedUnits), minted, `${what}: minted = paid + undistributed`);
       let scheduled = 0n;
       let prev = BigInt(r.totals.initialSupplyUnits);
       for (const row of r.series) {
@@ -129,6 +130,17 @@ describe('tokenomics simulator', () => {
       if (s.mechanism.kind === 'schedule' || s.mechanism.kind === 'buyback')
         assert.ok(minted <= scheduled, `${what}: minted within the schedule`);
     }
+  });
+
+  test('no demand and a price that falls to nothing under a negative price elasticity: the run stays finite', () => {
+    const s = loadScenario(path.join(PRESETS_DIR, 'render-bme.yaml'));
+    const r = runScenario({
+      ...s,
+      epochs: 60,
+      price: { model: 'fundamental' },
+      demand: { ...s.demand, initialUsdPerEpoch: 0, priceElasticity: -1 },
+    });
+    assert.ok(r.series.every((x) => Number.isFinite(x.price) && Number.isFinite(x.demandUsd) && x.demandUsd === 0));
   });
 
   test('the same seed gives the same run bit for bit; another seed another run', () => {
@@ -298,6 +310,14 @@ describe('tokenomics simulator', () => {
     assert.throws(
       bad((s) => (s.emissions.decayNumerator = 3)),
       /emissions\.decayNumerator: must not be above decayDenominator/,
+    );
+    assert.throws(
+      bad((s) => (s.token.cap = 1e21)),
+      /x\.yaml: token\.cap: must be below 1e21 as a number/,
+    );
+    assert.throws(
+      bad((s) => (s.demand.regimes[0].ratePerEpoch = -1)),
+      /x\.yaml: demand\.regimes\.0\.ratePerEpoch: /,
     );
     assert.throws(() => parseScenarioText('name: [unclosed', 'y.yaml'), /^ScenarioError: y\.yaml: not YAML: /);
     assert.throws(() => loadScenario('/nonexistent/scenario.yaml'), /cannot read \/nonexistent\/scenario\.yaml/);

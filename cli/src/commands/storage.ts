@@ -234,15 +234,22 @@ async function runGet(o: GetOptions, io: Io): Promise<number> {
   const c = await client(storage, o);
   const deal = await withClient(o, () => c.resolve(o.ref));
   const key = o.fileKey ?? readKeyring(o.keyring)[deal.dealId]?.key ?? null;
+  let cancelled = false;
   const r = await withClient(o, async () => {
     try {
       return await c.get(deal.dealId, { key, buyCredits: o.buyCredits, onProgress: (l) => line(io.stderr, l) });
     } finally {
       // Whatever happened, what the allowance did not pay comes back at its final settlement.
-      await c.closeAllowance().catch((err: Error) => line(io.stderr, `cancelling the read allowance failed: ${err.message}`));
+      await c
+        .closeAllowance()
+        .then(() => (cancelled = true))
+        .catch((err: Error) => line(io.stderr, `cancelling the read allowance failed: ${err.message}`));
     }
   });
-  line(io.stderr, `paid ${r.paid} credits for the read (allowance ${r.allowance}, cancelled: the rest is refunded when it settles)`);
+  line(
+    io.stderr,
+    `paid ${r.paid} credits for the read (allowance ${r.allowance}${cancelled ? ', cancelled: the rest is refunded when it settles' : ', still open: cancel it to have the rest refunded'})`,
+  );
   if (o.out === '-') {
     (io.stdout as { write(chunk: Uint8Array | string): unknown }).write(r.bytes);
     return 0;

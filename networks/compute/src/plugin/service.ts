@@ -542,15 +542,24 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
       const next = seq + 1;
       // Taking the due payments and marking them with this settlement is one statement, so a
       // rejection (which withdraws payments not yet taken) cannot slip between the two.
-      const taken = await ctx.db.query<{ device: string; amount: string }>(
-        'update compute_payments set attempt_seq = $2 where job_id = $1 and settled_seq is null and due_at <= $3 returning device, amount',
-        [job.sub.jobId, next, now],
+      // A settlement `next` already sent whose receipt never came may still land: it is sent again
+      // exactly as it was (other due payments wait for the one after), or a payment added to it
+      // would be marked settled by a transaction that never carried it.
+      const resent = await ctx.db.query<{ device: string; amount: string }>(
+        'select device, amount from compute_payments where job_id = $1 and attempt_seq = $2 and settled_seq is null',
+        [job.sub.jobId, next],
       );
+      const taken = resent.length
+        ? resent
+        : await ctx.db.query<{ device: string; amount: string }>(
+            'update compute_payments set attempt_seq = $2 where job_id = $1 and settled_seq is null and due_at <= $3 returning device, amount',
+            [job.sub.jobId, next, now],
+          );
       const byDevice = new Map<string, bigint>();
       for (const r of taken) byDevice.set(r.device, (byDevice.get(r.device) ?? 0n) + BigInt(r.amount));
       const due = [...byDevice].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([device, amount]) => ({ device, amount }));
       // Final once the job has ended and no task's window is open: nothing more can fall due.
-      const isFinal = job.state !== 'running' && !job.tasks.some((t) => t.dueAt !== null && t.dueAt > now);
+      const isFinal = !resent.length && job.state !== 'running' && !job.tasks.some((t) => t.dueAt !== null && t.dueAt > now);
       if (!due.length && !isFinal) continue;
       const message = {
         jobId: job.sub.jobId,

@@ -58,7 +58,17 @@ export type StorageClientOptions = {
 };
 
 /** A retrieval allowance: credits escrowed for reads, and what the client has signed orders for. */
-export type Allowance = { id: Hex; credits: bigint; deadline: number; signed: bigint; txHash: Hex };
+export type Allowance = {
+  id: Hex;
+  credits: bigint;
+  deadline: number;
+  /** Credits of the orders signed against it. */
+  signed: bigint;
+  /** Held for reads under way (each holds enough for every shard once), and how many there are. */
+  reserved: bigint;
+  reads: number;
+  txHash: Hex;
+};
 
 export type PutOptions = {
   /** Seconds the file is stored (default 30 days). */
@@ -101,6 +111,8 @@ export class StorageClient {
   private readonly options: StorageClientOptions;
   private session: Chain | null = null;
   private allowance: Allowance | null = null;
+  /** Picking and opening allowances, one at a time (reads may run concurrently: the S3 gateway). */
+  private allowanceLock: Promise<unknown> = Promise.resolve();
 
   constructor(options: StorageClientOptions) {
     this.oracleUrl = options.oracleUrl.replace(/\/+$/, '');
@@ -286,56 +298,61 @@ export class StorageClient {
     await this.checkRoots(status);
     // Enough for every shard once: a provider that fails is replaced by the next.
     const perShard = retrievalCredits(status.shardBytes, status.retrievalCreditsPerGB);
-    const allowance = await this.allowanceFor(perShard * BigInt(layout.n), o);
-    const signedBefore = allowance.signed;
-    const order = [...status.shards].sort((a, b) => Number(a.state !== 'stored') - Number(b.state !== 'stored') || a.index - b.index);
-    const pieces: (Uint8Array | null)[] = new Array(layout.n).fill(null);
-    const fetched: number[] = [];
-    let next = 0;
-    const errors: string[] = [];
-    // k fetches at a time; each failure starts the next candidate until k shards are in. No more
-    // than k are ever asked for at once: each one is paid.
-    let inFlight = 0;
-    const worker = async (): Promise<void> => {
-      while (fetched.length + inFlight < layout.k && next < order.length) {
-        const s = order[next++]!;
-        inFlight++;
-        const bytes = await this.fetchShard(status, s.index, s.url, s.device, allowance, perShard)
-          .catch((err: Error) => {
-            errors.push(err.message);
-            return null;
-          })
-          .finally(() => inFlight--);
-        if (bytes && fetched.length < layout.k) {
-          pieces[s.index] = bytes;
-          fetched.push(s.index);
-          o.onProgress?.(`fetched shard ${s.index} (${fetched.length} of ${layout.k})`);
+    const needed = perShard * BigInt(layout.n);
+    const allowance = await this.allowanceFor(needed, o);
+    let paid = 0n;
+    try {
+      const order = [...status.shards].sort((a, b) => Number(a.state !== 'stored') - Number(b.state !== 'stored') || a.index - b.index);
+      const pieces: (Uint8Array | null)[] = new Array(layout.n).fill(null);
+      const fetched: number[] = [];
+      let next = 0;
+      const errors: string[] = [];
+      // k fetches at a time; each failure starts the next candidate until k shards are in. No more
+      // than k are ever asked for at once: each one is paid.
+      let inFlight = 0;
+      const worker = async (): Promise<void> => {
+        while (fetched.length + inFlight < layout.k && next < order.length) {
+          const s = order[next++]!;
+          inFlight++;
+          const bytes = await this.fetchShard(status, s.index, s.url, s.device, allowance, perShard, () => (paid += perShard))
+            .catch((err: Error) => {
+              errors.push(err.message);
+              return null;
+            })
+            .finally(() => inFlight--);
+          if (bytes && fetched.length < layout.k) {
+            pieces[s.index] = bytes;
+            fetched.push(s.index);
+            o.onProgress?.(`fetched shard ${s.index} (${fetched.length} of ${layout.k})`);
+          }
         }
+      };
+      await Promise.all(Array.from({ length: layout.k }, worker));
+      if (fetched.length < layout.k)
+        throw new StorageClientError(
+          `only ${fetched.length} of the ${layout.k} shards needed could be read: ${errors.join('; ')}`,
+          'unavailable',
+        );
+      const key = o.key ? hexToBytes(o.key) : null;
+      const out = new Uint8Array(layout.size);
+      let at = 0;
+      for (let s = 0; s < segmentCount(layout); s++) {
+        const size = segmentPieceBytes(layout, s);
+        const off = pieceOffset(layout, s);
+        const plain = decodeSegmentPieces(
+          layout,
+          key,
+          s,
+          pieces.map((p) => (p ? p.subarray(off, off + size) : null)),
+        );
+        out.set(plain, at);
+        at += plain.length;
       }
-    };
-    await Promise.all(Array.from({ length: layout.k }, worker));
-    if (fetched.length < layout.k)
-      throw new StorageClientError(
-        `only ${fetched.length} of the ${layout.k} shards needed could be read: ${errors.join('; ')}`,
-        'unavailable',
-      );
-    const key = o.key ? hexToBytes(o.key) : null;
-    const out = new Uint8Array(layout.size);
-    let at = 0;
-    for (let s = 0; s < segmentCount(layout); s++) {
-      const size = segmentPieceBytes(layout, s);
-      const off = pieceOffset(layout, s);
-      const plain = decodeSegmentPieces(
-        layout,
-        key,
-        s,
-        pieces.map((p) => (p ? p.subarray(off, off + size) : null)),
-      );
-      out.set(plain, at);
-      at += plain.length;
+      if (cidOf(out) !== status.cid) throw new StorageClientError(`the decoded file is not ${status.cid} (wrong key?)`, 'cid-mismatch');
+      return { bytes: out, status, fetched: fetched.sort((a, b) => a - b), paid, allowance: allowance.id };
+    } finally {
+      await this.release(allowance, needed);
     }
-    if (cidOf(out) !== status.cid) throw new StorageClientError(`the decoded file is not ${status.cid} (wrong key?)`, 'cid-mismatch');
-    return { bytes: out, status, fetched: fetched.sort((a, b) => a - b), paid: allowance.signed - signedBefore, allowance: allowance.id };
   }
 
   /** The allowance reads are paid from now, or null. */
@@ -361,7 +378,9 @@ export class StorageClient {
     const id = escrowJobId(c.account.address, network, o.nonce ?? BigInt(`0x${randomBytes(8).toString('hex')}`));
     const deadline = Math.floor(Date.now() / 1000) + seconds;
     const txHash = await sendContract(c, c.escrow, CreditEscrowAbi, 'open', [network, id, credits, BigInt(deadline)]);
-    this.allowance = { id, credits, deadline, signed: 0n, txHash };
+    this.allowance = { id, credits, deadline, signed: 0n, reserved: 0n, reads: 0, txHash };
+    // The oracle settles it finally (the refund) even if no order ever reaches it.
+    await this.call('POST', `allowances/${id}`, {});
     return this.allowance;
   }
 
@@ -373,17 +392,41 @@ export class StorageClient {
     const a = this.allowance;
     if (!a) return null;
     this.allowance = null;
-    const c = this.chain('closeAllowance');
-    await sendContract(c, c.escrow, CreditEscrowAbi, 'cancel', [a.id]);
+    // Reads still under way cancel it when the last one ends.
+    if (a.reads === 0) await this.cancelAllowance(a);
     return a;
   }
 
-  private async allowanceFor(needed: bigint, o: { buyCredits?: boolean }): Promise<Allowance> {
-    const a = this.allowance;
-    // Its deadline a minute away at least: an order signed later could reach the oracle too late.
-    if (a && a.credits - a.signed >= needed && a.deadline * 1000 > Date.now() + 60_000) return a;
-    if (a) await this.closeAllowance();
-    return this.openAllowance(needed * BigInt(this.options.allowanceReads ?? 16), { buyCredits: o.buyCredits });
+  /** An allowance with `needed` credits held for one read; `release` gives them back after it. */
+  private allowanceFor(needed: bigint, o: { buyCredits?: boolean }): Promise<Allowance> {
+    const pick = this.allowanceLock.then(async () => {
+      let a = this.allowance;
+      // Its deadline a minute away at least: an order signed later could reach the oracle too late.
+      const fits = a && a.credits - a.signed - a.reserved >= needed && a.deadline * 1000 > Date.now() + 60_000;
+      if (a && !fits) {
+        // Retired: cancelled now if no read uses it, else by the last one (release).
+        this.allowance = null;
+        if (a.reads === 0) await this.cancelAllowance(a);
+        a = null;
+      }
+      a ??= await this.openAllowance(needed * BigInt(this.options.allowanceReads ?? 16), { buyCredits: o.buyCredits });
+      a.reserved += needed;
+      a.reads++;
+      return a;
+    });
+    this.allowanceLock = pick.catch(() => {});
+    return pick;
+  }
+
+  private async release(a: Allowance, needed: bigint): Promise<void> {
+    a.reserved -= needed;
+    a.reads--;
+    if (a !== this.allowance && a.reads === 0) await this.cancelAllowance(a);
+  }
+
+  private async cancelAllowance(a: Allowance): Promise<void> {
+    const c = this.chain('closeAllowance');
+    await sendContract(c, c.escrow, CreditEscrowAbi, 'cancel', [a.id]);
   }
 
   /** The shard roots the oracle reports must be the ones the deal on chain commits to. */
@@ -413,6 +456,7 @@ export class StorageClient {
     device: string | null,
     allowance: Allowance,
     credits: bigint,
+    onSigned: () => void,
   ): Promise<Uint8Array> {
     if (!url || !device) throw new Error(`shard ${index} has no provider address`);
     const c = this.chain('get');
@@ -428,6 +472,7 @@ export class StorageClient {
     });
     // Counted when signed: the provider may be paid for it even if the bytes never arrive.
     allowance.signed += credits;
+    onSigned();
     const res = await fetch(`${url}shards/${status.dealId}/${index}`, {
       headers: { [ORDER_HEADER]: encodeOrderHeader(order) },
       signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),

@@ -78,7 +78,10 @@ export function retrievalDesk(
     if (held.device !== o.device) refuse(403, 'not-your-shard', `shard ${o.shard} of ${o.deal} is held by ${held.device}, not ${o.device}`);
     if (o.offset + o.length > held.shardBytes)
       refuse(400, 'bad-range', `bytes ${o.offset}+${o.length} run past the shard's ${held.shardBytes} bytes`);
-    const signer = (await orderSigner(domain, o)).toLowerCase();
+    // A signature that is not a point on the curve (r = 0, a bad v) cannot be recovered at all.
+    const signer = (
+      await orderSigner(domain, o).catch(() => refuse(400, 'bad-signature', 'the order’s signature cannot be recovered'))
+    ).toLowerCase();
     if (o.allowance === REPAIR_ALLOWANCE) {
       // The network's own reads (repair) carry no allowance and pay nothing; only its keys sign them.
       if (!oracleKeys.has(signer))
@@ -104,7 +107,7 @@ export function retrievalDesk(
     const payable = job.escrowed - job.refunded;
     const now = Date.now();
     const epoch = ctx.clock.epochAtMs(now);
-    await ctx.db.transaction(async (tx) => {
+    const taken = await ctx.db.transaction(async (tx) => {
       await tx.query(
         "insert into storage_allowances (allowance, consumer, deadline, reserved, state) values ($1,$2,$3,'0','open') on conflict do nothing",
         [o.allowance, job.consumer.toLowerCase(), Number(job.deadline)],
@@ -114,8 +117,14 @@ export function retrievalDesk(
         [o.allowance],
       );
       if (row!.state !== 'open') refuse(402, 'allowance-closed', `allowance ${o.allowance} has had its final settlement`);
-      const [dup] = await tx.query('select 1 from storage_orders where allowance = $1 and serial = $2', [o.allowance, o.serial]);
-      if (dup) refuse(409, 'replayed-order', `order ${o.serial} of allowance ${o.allowance} was already taken`);
+      // The same signed order again (its signature covers the device, shard and bytes) is taken
+      // once and paid once; shown again, it is acknowledged, so a provider whose first answer from
+      // here was lost can still serve the bytes it will be paid for.
+      const [dup] = await tx.query<{ epoch: number }>('select epoch from storage_orders where allowance = $1 and serial = $2', [
+        o.allowance,
+        o.serial,
+      ]);
+      if (dup) return { again: true, epoch: Number(dup.epoch) };
       const reserved = BigInt(row!.reserved) + BigInt(o.credits);
       if (reserved > payable)
         refuse(
@@ -129,7 +138,9 @@ export function retrievalDesk(
          values ($1,$2,$3,$4,$5,$6,$7,$8,$9)`,
         [o.allowance, o.serial, o.device, o.deal, o.shard, o.length, o.credits, epoch, now],
       );
+      return { again: false, epoch };
     });
+    if (taken.again) return { status: 200, json: { accepted: true, credits: o.credits, epoch: taken.epoch, again: true } };
     stats.orders++;
     stats.credits += BigInt(o.credits);
     return { status: 201, json: { accepted: true, credits: o.credits, epoch } };
@@ -150,18 +161,28 @@ export function retrievalDesk(
       return;
     }
     const next = seq + 1;
+    // A settlement `next` already sent whose receipt never came (a timeout, an RPC error) may
+    // still land: it goes again exactly as it was, final only if it was. Adding orders to it would
+    // have them marked settled by a transaction that never carried them.
+    const resent = await ctx.db.query<{ device: string; credits: string }>(
+      'select device, credits from storage_orders where allowance = $1 and attempt_seq = $2 and settled_seq is null',
+      [allowance, next],
+    );
+    const [row] = await ctx.db.query<{ state: string }>('select state from storage_allowances where allowance = $1', [allowance]);
     // Final once no order can come: the consumer cancelled or the deadline passed. Then every
     // order owed is paid; before that only those of epochs that have ended.
-    const isFinal = job.status === JobStatus.Cancelled || Number(job.deadline) * 1000 <= now;
+    const isFinal = resent.length ? row?.state === 'final' : job.status === JobStatus.Cancelled || Number(job.deadline) * 1000 <= now;
     const closedBefore = isFinal ? 2 ** 31 - 1 : ctx.clock.epochAtMs(now);
-    const taken = await ctx.db.transaction(async (tx) => {
-      await tx.query('select 1 from storage_allowances where allowance = $1 for update', [allowance]);
-      if (isFinal) await tx.query("update storage_allowances set state = 'final' where allowance = $1", [allowance]);
-      return tx.query<{ device: string; credits: string }>(
-        'update storage_orders set attempt_seq = $2 where allowance = $1 and settled_seq is null and epoch < $3 returning device, credits',
-        [allowance, next, closedBefore],
-      );
-    });
+    const taken = resent.length
+      ? resent
+      : await ctx.db.transaction(async (tx) => {
+          await tx.query('select 1 from storage_allowances where allowance = $1 for update', [allowance]);
+          if (isFinal) await tx.query("update storage_allowances set state = 'final' where allowance = $1", [allowance]);
+          return tx.query<{ device: string; credits: string }>(
+            'update storage_orders set attempt_seq = $2 where allowance = $1 and settled_seq is null and epoch < $3 returning device, credits',
+            [allowance, next, closedBefore],
+          );
+        });
     const byDevice = new Map<string, bigint>();
     for (const r of taken) byDevice.set(r.device, (byDevice.get(r.device) ?? 0n) + BigInt(r.credits));
     const due = [...byDevice].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -204,6 +225,24 @@ export function retrievalDesk(
             refuse(400, 'malformed', `${i.path.join('.') || '(root)'}: ${i.message}`);
           }
           return accept(parsed.data);
+        },
+      },
+      {
+        // A consumer tells the oracle of an allowance it opened, so that its final settlement
+        // refunds it even if no order against it ever comes.
+        method: 'POST',
+        path: 'allowances/(0x[0-9a-f]{64})',
+        handle: async (req) => {
+          if (!escrow) refuse(503, 'no-escrow-contract', 'this deployment has no CreditEscrow contract');
+          const allowance = req.params[0]! as Hex;
+          const job = await readJob(allowance);
+          if (job.status === JobStatus.None) refuse(404, 'no-allowance', `allowance ${allowance} is not open on chain`);
+          if (job.network !== ctx.networkId) refuse(400, 'wrong-network', `allowance ${allowance} is not a storage allowance`);
+          await ctx.db.query(
+            "insert into storage_allowances (allowance, consumer, deadline, reserved, state) values ($1,$2,$3,'0','open') on conflict do nothing",
+            [allowance, job.consumer.toLowerCase(), Number(job.deadline)],
+          );
+          return { status: 202, json: { allowance, known: true } };
         },
       },
       {

@@ -590,30 +590,42 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
     const closedBefore = ctx.clock.epochAt(Math.floor(now / 1000));
     // What each proven shard-epoch earns is fixed now, against the deal as the chain has it: a
     // termination stops accrual part way through an epoch whose proofs came before it.
-    const taken = await ctx.db.transaction(async (tx) => {
-      const rows = await tx.query<{ epoch: number; shard: number; device: string }>(
-        'update storage_payments set attempt_seq = $2 where deal_id = $1 and settled_seq is null and epoch < $3 returning epoch, shard, device',
-        [deal.reg.dealId, next, closedBefore],
-      );
-      const shape = { start: deal.start, end: deal.end, stop: deal.stop, shards: deal.shards.length };
-      const out = rows.map((r) => ({
-        ...r,
-        amount: shardEpochCredits(deal.escrowed, shape, ctx.clock.start(r.epoch), ctx.clock.end(r.epoch)),
-      }));
-      for (const r of out)
-        await tx.query('update storage_payments set amount = $4 where deal_id = $1 and epoch = $2 and shard = $3', [
-          deal.reg.dealId,
-          r.epoch,
-          r.shard,
-          r.amount.toString(),
-        ]);
-      return out.filter((r) => r.amount > 0n);
-    });
+    // A settlement `next` already sent whose receipt never came may still land: it is sent again
+    // exactly as it was (see retrieval.ts), non-final, and what else is due waits for the next.
+    const resent = (
+      await ctx.db.query<{ epoch: number; shard: number; device: string; amount: string }>(
+        'select epoch, shard, device, amount from storage_payments where deal_id = $1 and attempt_seq = $2 and settled_seq is null',
+        [deal.reg.dealId, next],
+      )
+    )
+      .map((r) => ({ ...r, amount: BigInt(r.amount) }))
+      .filter((r) => r.amount > 0n);
+    const taken = resent.length
+      ? resent
+      : await ctx.db.transaction(async (tx) => {
+          const rows = await tx.query<{ epoch: number; shard: number; device: string }>(
+            'update storage_payments set attempt_seq = $2 where deal_id = $1 and settled_seq is null and epoch < $3 returning epoch, shard, device',
+            [deal.reg.dealId, next, closedBefore],
+          );
+          const shape = { start: deal.start, end: deal.end, stop: deal.stop, shards: deal.shards.length };
+          const out = rows.map((r) => ({
+            ...r,
+            amount: shardEpochCredits(deal.escrowed, shape, ctx.clock.start(r.epoch), ctx.clock.end(r.epoch)),
+          }));
+          for (const r of out)
+            await tx.query('update storage_payments set amount = $4 where deal_id = $1 and epoch = $2 and shard = $3', [
+              deal.reg.dealId,
+              r.epoch,
+              r.shard,
+              r.amount.toString(),
+            ]);
+          return out.filter((r) => r.amount > 0n);
+        });
     const byDevice = new Map<string, bigint>();
     for (const r of taken) byDevice.set(r.device, (byDevice.get(r.device) ?? 0n) + r.amount);
     const due = [...byDevice].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     // Final once accrual stopped and the epoch it stopped in has ended (its proofs are all in).
-    const isFinal = ctx.clock.end(ctx.clock.epochAt(Math.max(deal.start, deal.stop - 1))) * 1000 <= now;
+    const isFinal = !resent.length && ctx.clock.end(ctx.clock.epochAt(Math.max(deal.start, deal.stop - 1))) * 1000 <= now;
     if (!due.length && !isFinal) return;
     const message = {
       dealId: deal.reg.dealId as Hex,

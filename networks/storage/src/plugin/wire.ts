@@ -9,7 +9,10 @@
 //   GET  deals?consumer=<a>  the consumer's deals
 //   POST proofs              a ProofBundle: the leaves and paths a signed proof report commits to
 //   POST orders              a consumer's signed retrieval order, shown by the provider before it
-//                            serves the bytes; taken once, its credits reserved on the allowance
+//                            serves the bytes; taken and paid once (shown again: acknowledged),
+//                            its credits reserved on the allowance
+//   POST allowances/<id>     a consumer's new allowance (so its final settlement refunds it even
+//                            if no order comes)
 //   GET  allowances/<id>     what the oracle holds of an allowance: reserved, settled, orders
 //
 // Routes of a provider's shard server (the worker's own HTTP server, Storj's piecestore):
