@@ -15,10 +15,14 @@ import { hexDensity } from '../networks/coverage/src/index.ts';
 
 const { values } = parseArgs({ options: { hotspots: { type: 'string', default: '1000000' }, json: { type: 'boolean', default: false } } });
 const N = Number(values.hotspots);
+// mulberry32: a seeded generator whose stream does not cycle within the run.
 let seed = 1;
 const random = () => {
-  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-  return seed / 2 ** 31;
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 };
 const cities = Array.from({ length: 10 }, () => [30 + random() * 15, -120 + random() * 45] as const);
 process.stderr.write(`placing ${N.toLocaleString('en-US')} hotspots\n`);

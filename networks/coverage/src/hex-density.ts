@@ -36,29 +36,35 @@ export function hexDensity(activeCells: Iterable<string>): DensityMap {
     }
     const p = HIP17_RESOLUTIONS[res]!;
     for (const [cell, unclipped] of up) {
-      let occupied = 0;
-      for (const neighbour of gridDisk(cell, 1)) if (neighbour !== cell && (up.get(neighbour) ?? 0) >= p.target) occupied++;
-      const limit = Math.min(p.max, p.target * (Math.max(occupied - p.n, 0) + 1));
+      // Where max = target (resolutions 8 to 10) the limit is the target whatever the
+      // neighbours: no ring to look at, which is most of the hexes.
+      let limit = p.max;
+      if (p.max !== p.target) {
+        let occupied = 0;
+        for (const neighbour of gridDisk(cell, 1)) if (neighbour !== cell && (up.get(neighbour) ?? 0) >= p.target) occupied++;
+        limit = Math.min(p.max, p.target * (Math.max(occupied - p.n, 0) + 1));
+      }
       hexes.set(cell, { resolution: res, unclipped, limit, clipped: Math.min(unclipped, limit) });
     }
     level = up;
   }
+  // Each hex's scale is its parent's × its own clipped / unclipped, computed once per hex.
   const scales = new Map<string, number>();
+  const scaleAt = (hex: string, res: number): number => {
+    const known = scales.get(hex);
+    if (known !== undefined) return known;
+    const h = hexes.get(hex)!;
+    const own = res < DENSITY_RESOLUTION && h.unclipped > 0 ? h.clipped / h.unclipped : 1;
+    const scale = res === 4 ? own : own * scaleAt(cellToParent(hex, res - 1), res - 1);
+    scales.set(hex, scale);
+    return scale;
+  };
   return {
     hexes,
     scaleOf(cell) {
       if (!isValidCell(cell) || getResolution(cell) < DENSITY_RESOLUTION) return DEFAULT_TX_SCALE;
       const at11 = getResolution(cell) === DENSITY_RESOLUTION ? cell : cellToParent(cell, DENSITY_RESOLUTION);
-      const known = scales.get(at11);
-      if (known !== undefined) return known;
-      if (!hexes.has(at11)) return DEFAULT_TX_SCALE;
-      let scale = 1;
-      for (let res = DENSITY_RESOLUTION - 1; res >= 4; res--) {
-        const h = hexes.get(cellToParent(at11, res))!;
-        scale *= h.unclipped > 0 ? h.clipped / h.unclipped : 1;
-      }
-      scales.set(at11, scale);
-      return scale;
+      return hexes.has(at11) ? scaleAt(at11, DENSITY_RESOLUTION) : DEFAULT_TX_SCALE;
     },
   };
 }
