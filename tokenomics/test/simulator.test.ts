@@ -44,7 +44,7 @@ function randomScenario(rng: Rng, i: number): ScenarioInput {
   return {
     name: `random-${i}`,
     seed: rng.nextU32(),
-    epochs: 20 + rng.below(100),
+    epochs: 20 + rng.below(60),
     token: { initialSupply: supply, cap: supply * (1 + rng.next() * 2), initialPrice: 0.01 + rng.next() * 10 },
     emissions: {
       initialEpochEmission: rng.below(100_000),
@@ -66,7 +66,7 @@ function randomScenario(rng: Rng, i: number): ScenarioInput {
         lifetimeEpochs: 5 + rng.below(500),
         depreciationPerEpoch: rng.next() * 0.01,
         buildLagEpochs: rng.below(10),
-        entryRate: rng.next() * 0.1,
+        entryRate: rng.next() * 0.02,
         exitAfterUnprofitable: 1 + rng.below(20),
         exitProbability: rng.next(),
         sellShare: rng.next(),
@@ -92,9 +92,9 @@ function randomScenario(rng: Rng, i: number): ScenarioInput {
 }
 
 describe('tokenomics simulator', () => {
-  test('invariants on 60 random scenarios: tokens conserved, under the cap and the schedule, nothing negative', () => {
+  test('invariants on 40 random scenarios: tokens conserved, under the cap and the schedule, nothing negative', () => {
     const rng = new Rng(20261203);
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < 40; i++) {
       const s = parseScenario(randomScenario(rng, i));
       const r = runScenario(s);
       const what = `${s.name} (${s.mechanism.kind}, ${s.price.model})`;
@@ -188,7 +188,12 @@ describe('tokenomics simulator', () => {
   test('calibration: a halving every two years mints 1/2, 1/4, 1/8 of the first period’s rate, and the supply approaches twice a period’s mint', () => {
     // Helium's HNT: halving every two years toward its cap (field/explorer-tokenomics.md, HIP 20).
     const s = loadScenario(path.join(PRESETS_DIR, 'helium-halving.yaml'));
-    const r = runScenario({ ...s, epochs: 730 * 4, providers: { cohorts: s.providers.cohorts.map((c) => ({ ...c, entryRate: 0 })) } });
+    // Fifty hotspots that neither come nor go: the mint does not depend on them.
+    const r = runScenario({
+      ...s,
+      epochs: 730 * 4,
+      providers: { cohorts: s.providers.cohorts.map((c) => ({ ...c, initial: 50, entryRate: 0, lifetimeEpochs: 10_000 })) },
+    });
     const at = (e: number) => r.series[e]!.minted;
     for (const [k, share] of [
       [1, 0.5],
