@@ -11,19 +11,12 @@
  */
 import { parseArgs } from 'node:util';
 import { cellToParent, latLngToCell } from 'h3-js';
+import { seededUnit } from '@groundwork/protocol';
 import { hexDensity } from '../networks/coverage/src/index.ts';
 
 const { values } = parseArgs({ options: { hotspots: { type: 'string', default: '1000000' }, json: { type: 'boolean', default: false } } });
 const N = Number(values.hotspots);
-// mulberry32: a seeded generator whose stream does not cycle within the run.
-let seed = 1;
-const random = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const random = seededUnit(1);
 const cities = Array.from({ length: 10 }, () => [30 + random() * 15, -120 + random() * 45] as const);
 process.stderr.write(`placing ${N.toLocaleString('en-US')} hotspots\n`);
 const cells: string[] = new Array(N);

@@ -14,6 +14,7 @@
 // The agent's coverage worker sees only `RadioWorld` (transmit, and what its own radio heard):
 // a LoRa concentrator's packet forwarder could stand in its place.
 import { cellToLatLng, greatCircleDistance, latLngToCell } from 'h3-js';
+import { seededUnit } from '@groundwork/protocol';
 
 export type RadioSpec = {
   /** Transmit power (dBm), antenna gain (dBi), antenna height (m), LoRa region. */
@@ -53,18 +54,6 @@ export type WorldOptions = {
   clutterDb?: number;
 };
 
-/** mulberry32: a small seeded generator, enough for placing hotspots and drawing fades. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function fnv1a(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
@@ -84,7 +73,7 @@ export class CoverageWorld implements RadioWorld {
 
   constructor(o: WorldOptions) {
     this.seed = o.seed;
-    this.random = generator(o.seed);
+    this.random = seededUnit(o.seed);
     this.centre = o.centre ?? [37.7749, -122.4194];
     this.radiusKm = o.radiusKm ?? 15;
     this.noiseFloor = o.noiseFloorDbm ?? -120;
@@ -149,7 +138,7 @@ export class CoverageWorld implements RadioWorld {
       if (rx.id === from || rx.region !== tx.region) continue;
       // Each link's fade comes from its own seeded stream (seed, sender, receiver, packet), so
       // adding radios to the world leaves every other link as it was.
-      const link = generator(fnv1a(`${this.seed}|${from}|${rx.id}|${payload}`));
+      const link = seededUnit(fnv1a(`${this.seed}|${from}|${rx.id}|${payload}`));
       const u = Math.max(link(), 1e-12);
       const fade = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * link());
       const d = this.distanceM(tx, rx);

@@ -2,7 +2,7 @@
 // reason code that goes into the epoch artifact, and the witness selection (HIP-83: the 14
 // earliest valid by receive time). Pure: the chain's snapshot, the entropy and the reports' history
 // come in through the context.
-import { cellToLatLng, cellToParent, getResolution, gridDistance, greatCircleDistance, isValidCell } from 'h3-js';
+import { cellToLatLng, cellToParent, getResolution, gridDistance, greatCircleDistance } from 'h3-js';
 import { maxReceivedDbm } from './radio.ts';
 import {
   CELL_DISTANCE_RESOLUTION,
@@ -152,6 +152,3 @@ export function verifyWitnesses(
     .slice(0, MAX_WITNESSES_PER_POC);
   return { verdicts, selected };
 }
-
-/** True for a cell the registry can hold as an asserted location. */
-export const isAssertable = (cell: string) => isValidCell(cell) && getResolution(cell) === 12;

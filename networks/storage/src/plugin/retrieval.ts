@@ -55,6 +55,7 @@ export function retrievalDesk(
   const domain = escrow ? orderDomain(ctx.chain.chainId, escrow) : null;
   const oracleKeys = new Set(ctx.chain.signers.map((s) => s.address.toLowerCase()));
   const settleAt = new Map<string, number>();
+  let nextStep = 0;
   const stats = { orders: 0, credits: 0n, settlements: 0, refused: 0 };
 
   async function readJob(allowance: Hex): Promise<ChainJob> {
@@ -274,7 +275,9 @@ export function retrievalDesk(
       },
     ],
     async step(now) {
-      if (!escrow || !sender) return;
+      if (!escrow || !sender || now < nextStep) return;
+      // The list of open allowances is read once a settling interval, not every tick of the loop.
+      nextStep = now + SETTLE_EVERY_MS;
       const open = await ctx.db.query<{ allowance: string }>("select allowance from storage_allowances where state <> 'closed'");
       for (const { allowance } of open) {
         try {
