@@ -29,14 +29,20 @@ export class Challenger {
       metrics: OracleMetrics;
       now?: () => number;
       tickMs?: number;
+      log?: (line: string) => void;
     },
   ) {}
 
   start(): void {
     const tick = () => {
-      void this.tick().finally(() => {
-        if (this.timer) this.timer = setTimeout(tick, this.o.tickMs ?? 50);
-      });
+      void this.tick()
+        // A challenge the database would not take was neither recorded nor sent, so it counts
+        // for no device; it is logged and the rest of the plan goes on (a throw here would end
+        // the process: nothing awaits the tick).
+        .catch((err) => this.o.log?.(`challenger: ${(err as Error).message.split('\n')[0]}`))
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, this.o.tickMs ?? 50);
+        });
     };
     this.timer = setTimeout(tick, 0);
   }

@@ -118,10 +118,16 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
   const follower = new ChainFollower(db, client, deployment, {
     log,
     onDevicesChanged: (changed) => {
-      void devices.load(db, changed).then((added) => challenger?.addDevices(added));
+      void devices
+        .load(db, changed)
+        .then((added) => challenger?.addDevices(added))
+        .catch((err) => log(`loading changed devices failed: ${(err as Error).message.split('\n')[0]}`));
     },
     onRewind: () => {
-      void devices.reload(db).then((added) => challenger?.addDevices(added));
+      void devices
+        .reload(db)
+        .then((added) => challenger?.addDevices(added))
+        .catch((err) => log(`reloading devices after a rewind failed: ${(err as Error).message.split('\n')[0]}`));
     },
   });
   await follower.init();
@@ -214,7 +220,7 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
       hello: async (device, network, payload) => services[network]!.onConnection?.(device, payload),
     },
   });
-  challenger = new Challenger({ db, devices, hub, clock, plugins, parameters, metrics });
+  challenger = new Challenger({ db, devices, hub, clock, plugins, parameters, metrics, log });
 
   const handler = createHandler({
     db,

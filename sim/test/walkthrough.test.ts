@@ -4,7 +4,7 @@
 // 8787 or the repository's .data/), so those four strings are substituted and nothing else. The
 // new device must earn, its owner must claim, and the latest epoch must verify.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -113,9 +113,23 @@ test("the README's walkthrough joins a running devnet: the new device earns, cla
     ],
     'the walkthrough steps, in order',
   );
-  const run = (commandLine: string) => {
+  // Asynchronous, not spawnSync: a blocked event loop would hold back the devnet's own output
+  // and exit, and a failure message would then show a devnet "running" that had already died.
+  const run = async (commandLine: string) => {
     const [cmd, ...args] = words(commandLine);
-    const r = spawnSync(cmd!, args, { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const c = spawn(cmd!, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+      let stdout = '';
+      let stderr = '';
+      c.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d;
+      });
+      c.stderr!.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+      });
+      c.once('error', reject);
+      c.once('close', (status) => resolve({ status, stdout, stderr }));
+    });
     assert.equal(
       r.status,
       0,
@@ -124,11 +138,11 @@ test("the README's walkthrough joins a running devnet: the new device earns, cla
     return r.stdout;
   };
 
-  const init = run(byName('provider init'));
+  const init = await run(byName('provider init'));
   const device = /device\s+(0x[0-9a-f]{64})/.exec(init)?.[1];
   assert.ok(device, init);
-  assert.match(run(byName('devnet faucet')), /^sent 1000(\.0)? GWK to 0xa0Ee7A142d267C1f36714E4a8F75612F20a79720/m);
-  assert.match(run(byName('provider register')), new RegExp(device.slice(0, 10)));
+  assert.match(await run(byName('devnet faucet')), /^sent 1000(\.0)? GWK to 0xa0Ee7A142d267C1f36714E4a8F75612F20a79720/m);
+  assert.match(await run(byName('provider register')), new RegExp(device.slice(0, 10)));
 
   const [cmd, ...args] = words(byName('provider start'));
   const agent = spawn(cmd!, args, { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -148,7 +162,7 @@ test("the README's walkthrough joins a running devnet: the new device earns, cla
   assert.ok(BigInt(paid.reward) > 0n);
   assert.match(agentOut, /connected/i, `the agent connected:\n${agentOut}`);
 
-  const status = run(byName('provider status'));
+  const status = await run(byName('provider status'));
   // The paid epoch with the score it was paid for (on a loaded machine an answer may miss its
   // deadline, so the score is any above zero, not always 1).
   assert.match(status, new RegExp(`epoch ${paid.epoch} +score (?!0\\.000)[01]\\.\\d{3}`), status);
@@ -161,9 +175,9 @@ test("the README's walkthrough joins a running devnet: the new device earns, cla
     const body = (await res.json()) as { claim: { claimable: string } | null };
     return body.claim && BigInt(body.claim.claimable) > 0n ? body : null;
   });
-  const rewards = run(byName('provider rewards'));
+  const rewards = await run(byName('provider rewards'));
   assert.match(rewards, /earned\s+[1-9]/, rewards);
-  assert.match(run(byName('provider claim')), /^claimed [0-9.]+ GWK for 0xa0Ee7A142d267C1f36714E4a8F75612F20a79720/im);
+  assert.match(await run(byName('provider claim')), /^claimed [0-9.]+ GWK for 0xa0Ee7A142d267C1f36714E4a8F75612F20a79720/im);
   const claimed = (await client.readContract({
     address: deployment.addresses.distributor,
     abi: RewardDistributorAbi,
@@ -172,7 +186,7 @@ test("the README's walkthrough joins a running devnet: the new device earns, cla
   })) as bigint;
   assert.ok(claimed >= BigInt(paid.reward), `claimed ${claimed}, at least the paid epoch's ${paid.reward}`);
 
-  const verify = run(byName('epoch verify'));
+  const verify = await run(byName('epoch verify'));
   assert.match(verify, /^PASS$/m, verify);
   assert.match(devnet.output(), /^epoch \d+ +· /m, 'the devnet kept printing its epochs');
 });

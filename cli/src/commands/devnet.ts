@@ -97,7 +97,7 @@ export function parseDevnet(argv: string[], env: Record<string, string | undefin
 
 /** The lines worth showing without --verbose: set-up milestones, the header and one per epoch. */
 export function isSummaryLine(text: string): boolean {
-  return /^(deployed Groundwork|\d+ providers registered|chain \S+ · oracle |epoch -?\d+\s+· |epochs close again|the chain |follower: the chain no longer|rendering consumer |render job |render consumer stopped|storage consumer |storage file |S3 gateway )/.test(
+  return /^(deployed Groundwork|\d+ providers registered|chain \S+ · oracle |epoch -?\d+\s+· |epochs close again|the chain |follower: the chain no longer|rendering consumer |render job |render consumer stopped|refreshing the price feed|storage consumer |storage file |S3 gateway )/.test(
     text,
   );
 }

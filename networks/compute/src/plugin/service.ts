@@ -379,6 +379,13 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
     finishIfDone(job);
   }
 
+  /** Writes a job's new state behind the caller (nothing awaits it, so a failure is logged, not thrown). */
+  function saveJobState(job: Job, error: string | null): void {
+    void ctx.db
+      .query('update compute_jobs set state = $2, error = $3 where job_id = $1', [job.sub.jobId, job.state, error])
+      .catch((err) => ctx.log(`saving job ${job.sub.jobId}'s state failed: ${(err as Error).message.split('\n')[0]}`));
+  }
+
   function finishIfDone(job: Job): void {
     if (job.state !== 'running') return;
     if (job.tasks.every((t) => t.state === 'verified' || t.state === 'failed')) {
@@ -388,7 +395,7 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
         const first = failed[0]!;
         job.error = `${failed.length} of ${job.tasks.length} task(s) failed; task ${first.index}: ${first.reason ?? 'failed'}`;
       }
-      void ctx.db.query('update compute_jobs set state = $2, error = $3 where job_id = $1', [job.sub.jobId, job.state, job.error]);
+      saveJobState(job, job.error);
     }
   }
 
@@ -403,7 +410,7 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
       if (t.queuedRun !== null) matcher.cancel(taskKey(job.sub.jobId, t.index, t.queuedRun));
       for (const r of t.runs) if (!r.result && !r.lost) matcher.release(taskKey(job.sub.jobId, t.index, r.run));
     }
-    void ctx.db.query('update compute_jobs set state = $2, error = $3 where job_id = $1', [job.sub.jobId, job.state, why]);
+    saveJobState(job, why);
   }
 
   /** Makes the decided tasks' payments due now (`tasks` null: every task); returns the tasks accepted. */
