@@ -19,7 +19,7 @@ const PARALLEL = [
   /^oracle\/test\/(hashed-file|signatures|slashing|artifact-file)\.test\.ts$/,
   /^cli\/test\/(storage|compute|simulate)\.test\.ts$/,
   /^tokenomics\/test\/simulator\.test\.ts$/,
-  /^sim\/test\/coverage-world\.test\.ts$/,
+  /^sim\/test\/coverage-(world|cheaters)\.test\.ts$/,
 ];
 
 function find(dir, out) {

@@ -5,4 +5,5 @@ export * from './deploy.ts';
 export * from './networks.ts';
 export * from './market-signatures.ts';
 export * from './session.ts';
+export * from './allowances.ts';
 export { devnetAccounts, DEVNET_MNEMONIC } from './devnet-accounts.ts';

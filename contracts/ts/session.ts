@@ -66,6 +66,18 @@ export type QuorumChain = { chainId: number; client: PublicClient; wallet: Walle
 /** A numbered settlement of a job's escrow (CreditEscrow) or of a storage deal (StorageDeals). */
 export type SettlementTarget = { escrow: Address; message: SettlementMessage } | { deals: Address; message: DealSettlementMessage };
 
+const sending = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `send` after every earlier send from `account` in this process has been handed to the node:
+ * each then reads a nonce that counts the others, so services settling from one key never collide.
+ */
+function oneAtATime<T>(account: string, send: () => Promise<T>): Promise<T> {
+  const run = (sending.get(account) ?? Promise.resolve()).catch(() => {}).then(send);
+  sending.set(account, run);
+  return run;
+}
+
 /**
  * Signs `to.message` with the quorum, sends it from `sender` and waits for its receipt; throws if
  * it reverted. The oracle's services settle jobs and deals this one way.
@@ -89,14 +101,16 @@ export async function sendSettlement(chain: QuorumChain, sender: LocalAccount, t
           'deal',
           await signDealSettlement(signers, chain.chainId, to.deals, to.message),
         ] as const);
-  const hash = await chain.wallet.writeContract({
-    account: sender,
-    chain: null,
-    address,
-    abi,
-    functionName: 'settle',
-    args: [id, m.seq, m.deviceIds, m.amounts, m.isFinal, signatures],
-  } as never);
+  const hash = await oneAtATime(sender.address, () =>
+    chain.wallet.writeContract({
+      account: sender,
+      chain: null,
+      address,
+      abi,
+      functionName: 'settle',
+      args: [id, m.seq, m.deviceIds, m.amounts, m.isFinal, signatures],
+    } as never),
+  );
   const receipt = await chain.client.waitForTransactionReceipt({ hash });
   if (receipt.status !== 'success') throw new Error(`settlement ${m.seq} of ${what} ${id} reverted (${hash})`);
   return hash;

@@ -77,6 +77,8 @@ export type CloserOptions = {
   now?: () => number;
   log?: (line: string) => void;
   onClosed?: (epoch: number, state: EpochState) => void;
+  /** Runs before an epoch's inputs are read (the networks' services record their last inputs for it). */
+  beforeCollect?: (epoch: number, snapshotBlock: string) => Promise<void>;
   /** Called when closing becomes blocked (or the block changes), and with null when it clears. */
   onBlocked?: (block: CloseBlock | null) => void;
 };
@@ -340,6 +342,7 @@ export class EpochCloser {
     await this.ensureReleased(epoch);
     await this.o.follower.syncToHead();
     const snapshotBlock = this.o.follower.cursor.toString();
+    await this.o.beforeCollect?.(epoch, snapshotBlock);
     const start = this.o.clock.start(epoch);
     const end = this.o.clock.end(epoch);
 

@@ -155,6 +155,10 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
     log,
     onClosed: config.onEpochClosed,
     onBlocked: config.onCloseBlocked,
+    // `services` is filled below, before the closer starts.
+    beforeCollect: async (epoch, snapshotBlock) => {
+      for (const service of Object.values(services)) await service.beforeClose?.(epoch, snapshotBlock);
+    },
   });
   await closer.init();
 

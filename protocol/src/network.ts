@@ -197,6 +197,12 @@ export type NetworkService = {
   onReport?(accepted: AcceptedReport): Promise<void> | void;
   /** A device of this network connected (with its worker's hello) or disconnected (hello null). */
   onConnection?(device: Hex, hello: ServicePayload | null): Promise<void> | void;
+  /**
+   * Called as the epoch is about to be closed, before its inputs are read (and again on each try
+   * of the close): the last moment to record inputs for it (`oracle_inputs`). The chain is read up
+   * to `snapshotBlock`, the block the epoch's device snapshot is taken at.
+   */
+  beforeClose?(epoch: number, snapshotBlock: string): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** A summary for `/v1/status`. */

@@ -14,6 +14,7 @@
 // The agent's coverage worker sees only `RadioWorld` (transmit, and what its own radio heard):
 // a LoRa concentrator's packet forwarder could stand in its place.
 import { cellToLatLng, greatCircleDistance, latLngToCell } from 'h3-js';
+import type { HeardPacket, HotspotRadio } from '@groundwork/network-coverage';
 import { seededUnit } from '@groundwork/protocol';
 
 export type RadioSpec = {
@@ -70,6 +71,8 @@ export class CoverageWorld implements RadioWorld {
   private readonly sigma: number;
   private readonly exponent: number;
   private readonly clutter: number;
+  private readonly listeners = new Map<string, Set<(p: HeardPacket) => void>>();
+  private readonly inFlight = new Set<NodeJS.Timeout>();
 
   constructor(o: WorldOptions) {
     this.seed = o.seed;
@@ -130,6 +133,39 @@ export class CoverageWorld implements RadioWorld {
     return from.txPowerDbm + from.gainDbi + to.gainDbi - fspl - excess - this.clutter;
   }
 
+  /** Transmits and hands each reception to the receiver's listeners when it arrives. */
+  deliver(from: string, frame: string, frequencyHz: number): Reception[] {
+    const heard = this.transmit(from, frame, frequencyHz);
+    for (const h of heard) {
+      const listeners = this.listeners.get(h.receiver);
+      if (!listeners?.size) continue;
+      const t = setTimeout(() => {
+        this.inFlight.delete(t);
+        for (const l of listeners) l({ frame, rssiDbm: h.rssiDbm, snrDb: h.snrDb, frequencyHz: h.frequencyHz });
+      }, h.arrivalMs);
+      this.inFlight.add(t);
+    }
+    return heard;
+  }
+
+  listen(id: string, listener: (p: HeardPacket) => void): () => void {
+    const set = this.listeners.get(id) ?? new Set();
+    this.listeners.set(id, set);
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  silence(id: string): void {
+    this.listeners.delete(id);
+  }
+
+  /** Drops every reception still in the air (the world is being torn down). */
+  stop(): void {
+    for (const t of this.inFlight) clearTimeout(t);
+    this.inFlight.clear();
+    this.listeners.clear();
+  }
+
   transmit(from: string, payload: string, frequencyHz: number): Reception[] {
     const tx = this.radios.get(from);
     if (!tx) throw new Error(`no radio ${from} in the world`);
@@ -147,7 +183,8 @@ export class CoverageWorld implements RadioWorld {
       heard.push({
         receiver: rx.id,
         rssiDbm: Math.round(rssi * 10) / 10,
-        snrDb: Math.round((rssi - this.noiseFloor) * 10) / 10,
+        // A LoRa receiver's SNR saturates near +15 dB however strong the signal (SX1301 reports).
+        snrDb: Math.round(Math.min(rssi - this.noiseFloor, 15) * 10) / 10,
         frequencyHz: frequencyHz + Math.round((link() - 0.5) * 2000),
         // Light takes microseconds; the packet's airtime and the forwarder's backhaul take the rest.
         arrivalMs: 300 + Math.round(link() * 1200),
@@ -155,6 +192,21 @@ export class CoverageWorld implements RadioWorld {
     }
     return heard;
   }
+}
+
+/**
+ * A radio of the world as its hotspot's software sees it (the coverage worker's HotspotRadio): what
+ * it transmits is heard where the world says, each reception delivered after its arrival time.
+ */
+export function worldRadio(world: CoverageWorld, id: string): HotspotRadio & { close(): void } {
+  const r = world.radios.get(id);
+  if (!r) throw new Error(`no radio ${id} in the world`);
+  return {
+    spec: { txPowerDbm: r.txPowerDbm, gainDbi: r.gainDbi, elevationM: r.elevationM, region: r.region },
+    transmit: (frame, frequencyHz) => world.deliver(id, frame, frequencyHz),
+    listen: (listener) => world.listen(id, listener),
+    close: () => world.silence(id),
+  };
 }
 
 /** The centre of a cell, as [lat, lng]. */

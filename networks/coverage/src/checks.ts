@@ -14,6 +14,7 @@ import {
   MAX_WITNESSES_PER_POC,
   MIN_CELL_DISTANCE,
   RECIPROCITY_WINDOW_MS,
+  REGIONS,
 } from './rules.ts';
 
 export type Hotspot = { id: string; cell: string | null; gainDbi: number; region: string };
@@ -26,6 +27,8 @@ export type Beacon = {
   payload: string;
   frequencyHz: number;
   txPowerDbm: number;
+  /** The beaconer's own randomness mixed into the payload (gateway-rs: local entropy). */
+  localEntropy?: string;
 };
 export type Witness = {
   digest: string;
@@ -44,9 +47,11 @@ export type CheckContext = {
   /** The denylist (hotspots, and beaconer–witness edges). */
   denied(id: string): boolean;
   deniedEdge?(beaconer: string, witness: string): boolean;
-  /** What the beacon's payload must be: derived from the entropy and the beaconer. */
-  expectedPayload(entropy: Entropy, hotspot: Hotspot): string;
+  /** What the beacon's payload must be: derived from the entropy, the beaconer (and its local entropy). */
+  expectedPayload(entropy: Entropy, hotspot: Hotspot, beacon: Beacon): string;
   beaconIntervalMs: number;
+  /** Where the beacon intervals start counting (unix ms; default 0): an epoch's start, so its intervals divide it. */
+  beaconIntervalOriginMs?: number;
   /** When the hotspot's last valid beacon before this one was received, or null. */
   lastBeaconAt(id: string): number | null;
   /**
@@ -75,9 +80,15 @@ export function verifyBeacon(b: Beacon, ctx: CheckContext): Verdict {
   if (b.receivedAt < e.start || b.receivedAt > e.start + ENTROPY_LIFESPAN_MS)
     return no('entropy-expired', `received ${b.receivedAt - e.start} ms after its entropy (valid for ${ENTROPY_LIFESPAN_MS} ms)`);
   const last = ctx.lastBeaconAt(b.hotspot);
-  if (last !== null && Math.floor(last / ctx.beaconIntervalMs) === Math.floor(b.receivedAt / ctx.beaconIntervalMs))
-    return no('irregular-interval', `a beacon already came in this ${ctx.beaconIntervalMs / 3600_000} h interval`);
-  if (b.payload !== ctx.expectedPayload(e, h)) return no('invalid-payload', 'the payload is not the one the entropy gives this hotspot');
+  const interval = (t: number) => Math.floor((t - (ctx.beaconIntervalOriginMs ?? 0)) / ctx.beaconIntervalMs);
+  if (last !== null && interval(last) === interval(b.receivedAt))
+    return no('irregular-interval', `a beacon already came in this ${ctx.beaconIntervalMs / 1000} s interval`);
+  const region = REGIONS[h.region];
+  if (!region || b.frequencyHz < region.minHz || b.frequencyHz > region.maxHz)
+    return no('invalid-frequency', `${b.frequencyHz} Hz is outside ${h.region}'s band`);
+  if (b.txPowerDbm + h.gainDbi > region.maxEirpDbm)
+    return no('invalid-tx-power', `${b.txPowerDbm} dBm through ${h.gainDbi} dBi is above ${h.region}'s ${region.maxEirpDbm} dBm EIRP`);
+  if (b.payload !== ctx.expectedPayload(e, h, b)) return no('invalid-payload', 'the payload is not the one the entropy gives this hotspot');
   const witnessed = ctx.lastValidWitnessAt(b.hotspot);
   if (witnessed === null || b.receivedAt - witnessed > RECIPROCITY_WINDOW_MS)
     return no('no-valid-witnesses', 'HIP-106: the beaconer has not witnessed validly in the last 48 h');

@@ -36,8 +36,12 @@ export function scoreRound(beacons: readonly Beacon[], witnesses: readonly Witne
   for (const w of witnesses)
     if (!known.has(w.beacon))
       rejections.push({ digest: w.digest, hotspot: w.hotspot, kind: 'witness', reason: 'unknown-beacon', detail: `no beacon ${w.beacon}` });
+  // Beacons earlier in this round count for the interval check (the context knows earlier rounds).
+  const beaconedAt = new Map<string, number>();
+  const roundCtx: CheckContext = { ...ctx, lastBeaconAt: (id) => beaconedAt.get(id) ?? ctx.lastBeaconAt(id) };
   for (const b of beacons) {
-    const v = verifyBeacon(b, ctx);
+    const v = verifyBeacon(b, roundCtx);
+    if (v.ok || RECIPROCITY_REASONS.has(v.reason)) beaconedAt.set(b.hotspot, b.receivedAt);
     const reciprocityOnly = !v.ok && RECIPROCITY_REASONS.has(v.reason);
     const list = byBeacon.get(b.digest) ?? [];
     if (!v.ok && !reciprocityOnly) {

@@ -51,3 +51,16 @@ export const ONBOARD_FEE_DC = 4_000_000n;
 export const ASSERT_FEE_DC = 1_000_000n;
 /** The speed of light, for free-space path loss. */
 export const SPEED_OF_LIGHT = 299_792_458;
+/**
+ * LoRaWAN regional parameters (RP002-1.0.4) the checks need: the band a region's channels lie in
+ * and the most a hotspot may radiate there (EIRP, dBm). A beacon claiming more power than its
+ * region allows would raise the free-space maximum its witnesses are held to.
+ */
+export const REGIONS: Readonly<Record<string, { minHz: number; maxHz: number; maxEirpDbm: number }>> = {
+  US915: { minHz: 902_000_000, maxHz: 928_000_000, maxEirpDbm: 36 },
+  EU868: { minHz: 863_000_000, maxHz: 870_000_000, maxEirpDbm: 16 },
+  AU915: { minHz: 915_000_000, maxHz: 928_000_000, maxEirpDbm: 30 },
+  AS923: { minHz: 915_000_000, maxHz: 928_000_000, maxEirpDbm: 16 },
+};
+/** Antenna gains a hotspot may declare (Helium's assert takes 1.0 to 15.0 dBi; 0 for none declared). */
+export const MAX_ANTENNA_GAIN_DBI = 15;

@@ -40,7 +40,7 @@ import { challengedLeaves, challengeEntropy, checkShardProof } from '../proof.ts
 import { initialReputation, isDisqualified, recordAudit, type Reputation, reputationScore } from '../reputation.ts';
 import { bundleHash, leafAnswers } from './bundle.ts';
 import type { StorageParameters } from './parameters.ts';
-import { RETRIEVAL_SCHEMA, retrievalDesk } from './retrieval.ts';
+import { retrievalDesk } from './retrieval.ts';
 import { placeShards, repairAt, shardEpochCredits } from './rules.ts';
 import type { ChallengeRow } from './verifier.ts';
 import {
@@ -69,7 +69,6 @@ const SCHEMA = [
   `create table if not exists storage_payments (deal_id text not null, epoch int not null, shard int not null, device text not null,
      amount text not null, attempt_seq int, settled_seq int, primary key (deal_id, epoch, shard))`,
   'create table if not exists storage_providers (device text primary key, first_seen bigint not null, losses int not null default 0)',
-  ...RETRIEVAL_SCHEMA,
 ];
 
 const DealStatusOnChain = { None: 0, Active: 1, Terminated: 2, Settled: 3, Reclaimed: 4 } as const;
@@ -783,7 +782,7 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
   ];
 
   return {
-    schema: SCHEMA,
+    schema: [...SCHEMA, ...retrieval.schema],
     routes,
     async onConnection(device, hello) {
       if (!hello) return;
