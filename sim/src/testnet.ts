@@ -83,6 +83,8 @@ export type TestnetOptions = {
   network?: (i: number) => string;
   /** The worker provider i's agent runs instead of its network's own (planted cheaters of a market network). */
   worker?: (i: number) => Worker | undefined;
+  /** The H3 cell provider i's device asserts when it registers (coverage hotspots), paying the location fee. */
+  location?: (i: number) => string | undefined;
   /** Seconds a slash order waits for the guardian's veto (default: the reward challenge window). */
   slashWindow?: number;
 };
@@ -214,7 +216,8 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
           }),
         });
       }
-      await registerDevice(session, { key, network: networkOf(i) });
+      const cell = opts.location?.(i);
+      await registerDevice(session, { key, network: networkOf(i), ...(cell ? { location: BigInt(`0x${cell}`) } : {}) });
     }
     providers.push({
       index: i,

@@ -1,0 +1,192 @@
+// The coverage network end to end on a harness network: hotspots in the simulated city register
+// with their asserted cells (paying the location fee), their agents beacon with the oracle's
+// entropy and witness each other through the world's radio, and the epochs pay them; a spoofer
+// asserting a place 150 km away earns nothing, the artifact says why, and its stake is slashed on
+// the evidence. A consumer routes a sensor to an allowance: the frames the hotspots carry are
+// charged, refused once the allowance is spent, and burned to the carrying hotspots as usage.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { latLngToCell } from 'h3-js';
+import { CreditEscrowAbi, DeviceRegistryAbi, devnetAccounts } from '@groundwork/contracts';
+import { CoverageClient, coverageWorker, DEFAULT_COVERAGE_PARAMETERS, Sensor } from '@groundwork/network-coverage';
+import type { Hex } from 'viem';
+import { CoverageWorld, devnetFaucet, startTestnet, type Testnet, worldRadio } from '../src/index.ts';
+
+const HONEST = 6;
+const CONSUMER = devnetAccounts(5);
+
+async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await probe().catch(() => null);
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+type Artifact = {
+  inputs: { networks: { kind: string; usage: { device: string; credits: string }[] }[] };
+  result: {
+    networks: {
+      kind: string;
+      scores: { device: string; score: string; detail: Record<string, number> }[];
+      rejections: { device: string | null; reason: string; detail: string }[];
+      findings?: { device: string; kind: string }[];
+    }[];
+  };
+};
+
+describe('coverage network: proof of coverage, spoofers, packets', () => {
+  const world = new CoverageWorld({ seed: 5, radiusKm: 4 });
+  const places = Array.from({ length: HONEST }, () => world.randomPlace());
+  const spooferAt = world.offset(world.centre, 0.5, 0.3);
+  const spooferClaims = world.offset(world.centre, 150, 0);
+  let net: Testnet;
+  const radios: ReturnType<typeof worldRadio>[] = [];
+
+  before(async () => {
+    for (let i = 0; i < HONEST; i++) world.place(`p${i}`, places[i]!);
+    world.place(`p${HONEST}`, spooferAt);
+    net = await startTestnet({
+      devices: HONEST + 1,
+      epochSeconds: 8,
+      networks: [{ kind: 'coverage', weight: 1n }],
+      network: () => 'coverage',
+      location: (i) => {
+        const [lat, lng] = i < HONEST ? places[i]! : spooferClaims;
+        return latLngToCell(lat, lng, 12);
+      },
+      worker: (i) => {
+        const radio = worldRadio(world, `p${i}`);
+        radios.push(radio);
+        return coverageWorker(radio);
+      },
+      slashWindow: 1,
+    });
+  });
+  after(async () => {
+    world.stop();
+    await net?.stop();
+  });
+
+  const spoofer = () => net.providers[HONEST]!.device;
+  let paidEpoch = -1;
+  const artifactOf = async (epoch: number) => (await (await fetch(`${net.oracle!.url}/v1/epochs/${epoch}/artifact`)).json()) as Artifact;
+
+  test('honest hotspots are paid for beacons and witnesses; the spoofer earns nothing and the artifact says why', async () => {
+    // The first full epoch builds HIP-106's reciprocity history; the next one pays.
+    const paying = net.firstFullEpoch + 1;
+    await net.waitForEpoch(paying);
+    const artifact = await artifactOf(paying);
+    const cov = artifact.result.networks.find((n) => n.kind === 'coverage')!;
+    const score = (device: string) => BigInt(cov.scores.find((s) => s.device === device)?.score ?? '0');
+    const honest = net.providers.slice(0, HONEST).map((p) => p.device);
+    const paid = honest.filter((d) => score(d) > 0n);
+    assert.ok(paid.length >= HONEST - 1, `honest hotspots paid: ${paid.length} of ${HONEST}`);
+    assert.equal(score(spoofer()), 0n, 'the spoofer scores nothing');
+    const reasons = new Set(cov.rejections.filter((r) => r.device === spoofer()).map((r) => r.reason));
+    assert.ok(reasons.has('too-far'), `the spoofer's witnesses are refused as too far: ${[...reasons]}`);
+    assert.ok(reasons.has('no-valid-witnesses'), `its beacons earn nothing without a valid witness (HIP-106): ${[...reasons]}`);
+    // Honest hotspots' witnesses of the spoofer's beacons are refused too, and only those.
+    const hex = latLngToCell(places[0]![0], places[0]![1], 7);
+    const map = (await (await fetch(`${net.oracle!.url}/v1/coverage/hex/${hex}`)).json()) as { hotspots: { device: string }[] };
+    assert.ok(map.hotspots.length >= 1, 'the map has the hex of a hotspot');
+    paidEpoch = paying;
+  });
+
+  test('the spoofer is slashed on the evidence of its impossible witnesses', async () => {
+    const device = spoofer();
+    const slashes = await until('the spoofer’s slash', async () => {
+      const events = await net.client.getContractEvents({
+        address: net.deployment.addresses.registry,
+        abi: DeviceRegistryAbi,
+        eventName: 'DeviceSlashed',
+        args: { deviceId: BigInt(device) },
+        fromBlock: 0n,
+      });
+      return events.length ? events : null;
+    });
+    assert.equal(slashes[0]!.args.requested, BigInt(DEFAULT_COVERAGE_PARAMETERS.slashAmount));
+    for (const p of net.providers.slice(0, HONEST)) {
+      const mine = await net.client.getContractEvents({
+        address: net.deployment.addresses.registry,
+        abi: DeviceRegistryAbi,
+        eventName: 'DeviceSlashed',
+        args: { deviceId: BigInt(p.device) },
+        fromBlock: 0n,
+      });
+      assert.equal(mine.length, 0, 'no honest hotspot is slashed');
+    }
+    // With its slash order on chain, the paying epoch verifies from its artifact, finding and all.
+    const verified = await until('the paying epoch’s slash order proposed', async () => {
+      const v = await net.verify(paidEpoch);
+      return v.pass ? v : null;
+    });
+    assert.ok(verified.checks.some((c) => /findings\[0\] \(impossible-witnesses/.test(c.name) && c.ok));
+  });
+
+  test('a sensor’s frames are charged per 24 bytes, refused once the allowance is spent, and burned to the hotspots that carried them', async () => {
+    await devnetFaucet({ rpcUrl: net.rpcUrl, deployment: net.deployment, to: CONSUMER.address });
+    const consumer = new CoverageClient({
+      oracleUrl: net.oracle!.url,
+      rpcUrl: net.rpcUrl,
+      deployment: net.deployment,
+      privateKey: CONSUMER.privateKey,
+    });
+    // 10 credits: eight 30-byte frames cost 2 each, so the fifth and later are refused.
+    const allowance = await consumer.openAllowance(10n, { buyCredits: true });
+    const sensor = Sensor.random();
+    await consumer.registerSensor(sensor, allowance.id);
+    world.place('sensor', world.offset(places[0]!, 0.2, 0.2), { txPowerDbm: 20, gainDbi: 0 });
+    for (let k = 0; k < 8; k++) {
+      world.deliver('sensor', JSON.stringify(sensor.frame(Buffer.alloc(30, k))), 903_900_000);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    const delivered = await until(
+      'the frames the allowance pays for',
+      async () => {
+        const got = await consumer.uplinks(sensor.id);
+        return got.length >= 5 ? got : null;
+      },
+      20_000,
+    ).catch(async () => consumer.uplinks(sensor.id));
+    await new Promise((r) => setTimeout(r, 2000)); // every copy of every frame has arrived
+    const final = await consumer.uplinks(sensor.id);
+    assert.equal(final.length, 5, `5 frames of 2 credits fit 10 credits (${delivered.length} delivered)`);
+    for (const u of final) assert.equal(u.credits, '2', '30 bytes cost 2 credits');
+    assert.deepEqual(
+      final.map((u) => u.fcnt),
+      [0, 1, 2, 3, 4],
+    );
+    // Burned in a batch once the frames' epoch has ended, to the hotspots that carried them.
+    await consumer.closeAllowance(allowance.id);
+    const job = await until('the allowance’s final settlement', async () => {
+      const j = (await net.client.readContract({
+        address: net.deployment.addresses.escrow!,
+        abi: CreditEscrowAbi,
+        functionName: 'job',
+        args: [allowance.id],
+      })) as { status: number; burned: bigint; refunded: bigint };
+      return j.status === 3 ? j : null;
+    });
+    assert.equal(job.burned, 10n);
+    assert.equal(job.refunded, 0n);
+    const carriers = new Set(final.map((u) => u.hotspot as Hex));
+    const usage = await until('the burn in an epoch’s usage', async () => {
+      const last = (await net.oracle!.epochs.lastClosed())!;
+      for (let e = last; e > last - 4; e--) {
+        const a = await artifactOf(e).catch(() => null);
+        const u = a?.inputs.networks.find((n) => n.kind === 'coverage')?.usage ?? [];
+        if (u.length) return u;
+      }
+      return null;
+    });
+    for (const u of usage)
+      assert.ok(carriers.has(u.device as Hex), `usage only for hotspots that carried frames (${u.device.slice(0, 10)})`);
+    assert.equal(
+      usage.reduce((s, u) => s + BigInt(u.credits), 0n),
+      10n,
+    );
+  });
+});
