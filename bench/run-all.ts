@@ -22,6 +22,9 @@
  *    plain copy on the same disk.
  * 9. bench/tokenomics.ts: simulated epochs per second at 100,000 providers against the oracle's
  *    reward step alone, and a 1,000-run Monte Carlo's wall time on every core against one thread.
+ * 10. bench/coverage-density.ts: HIP-17 transmit scaling for 1,000,000 hotspots (seconds, peak RSS);
+ *     bench/coverage-witness.ts: witness reports verified per second, every check and signature,
+ *     against raw P-256 verification of the same reports (≥ 0.5).
  *
  * Each runs with --json: its progress (stderr) is forwarded as it comes, its JSON result is
  * echoed, and at the end one summary of the ratios is printed. --quick runs small sizes (for
@@ -209,6 +212,16 @@ function summarise(o: Outcome, quick: boolean): Summary {
       missed: [],
     };
   }
+  if (o.name === 'coverage-witness') {
+    const met = r.met ? 'ok' : quick ? 'missed, not checked under --quick' : 'MISSED';
+    return {
+      lines: [
+        `${name} ${status}: ${Number(r.reports).toLocaleString('en-US')} signed reports, full verification ${Number(r.full.perSecond).toLocaleString('en-US')}/s against raw P-256 ` +
+          `${Number(r.raw.perSecond).toLocaleString('en-US')}/s = ${fixed(r.ratio, 3)} (target >= ${r.target}: ${met})`,
+      ],
+      missed: !r.met && !quick ? [`coverage-witness: ratio ${fixed(r.ratio, 3)} < ${r.target}`] : [],
+    };
+  }
   if (o.name === 'tokenomics') {
     const m = r.monteCarlo ?? {};
     return {
@@ -260,6 +273,7 @@ async function main(): Promise<void> {
   plan.push({ name: 'storage-e2e', file: 'storage-e2e.ts', args: ['--json', ...(quick ? ['--mib', '4'] : [])] });
   plan.push({ name: 'tokenomics', file: 'tokenomics.ts', args: ['--json', ...(quick ? ['--providers', '10000', '--runs', '20'] : [])] });
   plan.push({ name: 'coverage-density', file: 'coverage-density.ts', args: ['--json', ...(quick ? ['--hotspots', '100000'] : [])] });
+  plan.push({ name: 'coverage-witness', file: 'coverage-witness.ts', args: ['--json', ...(quick ? ['--hotspots', '60'] : [])] });
   plan.push({ name: 'devnet', file: 'devnet.ts', args: ['--json', ...(quick ? ['--devices', '4', '--epoch-seconds', '10'] : [])] });
 
   const outcomes: Outcome[] = [];
