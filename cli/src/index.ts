@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { wantsHelp } from './args.ts';
 import type { Command } from './command.ts';
 import { COMPUTE_USAGE, computeCommands } from './commands/compute.ts';
+import { COVERAGE_USAGE, coverageCommands } from './commands/coverage.ts';
 import { CREDITS_USAGE, creditsCommands } from './commands/credits.ts';
 import { devnetCommands } from './commands/devnet.ts';
 import { EPOCH_USAGE, epochCommands } from './commands/epoch.ts';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   ...creditsCommands,
   ...computeCommands,
   ...storageCommands,
+  ...coverageCommands,
   ...epochCommands,
   ...simulateCommands,
   ...oracleCommands,
@@ -34,6 +36,7 @@ const GROUPS: Record<string, string> = {
   credits: CREDITS_USAGE,
   compute: COMPUTE_USAGE,
   storage: STORAGE_USAGE,
+  coverage: COVERAGE_USAGE,
   epoch: EPOCH_USAGE,
 };
 

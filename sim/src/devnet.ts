@@ -2,7 +2,8 @@
 // contracts, the oracle with a 2-of-3 quorum, a fleet of simulated uptime providers, compute
 // providers and a rendering consumer (render-consumer.ts) that buys credits, renders the demo
 // scene's frames on the compute network and pays for them from escrow, storage providers and a
-// storage consumer (storage-consumer.ts) that stores and reads back a file each epoch; epochs run, the providers
+// storage consumer (storage-consumer.ts) that stores and reads back a file each epoch, coverage
+// hotspots in a simulated city with an IoT consumer whose sensors' frames they carry (iot.ts); epochs run, the providers
 // claim (the compute providers their usage rewards), every epoch is verified, and a live summary
 // is printed. State lives in the data directory, so a restart resumes.
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,10 @@ import path from 'node:path';
 import type { Address, Hex } from 'viem';
 import { GroundworkTokenAbi, RewardDistributorAbi, SettablePriceFeedAbi, devnetAccounts } from '@groundwork/contracts';
 import { computeWorker } from '@groundwork/network-compute/plugin';
+import { coverageWorker } from '@groundwork/network-coverage';
+import { latLngToCell } from 'h3-js';
+import { CoverageWorld, worldRadio } from './coverage-world.ts';
+import { type IotConsumer, startAir, startIotConsumer } from './iot.ts';
 import { type StorageWorker, storageWorker } from '@groundwork/network-storage/plugin';
 import { devnetFaucet } from './faucet.ts';
 import { CONSUMER_ACCOUNT, type RenderConsumer, type RenderJobSummary, startRenderConsumer } from './render-consumer.ts';
@@ -32,6 +37,10 @@ export type DevnetOptions = {
   storage?: number;
   /** The S3 gateway's port (default 9000; 0 = any free port). */
   gatewayPort?: number;
+  /** Coverage hotspots in the simulated city (default 8; 0: none, and no IoT consumer). */
+  coverage?: number;
+  /** The simulated air's port, where `coverage send` transmits (default 0: any free port). */
+  airPort?: number;
   epochSeconds?: number;
   /** Exit after this many epochs have closed (default: run until stopped). */
   epochs?: number;
@@ -91,6 +100,8 @@ export type DevnetSummary = {
     /** The S3 gateway, paying from its own account (devnet account 6). */
     gateway: { url: string; accessKey: string; secretKey: string } | null;
   } | null;
+  /** The coverage network: its hotspots' owners, the simulated air's URL and the IoT consumer's sensors. */
+  coverage: { owners: string[]; air: string | null; sensors: string[]; sent: number; delivered: number; credits: string } | null;
 };
 
 /**
@@ -116,20 +127,33 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
   const COMPUTE_PRICES = ['0.3', '0.4', '0.5'];
   const storage = o.storage ?? 8;
   const storageWorkers: StorageWorker[] = [];
-  const kindOf = (i: number) => (i < uptime ? 'uptime' : i < uptime + compute ? 'compute' : 'storage');
+  const coverage = o.coverage ?? 8;
+  const firstHotspot = uptime + compute + storage;
+  const kindOf = (i: number) => (i < uptime ? 'uptime' : i < uptime + compute ? 'compute' : i < firstHotspot ? 'storage' : 'coverage');
+  // The city is seeded: a restarted devnet's hotspots are where they were (and asserted).
+  const world = new CoverageWorld({ seed: 42, radiusKm: 4 });
+  const hotspotPlaces = Array.from({ length: coverage }, () => world.randomPlace());
+  for (const [k, at] of hotspotPlaces.entries()) world.place(`hotspot-${k}`, at);
   let net: Testnet;
   try {
     net = await startTestnet({
-      devices: uptime + compute + storage,
-      ...(compute + storage > 0
+      devices: uptime + compute + storage + coverage,
+      ...(compute + storage + coverage > 0
         ? {
             networks: [
               { kind: 'uptime', weight: 1n },
               ...(compute > 0 ? [{ kind: 'compute', weight: 1n }] : []),
               ...(storage > 0 ? [{ kind: 'storage', weight: 1n, storagePrice: DEVNET_STORAGE_PRICE }] : []),
+              ...(coverage > 0 ? [{ kind: 'coverage', weight: 1n }] : []),
             ],
             network: kindOf,
+            location: (i: number) => {
+              if (kindOf(i) !== 'coverage') return undefined;
+              const [lat, lng] = hotspotPlaces[i - firstHotspot]!;
+              return latLngToCell(lat, lng, 12);
+            },
             worker: (i: number) => {
+              if (kindOf(i) === 'coverage') return coverageWorker(worldRadio(world, `hotspot-${i - firstHotspot}`));
               if (kindOf(i) === 'compute')
                 return computeWorker({ pricePerMCU: COMPUTE_PRICES[(i - uptime) % COMPUTE_PRICES.length], maxConcurrent: 1 });
               if (kindOf(i) !== 'storage') return undefined;
@@ -193,8 +217,21 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
             gateway: null,
           }
         : null,
+    coverage:
+      coverage > 0
+        ? {
+            owners: net.providers.filter((p) => p.network === 'coverage').map((p) => p.owner.toLowerCase()),
+            air: null,
+            sensors: [],
+            sent: 0,
+            delivered: 0,
+            credits: '0',
+          }
+        : null,
   };
   let consumer: RenderConsumer | null = null;
+  let iot: IotConsumer | null = null;
+  let air: { url: string; close(): Promise<void> } | null = null;
   let storageConsumer: StorageConsumer | null = null;
   let gateway: Gateway | null = null;
   try {
@@ -224,6 +261,13 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
       gateway = await startDevnetGateway(net, path.join(o.dataDir, 'gateway'), o.gatewayPort ?? 9000);
       summary.storage!.gateway = { url: gateway.url, accessKey: gateway.accessKey, secretKey: gateway.secretKey };
       log(`S3 gateway ${gateway.url} · access key ${gateway.accessKey} · secret key ${gateway.secretKey}`);
+    }
+    if (coverage > 0) {
+      air = await startAir(world, o.airPort ?? 0);
+      iot = await startIotConsumer({ net, world, intervalMs: Math.max(2000, Math.floor((net.clock.duration * 1000) / 3)), log });
+      summary.coverage!.air = air.url;
+      summary.coverage!.sensors = iot.sensors;
+      log(`coverage ${coverage} hotspots in the simulated city · the air ${air.url} (groundwork coverage send --air ${air.url})`);
     }
     let next = await firstOpenEpoch(net);
     let closed = 0;
@@ -266,6 +310,11 @@ export async function runDevnet(o: DevnetOptions): Promise<DevnetSummary> {
     if (!o.signal?.aborted) throw err;
   } finally {
     await consumer?.stop();
+    await iot?.stop();
+    await air?.close();
+    world.stop();
+    if (iot && summary.coverage)
+      Object.assign(summary.coverage, { sent: iot.stats.sent, delivered: iot.stats.delivered, credits: iot.stats.credits.toString() });
     await storageConsumer?.stop();
     await gateway?.close();
     await net.stop();

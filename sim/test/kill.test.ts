@@ -55,6 +55,8 @@ function startDevnet(): Devnet {
     '3',
     '--storage',
     '0',
+    '--coverage',
+    '0',
     '--epoch-seconds',
     '5',
     '--rpc-port',

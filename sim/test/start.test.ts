@@ -18,7 +18,7 @@ const CLI = path.join(root, 'cli', 'bin', 'groundwork.mjs');
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const QUICK = ['--devices', '4', '--epoch-seconds', '5', '--rpc-port', '0', '--oracle-port', '0', '--gateway-port', '0'];
 // Uptime alone, for the tests about starting and stopping.
-const FAST = [...QUICK, '--compute', '0', '--storage', '0'];
+const FAST = [...QUICK, '--compute', '0', '--storage', '0', '--coverage', '0'];
 
 // The build already ran in `npm test`; call the same command `npm start` runs.
 const devnet = (...args: string[]) =>

@@ -48,6 +48,8 @@ function startDevnet(dataDir: string): Promise<{ rpcUrl: string; oracleUrl: stri
     '2',
     '--storage',
     '0',
+    '--coverage',
+    '0',
     '--epoch-seconds',
     '5',
     '--rpc-port',

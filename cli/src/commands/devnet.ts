@@ -17,7 +17,9 @@ Boots a whole local Groundwork network: anvil, every contract, the oracle (2-of-
 simulated uptime providers, compute providers and a rendering consumer that renders the demo
 scene's frames on the compute network, job after job (one line per job: frames, credits burned
 and refunded, where the PNG files are), and storage providers with a consumer that stores an
-encrypted 4-of-8 file each epoch and reads the one before back. Each epoch is closed, its root posted, every provider
+encrypted 4-of-8 file each epoch and reads the one before back, and coverage hotspots in a
+simulated city that beacon and witness each other and carry an IoT consumer's sensor frames
+(\`groundwork coverage send --air <url>\` transmits one of yours). Each epoch is closed, its root posted, every provider
 claims (the compute providers their usage rewards), and the epoch is verified; one line per
 epoch is printed. Runs until Ctrl-C (or --epochs). State lives in the
 data directory, so a restart resumes the same deployment. Exit code 1 if any epoch failed to verify.
@@ -29,6 +31,8 @@ options:
   --render-frames <n>     frames per job of the rendering consumer (default 6; 0: no consumer)
   --storage <n>           storage providers (default 8; the storage consumer needs 8; 0: none)
   --gateway-port <n>      the S3 gateway's port (default 9000; 0 picks a free one)
+  --coverage <n>          coverage hotspots in the simulated city, with an IoT consumer (default 8; 0: none)
+  --air-port <n>          the simulated air's port, for \`groundwork coverage send\` (default 0: a free one)
   --epoch-seconds <n>     epoch length for a new deployment (default 30)
   --epochs <n>            stop after this many epochs have closed (default: run until Ctrl-C)
   --rpc-port <n>          anvil's RPC port (default 8545; 0 picks a free one)
@@ -45,6 +49,8 @@ export type DevnetCliOptions = {
   renderFrames: number;
   storage: number;
   gatewayPort: number;
+  coverage: number;
+  airPort: number;
   epochSeconds: number;
   epochs?: number;
   rpcPort: number;
@@ -62,6 +68,8 @@ export function parseDevnet(argv: string[], env: Record<string, string | undefin
     'render-frames': { type: 'string' },
     storage: { type: 'string' },
     'gateway-port': { type: 'string' },
+    coverage: { type: 'string' },
+    'air-port': { type: 'string' },
     'epoch-seconds': { type: 'string' },
     epochs: { type: 'string' },
     'rpc-port': { type: 'string' },
@@ -84,6 +92,8 @@ export function parseDevnet(argv: string[], env: Record<string, string | undefin
     renderFrames: integer('render-frames', optional(f, 'render-frames') ?? '6', { min: 0, max: 24 }),
     storage: integer('storage', optional(f, 'storage') ?? '8', { min: 0, max: 100 }),
     gatewayPort: port('gateway-port', optional(f, 'gateway-port') ?? '9000'),
+    coverage: integer('coverage', optional(f, 'coverage') ?? '8', { min: 0, max: 200 }),
+    airPort: port('air-port', optional(f, 'air-port') ?? '0'),
     // Epochs shorter than a few seconds leave no room for the challenge window and the claims.
     epochSeconds: integer('epoch-seconds', optional(f, 'epoch-seconds') ?? '30', { min: 4 }),
     epochs: epochs === undefined ? undefined : integer('epochs', epochs, { min: 1 }),
@@ -97,7 +107,7 @@ export function parseDevnet(argv: string[], env: Record<string, string | undefin
 
 /** The lines worth showing without --verbose: set-up milestones, the header and one per epoch. */
 export function isSummaryLine(text: string): boolean {
-  return /^(deployed Groundwork|\d+ providers registered|chain \S+ · oracle |epoch -?\d+\s+· |epochs close again|the chain |follower: the chain no longer|rendering consumer |render job |render consumer stopped|refreshing the price feed|storage consumer |storage file |S3 gateway )/.test(
+  return /^(deployed Groundwork|\d+ providers registered|chain \S+ · oracle |epoch -?\d+\s+· |epochs close again|the chain |follower: the chain no longer|rendering consumer |render job |render consumer stopped|refreshing the price feed|storage consumer |storage file |S3 gateway |coverage |iot consumer )/.test(
     text,
   );
 }
@@ -127,7 +137,7 @@ export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<num
   try {
     line(
       out,
-      `starting the devnet in ${dataDir} (${o.devices} uptime, ${o.compute} compute and ${o.storage} storage providers, ${o.epochSeconds} s epochs)`,
+      `starting the devnet in ${dataDir} (${o.devices} uptime, ${o.compute} compute and ${o.storage} storage providers, ${o.coverage} hotspots, ${o.epochSeconds} s epochs)`,
     );
     summary = await runDevnet({
       dataDir,
@@ -136,6 +146,8 @@ export async function runDevnetCommand(o: DevnetCliOptions, io: Io): Promise<num
       renderFrames: o.renderFrames,
       storage: o.storage,
       gatewayPort: o.gatewayPort,
+      coverage: o.coverage,
+      airPort: o.airPort,
       epochSeconds: o.epochSeconds,
       epochs: o.epochs,
       rpcPort: o.rpcPort,
