@@ -17,7 +17,7 @@ const PARALLEL = [
   /^networks\/compute\/test\/(judge|matcher|render|service|spec|verifier)\.test\.ts$/,
   /^networks\/(storage|uptime|coverage)\/test\/.*\.test\.ts$/,
   /^oracle\/test\/(hashed-file|signatures|slashing|artifact-file)\.test\.ts$/,
-  /^cli\/test\/(storage|compute|simulate)\.test\.ts$/,
+  /^cli\/test\/(storage|compute|simulate|coverage)\.test\.ts$/,
   /^tokenomics\/test\/simulator\.test\.ts$/,
   /^sim\/test\/coverage-(world|cheaters)\.test\.ts$/,
 ];

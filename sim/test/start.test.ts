@@ -44,9 +44,10 @@ type Summary = {
     files: { cid: string; readBack: boolean | null }[];
     gateway: { url: string; accessKey: string; secretKey: string } | null;
   } | null;
+  coverage: { owners: string[]; air: string | null; sensors: string[]; sent: number; delivered: number; credits: string } | null;
 };
 
-test('npm start runs epochs, renders frames on the compute network, stores files, claims, verifies, and resumes', () => {
+test('npm start runs epochs, renders frames on the compute network, stores files, runs the coverage city, claims, verifies, and resumes', () => {
   const args = ['--data-dir', path.join(dir, 'resume'), ...QUICK, '--compute', '3', '--json'];
   const first = devnet(...args, '--epochs', '7');
   assert.equal(first.status, 0, first.stderr.slice(-2000));
@@ -95,6 +96,13 @@ test('npm start runs epochs, renders frames on the compute network, stores files
   assert.match(first.stderr, new RegExp(`S3 gateway ${st.gateway!.url} · access key ${st.gateway!.accessKey} · secret key `));
   assert.match(first.stderr, /storage file 2 · bafk\S+ · 262144 bytes in 8 shards .* file 1 read back byte-identical/);
   assert.ok(existsSync(path.join(dir, 'resume', 'deployment.json')));
+  // The coverage hotspots in the simulated city earn, and carry the IoT consumer's sensor frames for credits.
+  const cov = s.coverage!;
+  assert.equal(cov.owners.length, 8);
+  assert.match(first.stderr, new RegExp(`coverage 8 hotspots in the simulated city · the air ${cov.air}`));
+  assert.ok(cov.sent > 0 && cov.delivered > 0 && BigInt(cov.credits) >= BigInt(cov.delivered), JSON.stringify(cov));
+  const coverageRewards = cov.owners.reduce((sum, o) => sum + BigInt(s.rewards[o] ?? '0'), 0n);
+  assert.ok(coverageRewards > 0n, `coverage owners earned ${coverageRewards}`);
 
   const second = devnet(...args, '--epochs', '1');
   assert.equal(second.status, 0, second.stderr.slice(-2000));

@@ -23,7 +23,7 @@ export class CoverageClientError extends Error {
   override name = 'CoverageClientError';
   constructor(
     message: string,
-    readonly reason: string,
+    readonly code: string,
   ) {
     super(message);
   }
