@@ -54,6 +54,31 @@ export async function registerDevice(
   return { device: deviceIdHex(deviceId), deviceId, tx, fee, stake, creditsBought };
 }
 
+/**
+ * Asserts (or moves) a registered device's H3 location: buys the location fee in credits if the
+ * owner has too few, lets the registry spend them, and sends `assertLocation` (Helium: every assert
+ * pays the fee). Only the device's owner can.
+ */
+export async function assertLocation(
+  s: ChainSession,
+  p: { device: Hex; location: bigint },
+): Promise<{ tx: Hex; fee: bigint; creditsBought: bigint }> {
+  const a = s.deployment.addresses;
+  const read = (address: Address, abi: Abi, functionName: string, args: readonly unknown[] = []) =>
+    s.client.readContract({ address, abi, functionName, args } as never) as Promise<unknown>;
+  const owner = (await read(a.registry, DeviceRegistryAbi as Abi, 'ownerOf', [BigInt(p.device)]).catch(() => null)) as Address | null;
+  if (!owner) throw new Error(`device ${p.device} is not registered`);
+  if (owner.toLowerCase() !== s.account.address.toLowerCase())
+    throw new Error(`device ${p.device} belongs to ${owner}, not ${s.account.address}`);
+  const fee = (await read(a.registry, DeviceRegistryAbi as Abi, 'locationFee')) as bigint;
+  let creditsBought = 0n;
+  const balance = (await read(a.credits, ServiceCreditsAbi as Abi, 'balanceOf', [s.account.address])) as bigint;
+  if (balance < fee) creditsBought = (await buyCredits(s, fee - balance)).credits;
+  if (fee > 0n) await send(s, a.credits, ServiceCreditsAbi as Abi, 'approveSpender', [a.registry, fee]);
+  const tx = await send(s, a.registry, DeviceRegistryAbi as Abi, 'assertLocation', [BigInt(p.device), p.location]);
+  return { tx, fee, creditsBought };
+}
+
 export type RewardsView = {
   account: Address;
   latestEpoch: number | null;

@@ -293,6 +293,8 @@ describe('bad command lines: exit 2, one error line naming the flag, then the us
         renderFrames: 6,
         storage: 8,
         gatewayPort: 9000,
+        coverage: 8,
+        airPort: 0,
         epochSeconds: 30,
         epochs: undefined,
         rpcPort: 8545,

@@ -272,7 +272,7 @@ type DeviceEpoch = {
 /** A device's score, reward and rejections in one epoch, from the artifact (streamed; only rows naming it are parsed). Cached per oracle. */
 const deviceViews = new WeakMap<EpochStore, Map<string, DeviceEpoch>>();
 
-async function deviceInEpoch(ctx: ApiContext, epoch: number, device: Hex): Promise<DeviceEpoch> {
+export async function deviceInEpoch(ctx: Pick<ApiContext, 'epochs' | 'plugins'>, epoch: number, device: Hex): Promise<DeviceEpoch> {
   let cache = deviceViews.get(ctx.epochs);
   if (!cache) {
     cache = new Map();

@@ -8,7 +8,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { RewardDistributorAbi, type Deployment } from '@groundwork/contracts';
 import { EpochClock, type AnyNetworkPlugin, type NetworkService } from '@groundwork/protocol';
 import { networkId } from '@groundwork/contracts';
-import { createHandler } from './api.ts';
+import { createHandler, deviceInEpoch } from './api.ts';
 import { Challenger } from './challenger.ts';
 import { type CloseBlock, EpochCloser, type CloseStep } from './closer.ts';
 import { openDatabase, type Database } from './db/database.ts';
@@ -191,6 +191,10 @@ export async function startOracle(config: OracleConfig): Promise<Oracle> {
       },
       clock,
       log: (line) => log(`${kind}: ${line}`),
+      rewardOf: async (epoch, device) => {
+        if (!(await epochs.row(epoch))) return null;
+        return (await deviceInEpoch({ epochs, plugins }, epoch, device)).reward;
+      },
     });
     for (const sql of services[kind]!.schema) await db.query(sql);
   }

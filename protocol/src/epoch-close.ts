@@ -320,6 +320,7 @@ export function computeEpochTables(inputs: EpochTables, plugins: NetworkPlugins,
       ownerOf: ownerIndexes(net.devices, owners),
       usage: usageColumns(net),
       ...(forfeit ? { forfeit } : {}),
+      ...(out.usageValue ? { usageValue: { credits: BigInt(out.usageValue.credits), tokens: BigInt(out.usageValue.tokens) } } : {}),
     });
     verified.push({ kind: net.kind, scores, detail: out.detail, rejections: [net.ingestRejections, checks, out.rejections], findings });
   }

@@ -74,6 +74,11 @@ export type VerifierOutput = {
   rejections: RejectionTable;
   /** Frauds proven this epoch, in a stable order (none for `uptime`: a missed challenge is not fraud). */
   findings?: readonly Finding[];
+  /**
+   * What the epoch's usage is worth (`tokens` token units per `credits` credits, from the
+   * network's oracle inputs): the usage pool is then capped at it (coverage: Helium's data transfer).
+   */
+  usageValue?: { credits: string; tokens: string };
 };
 
 /** How a network holds what its oracle contributed: the schema of one row and an empty table. */
@@ -161,6 +166,8 @@ export type ServiceContext<P = unknown> = {
   device(device: Hex): ServiceDevice | undefined;
   clock: EpochClock;
   log(line: string): void;
+  /** What a device was paid in a closed epoch (token units, decimal), from its artifact; null when the epoch has none. */
+  rewardOf?(epoch: number, device: Hex): Promise<string | null>;
 };
 
 /** One HTTP route of a service, under `/v1/<network>/`. */

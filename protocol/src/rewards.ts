@@ -10,6 +10,8 @@
 // (budget − paid) stays in the distributor unallocated and is reported as `undistributed`.
 // An empty pool's share flows to the other one, as Helium's unused data-transfer pool flows back
 // to proof-of-coverage; if a network has neither scores nor usage its budget is undistributed.
+// A network may also cap its usage pool at what the usage is worth in token (`usageValue`, from
+// its verifier: coverage's data transfer, as Helium caps it); the rest flows to the proof pool.
 import type { Address, Hex } from 'viem';
 import { sameBytes, sortRecords, toHex, writeHex } from './bytes.ts';
 
@@ -68,15 +70,19 @@ export function splitPools(
   usageShareBps: number,
   hasUsage: boolean,
   hasScores: boolean,
+  usageCap?: bigint,
 ): { usagePool: bigint; proofPool: bigint } {
   if (!Number.isInteger(usageShareBps) || usageShareBps < 0 || usageShareBps > 10_000) {
     throw new RewardInputError(`usageShareBps must be an integer in 0..10000, got ${usageShareBps}`);
   }
+  if (usageCap !== undefined && usageCap < 0n) throw new RewardInputError(`usageCap must not be negative, got ${usageCap}`);
+  const capped = (pool: bigint) => (usageCap !== undefined && usageCap < pool ? usageCap : pool);
   if (hasUsage && hasScores) {
-    const usagePool = (budget * BigInt(usageShareBps)) / BPS;
+    // Capped, the usage pool's unused part flows back to the proof pool (Helium's data transfer).
+    const usagePool = capped((budget * BigInt(usageShareBps)) / BPS);
     return { usagePool, proofPool: budget - usagePool };
   }
-  if (hasUsage) return { usagePool: budget, proofPool: 0n };
+  if (hasUsage) return { usagePool: capped(budget), proofPool: 0n };
   if (hasScores) return { usagePool: 0n, proofPool: budget };
   return { usagePool: 0n, proofPool: 0n };
 }
@@ -107,6 +113,12 @@ export type NetworkRewardColumns = {
    * are not paid: they stay undistributed.
    */
   forfeit?: Uint8Array;
+  /**
+   * What the usage is worth: `tokens` token units per `credits` credits. When given, the usage
+   * pool is at most the epoch's usage at that rate (Helium caps data transfer at the value of
+   * the data credits burned, so a hotspot paying for its own packets buys back only what it paid).
+   */
+  usageValue?: { credits: bigint; tokens: bigint };
 };
 
 export type RewardColumnsInput = {
@@ -203,7 +215,16 @@ function networkRewards(net: NetworkRewardColumns, ownerCount: number, earned: b
       throw new RewardInputError(`network ${net.kind}: device ${usage.index[k]}: negative usage`);
     usageSum += credits;
   }
-  const { usagePool, proofPool } = splitPools(net.budget, net.usageShareBps, usageSum > 0n, scoreSum > 0);
+  const v = net.usageValue;
+  if (v && (v.credits <= 0n || v.tokens < 0n))
+    throw new RewardInputError(`network ${net.kind}: usage value ${v.tokens} per ${v.credits} credits`);
+  const { usagePool, proofPool } = splitPools(
+    net.budget,
+    net.usageShareBps,
+    usageSum > 0n,
+    scoreSum > 0,
+    v ? (usageSum * v.tokens) / v.credits : undefined,
+  );
 
   // Scores repeat (uptime has challenges + 1 values), so each distinct score is divided once, and
   // what it pays in all is its amount × how many devices have it.

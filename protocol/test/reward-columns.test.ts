@@ -73,6 +73,30 @@ describe('computeRewardColumns', () => {
     }
   });
 
+  test('a usage value caps the usage pool at what the usage is worth; the rest goes to proof', () => {
+    const owners = new AccountTable();
+    const ownerOf = Uint32Array.from([0, 1], (i) => owners.indexOf(`0x${String(i + 1).repeat(40)}` as Address, () => `device ${i}`));
+    const net = (usageValue?: NetworkRewardColumns['usageValue']): NetworkRewardColumns => ({
+      kind: 'coverage',
+      budget: 10_000n,
+      usageShareBps: 5000,
+      scores: Uint32Array.from([1_000_000, 0]),
+      ownerOf,
+      usage: { index: Uint32Array.from([1]), credits: [30n] },
+      ...(usageValue ? { usageValue } : {}),
+    });
+    const run = (n: NetworkRewardColumns) =>
+      computeRewardColumns({ owners: owners.accounts, networks: [n], prior: priorColumns(new Map()) }).networks[0]!;
+    assert.equal(run(net()).usagePool, 5000n, 'uncapped: half the budget for 30 credits');
+    // 30 credits at 7 token units per 2 credits are worth 105.
+    const capped = run(net({ credits: 2n, tokens: 7n }));
+    assert.equal(capped.usagePool, 105n);
+    assert.equal(capped.proofPool, 9895n);
+    assert.deepEqual(capped.usage, [105n]);
+    assert.equal(run(net({ credits: 1n, tokens: 0n })).usagePool, 0n, 'worth nothing: all to proof');
+    assert.throws(() => run(net({ credits: 0n, tokens: 1n })), /usage value/);
+  });
+
   test('equals computeRewards on the same devices, column by column', () => {
     const next = seededRandom(99);
     const accounts = crowdedAccounts(next, 40);

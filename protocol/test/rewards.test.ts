@@ -41,6 +41,19 @@ describe('splitPools', () => {
     assert.deepEqual(splitPools(1001n, 3000, false, false), { usagePool: 0n, proofPool: 0n });
   });
 
+  test('a usage cap (what the usage is worth): the usage pool is at most the cap, the rest flows back to proof', () => {
+    assert.deepEqual(splitPools(1000n, 5000, true, true, 120n), { usagePool: 120n, proofPool: 880n });
+    assert.deepEqual(splitPools(1000n, 5000, true, true, 900n), { usagePool: 500n, proofPool: 500n }, 'never above the share');
+    assert.deepEqual(splitPools(1000n, 5000, true, true, 0n), { usagePool: 0n, proofPool: 1000n });
+    assert.deepEqual(
+      splitPools(1000n, 5000, true, false, 120n),
+      { usagePool: 120n, proofPool: 0n },
+      'usage alone: the rest is undistributed',
+    );
+    assert.deepEqual(splitPools(1000n, 5000, false, true, 120n), { usagePool: 0n, proofPool: 1000n });
+    assert.throws(() => splitPools(1000n, 5000, true, true, -1n), isRewardInputError);
+  });
+
   test('refuses bps that are not an integer in 0..10000', () => {
     for (const bps of [-1, 10_001, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       assert.throws(() => splitPools(100n, bps, true, true), isRewardInputError, String(bps));

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { latLngToCell } from 'h3-js';
-import { CreditEscrowAbi, DeviceRegistryAbi, devnetAccounts } from '@groundwork/contracts';
+import { assertLocation } from '@groundwork/agent';
+import { CreditEscrowAbi, DeviceRegistryAbi, devnetAccounts, ServiceCreditsAbi } from '@groundwork/contracts';
 import { CoverageClient, coverageWorker, DEFAULT_COVERAGE_PARAMETERS, Sensor } from '@groundwork/network-coverage';
 import type { Hex } from 'viem';
 import { CoverageWorld, devnetFaucet, startTestnet, type Testnet, worldRadio } from '../src/index.ts';
@@ -26,10 +27,19 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
 }
 
 type Artifact = {
-  inputs: { networks: { kind: string; usage: { device: string; credits: string }[] }[] };
+  inputs: {
+    networks: {
+      kind: string;
+      budget: string;
+      usage: { device: string; credits: string }[];
+      oracleInputs: { kind: string; credits?: string; tokens?: string }[];
+    }[];
+  };
   result: {
     networks: {
       kind: string;
+      usagePool: string;
+      proofPool: string;
       scores: { device: string; score: string; detail: Record<string, number> }[];
       rejections: { device: string | null; reason: string; detail: string }[];
       findings?: { device: string; kind: string }[];
@@ -89,9 +99,20 @@ describe('coverage network: proof of coverage, spoofers, packets', () => {
     assert.ok(reasons.has('too-far'), `the spoofer's witnesses are refused as too far: ${[...reasons]}`);
     assert.ok(reasons.has('no-valid-witnesses'), `its beacons earn nothing without a valid witness (HIP-106): ${[...reasons]}`);
     // Honest hotspots' witnesses of the spoofer's beacons are refused too, and only those.
+    // The map's hex: its hotspots with their transmit scale and what the epoch paid them (from its artifact).
     const hex = latLngToCell(places[0]![0], places[0]![1], 7);
-    const map = (await (await fetch(`${net.oracle!.url}/v1/coverage/hex/${hex}`)).json()) as { hotspots: { device: string }[] };
-    assert.ok(map.hotspots.length >= 1, 'the map has the hex of a hotspot');
+    type Hex7 = { epoch: number; hotspots: { device: string; txScale: number | null; reward: string | null }[]; witnesses: unknown[] };
+    const map = await until('a paid hotspot on the map', async () => {
+      const m = (await (await fetch(`${net.oracle!.url}/v1/coverage/hex/${hex}`)).json()) as Hex7;
+      return m.hotspots.some((h) => BigInt(h.reward ?? '0') > 0n) ? m : null;
+    });
+    assert.ok(map.hotspots.some((h) => h.device === net.providers[0]!.device && h.txScale !== null));
+    assert.ok(map.witnesses.length > 0, 'with the witnesses heard into or out of it');
+    const judged = await artifactOf(map.epoch);
+    const paidThere = judged.result.networks.find((n) => n.kind === 'coverage')!.scores;
+    for (const h of map.hotspots)
+      if (BigInt(h.reward ?? '0') > 0n)
+        assert.ok(BigInt(paidThere.find((x) => x.device === h.device)?.score ?? '0') > 0n, 'paid hotspots scored');
     paidEpoch = paying;
   });
 
@@ -190,20 +211,65 @@ describe('coverage network: proof of coverage, spoofers, packets', () => {
     const carriers = new Set(final.map((u) => u.hotspot as Hex));
     // The burns may land in one epoch or several (a batch per ended epoch, then the final one):
     // every closed epoch's usage together is what was burned, once each.
+    const withUsage: Artifact[] = [];
     const usage = await until('every burn in the epochs’ usage', async () => {
       const last = (await net.oracle!.epochs.lastClosed())!;
       const all: { device: string; credits: string }[] = [];
+      withUsage.length = 0;
       for (let e = 0; e <= last; e++) {
         const a = await artifactOf(e).catch(() => null);
-        all.push(...(a?.inputs?.networks.find((n) => n.kind === 'coverage')?.usage ?? []));
+        const u = a?.inputs?.networks.find((n) => n.kind === 'coverage')?.usage ?? [];
+        if (u.length) withUsage.push(a!);
+        all.push(...u);
       }
       return all.reduce((sum, u) => sum + BigInt(u.credits), 0n) >= 10n ? all : null;
     });
+    // Helium's data-transfer pool: what the burned credits are worth at the epoch's price, not
+    // half the budget for a handful of packets; the unused part goes to proof of coverage.
+    for (const a of withUsage) {
+      const inputs = a.inputs.networks.find((n) => n.kind === 'coverage')!;
+      const result = a.result.networks.find((n) => n.kind === 'coverage')!;
+      const price = inputs.oracleInputs.find((r) => r.kind === 'credit-price')!;
+      const burned = inputs.usage.reduce((sum, u) => sum + BigInt(u.credits), 0n);
+      const worth = (burned * BigInt(price.tokens!)) / BigInt(price.credits!);
+      assert.ok(worth < BigInt(inputs.budget) / 2n, 'ten credits are worth far less than half the budget');
+      assert.equal(BigInt(result.usagePool), worth);
+      assert.equal(BigInt(result.proofPool), BigInt(inputs.budget) - worth);
+    }
     for (const u of usage)
       assert.ok(carriers.has(u.device as Hex), `usage only for hotspots that carried frames (${u.device.slice(0, 10)})`);
     assert.equal(
       usage.reduce((sum, u) => sum + BigInt(u.credits), 0n),
       10n,
+    );
+  });
+
+  test('moving a hotspot is a new assert with its fee; the oracle uses the new cell from the next epoch it closes', async () => {
+    const p = net.providers[0]!;
+    const to = latLngToCell(...world.offset(places[0]!, 0.3, 0), 12);
+    const spent = async () =>
+      (await net.client.readContract({
+        address: net.deployment.addresses.credits,
+        abi: ServiceCreditsAbi,
+        functionName: 'spentOnDevice',
+        args: [BigInt(p.device)],
+      })) as bigint;
+    const before = await spent();
+    const moved = await assertLocation(p.session, { device: p.device, location: BigInt(`0x${to}`) });
+    assert.equal(moved.fee, 1_000_000n, "Helium's assert fee, 1,000,000 DC");
+    assert.equal((await spent()) - before, moved.fee, 'the fee is spent on the device');
+    const after = (await net.oracle!.epochs.lastClosed())! + 2;
+    await net.waitForEpoch(after);
+    const rows = await net.oracle!.db.query<{ input: string }>(
+      "select input from oracle_inputs where network = 'coverage' and epoch = $1 and input like '{\"cell\":%'",
+      [after],
+    );
+    const row = rows.map((r) => JSON.parse(r.input) as { cell: string; device: string }).find((r) => r.device === p.device);
+    assert.equal(row?.cell, to);
+    await assert.rejects(
+      assertLocation(net.providers[1]!.session, { device: p.device, location: BigInt(`0x${to}`) }),
+      /belongs to/,
+      "only the device's owner asserts its location",
     );
   });
 });

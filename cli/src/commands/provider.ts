@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { formatEther, type Address, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { claimRewards, createKeyFile, fetchRewards, registerDevice, startAgent, type RewardsView } from '@groundwork/agent';
+import { assertLocation, claimRewards, createKeyFile, fetchRewards, registerDevice, startAgent, type RewardsView } from '@groundwork/agent';
 import {
   DeviceKeyError,
   EpochClock,
@@ -192,6 +192,59 @@ export async function runRegister(o: RegisterOptions, io: Io): Promise<number> {
     line(io.stdout, `  stake    ${tokens(r.stake)}`);
     line(io.stdout, `  tx       ${r.tx}`);
   }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// provider assert
+
+const ASSERT_USAGE = `usage: groundwork provider assert --device <id> --location <h3> --deployment <file> --rpc <url>
+         (--owner-key <hex> | --owner-key-file <file>) [--json]
+
+Asserts (or moves) the device's location on chain: an H3 cell, resolution 12 for a coverage
+hotspot. Every assert pays the registry's location fee in credits (bought with token if the owner
+has too few), as Helium's do; the oracle uses the new cell from the next epoch it closes.
+
+options:
+  --device <id>             the device id (0x + 64 hex digits, as \`provider init\` printed it)
+  --location <h3>           H3 cell index in hex
+  --deployment <file>       the deployment file (addresses, chain id)
+  --rpc <url>               JSON-RPC endpoint of the chain
+  --owner-key <hex>         the owner's private key (0x + 64 hex digits); pays the fee and gas
+  --owner-key-file <file>   a file holding the owner's private key instead
+${jsonFlag(26)}
+${helpFlag(26)}`;
+
+async function runAssert(argv: string[], io: Io): Promise<number> {
+  const f = parseFlags(argv, {
+    device: { type: 'string' },
+    location: { type: 'string' },
+    deployment: { type: 'string' },
+    rpc: { type: 'string' },
+    'owner-key': { type: 'string' },
+    'owner-key-file': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const device = required(f, 'device');
+  if (!/^0x[0-9a-f]{64}$/.test(device))
+    throw new UsageError(`--device must be 0x followed by 64 lowercase hex digits, got ${JSON.stringify(device)}`);
+  const location = h3Location('location', required(f, 'location'));
+  const deployment = loadDeployment('deployment', required(f, 'deployment'));
+  const rpc = url('rpc', required(f, 'rpc'));
+  const ownerKey = loadPrivateKey(keySource(f, 'owner-key'));
+  const json = flag(f, 'json');
+  step(io, `connecting to ${rpc}`);
+  const session = await connectChain(rpc, deployment, ownerKey);
+  const r = await assertLocation(session, { device: device as Hex, location }).catch((err) => {
+    throw new CliError(`asserting the location failed: ${describeError(err)}`);
+  });
+  const cell = location.toString(16);
+  if (json) printJson(io, { device, location: cell, fee: r.fee, creditsBought: r.creditsBought, tx: r.tx });
+  else
+    line(
+      io.stdout,
+      `device ${device} asserted at ${cell} · fee ${r.fee} credits${r.creditsBought ? ` (bought ${r.creditsBought})` : ''} · tx ${r.tx}`,
+    );
   return 0;
 }
 
@@ -590,6 +643,7 @@ export const PROVIDER_USAGE = `usage: groundwork provider <command> [options]
 commands:
   init       create (or import) a P-256 device key
   register   register the device on chain (fee in credits, stake)
+  assert     assert or move the device's location (pays the location fee)
   start      run the agent: answer the oracle's challenges
   status     the oracle's view of the device: scores, rewards, why a report did not count
   rewards    an owner's earned, claimed and claimable rewards
@@ -609,6 +663,12 @@ export const providerCommands: Command[] = [
     summary: 'register the device on chain',
     usage: REGISTER_USAGE,
     run: (argv, io) => runRegister(parseRegister(argv), io),
+  },
+  {
+    name: 'provider assert',
+    summary: "assert or move the device's location (pays the location fee)",
+    usage: ASSERT_USAGE,
+    run: runAssert,
   },
   { name: 'provider start', summary: 'run the provider agent', usage: START_USAGE, run: (argv, io) => runStart(parseStart(argv), io) },
   {

@@ -50,6 +50,7 @@ export function judgeRound(input: RoundInputs): JudgedRound {
     if (row.kind === 'hotspot')
       hotspots.set(row.device, { id: row.device, cell: row.cell, gainDbi: row.gainDdbi / 10, region: row.region });
     else if (row.kind === 'history') history.set(row.device, row);
+    else if (row.kind === 'credit-price') continue;
     else if (entropyId(row.blockHash as `0x${string}`, row.random as `0x${string}`) !== row.id)
       // The oracle's own row does not hold: no beacon can use it (the beacons say unknown-entropy).
       refused.push({ device: '', digest: null, reason: 'bad-entropy', detail: `entropy ${row.id} is not keccak256(block hash ‖ random)` });

@@ -5,6 +5,7 @@
 // which it carries forward by judging the previous epoch with the verifier's own code (round.ts).
 // It also serves the map's data: hotspots, and per hex their transmit scale, witnesses and rejections.
 import { randomBytes } from 'node:crypto';
+import { ServiceCreditsAbi } from '@groundwork/contracts';
 import { canonicalJson, type NetworkService, type ServiceContext, ServiceError } from '@groundwork/protocol';
 import { cellToLatLng, cellToParent, getResolution, isValidCell } from 'h3-js';
 import type { Hex } from 'viem';
@@ -15,6 +16,7 @@ import { packetRouter } from './router.ts';
 import {
   type CoverageInput,
   coverageInputSchema,
+  type CreditPriceRow,
   type EntropyRow,
   entropyId,
   type HotspotRow,
@@ -27,7 +29,9 @@ const SCHEMA = [
      elevation_m int not null, region text not null, updated_at bigint not null)`,
 ];
 
-/** What the map is drawn from: the last judged epoch. */
+const CREDIT_UNIT = 1_000_000n;
+
+/** What the map is drawn from: the epoch last closed (or being closed). */
 type LastRound = { epoch: number; judged: JudgedRound; hotspots: Map<string, HotspotRow> };
 
 export function coverageService(ctx: ServiceContext<CoverageParameters>): NetworkService {
@@ -104,13 +108,16 @@ export function coverageService(ctx: ServiceContext<CoverageParameters>): Networ
 
   async function beforeClose(epoch: number, snapshotBlock: string): Promise<void> {
     const [written] = await ctx.db.query<{ n: number }>(
-      `select count(*)::int as n from oracle_inputs where network = $1 and epoch = $2 and input like '{"cell":%'`,
+      `select count(*)::int as n from oracle_inputs where network = $1 and epoch = $2 and (input like '{"cell":%' or input like '{"block":%')`,
       [ctx.network, epoch],
     );
-    if (written!.n > 0) return; // written on an earlier try of this close: the artifact must not change
+    if (written!.n > 0) {
+      // Written on an earlier try of this close: the artifact must not change.
+      if (last?.epoch !== epoch) last = await judge(epoch);
+      return;
+    }
+    // Judged again now, not reused from the last close: its inputs are final only now.
     const previous = await judge(epoch - 1);
-    last = previous;
-    stats.lastJudged = epoch - 1;
     const devices = await ctx.db.query<{
       device: string;
       location: string | null;
@@ -132,14 +139,46 @@ export function coverageService(ctx: ServiceContext<CoverageParameters>): Networ
       elevationM: d.elevation ?? 0,
       region: d.region ?? 'US915',
     }));
+    const price = await creditPrice(snapshotBlock);
     await ctx.db.transaction(async (tx) => {
-      for (const row of [...hotspotRows, ...previous.judged.history])
+      for (const row of [...hotspotRows, ...previous.judged.history, ...(price ? [price] : [])])
         await tx.query('insert into oracle_inputs (network, epoch, input) values ($1, $2, $3)', [ctx.network, epoch, canonicalJson(row)]);
     });
+    // The map shows the epoch being closed (its rewards once it is).
+    last = await judge(epoch);
+    stats.lastJudged = epoch;
   }
 
-  function hotspotJson(id: string, h: HotspotRow | undefined) {
+  /** What 1,000,000 credits cost in token at the snapshot block (the latest block when that one's state is gone); null if the feed refuses. */
+  async function creditPrice(snapshotBlock: string): Promise<CreditPriceRow | null> {
+    const credits = ctx.chain.addresses.credits as Hex | undefined;
+    if (!credits) return null;
+    const quote = (blockNumber?: bigint) =>
+      ctx.chain.client.readContract({
+        address: credits,
+        abi: ServiceCreditsAbi,
+        functionName: 'quoteTokens',
+        args: [CREDIT_UNIT],
+        ...(blockNumber === undefined ? {} : { blockNumber }),
+      }) as Promise<bigint>;
+    for (const at of [BigInt(snapshotBlock), undefined]) {
+      try {
+        const tokens = await quote(at);
+        const block = at ?? (await ctx.chain.client.getBlockNumber());
+        return { kind: 'credit-price', credits: CREDIT_UNIT.toString(), tokens: tokens.toString(), block: Number(block) };
+      } catch {
+        // the state of that block is gone, or the price is stale: try the head, then give up
+      }
+    }
+    ctx.log('the credit price could not be read: this epoch pays nothing for data transfer');
+    return null;
+  }
+
+  async function hotspotJson(id: string, h: HotspotRow | undefined, withReward: boolean) {
     const round = last?.judged.round;
+    // What the judged epoch paid it, read from that epoch's artifact (token units): per hex only,
+    // where the hotspots are few (the whole list would read the artifact once per hotspot).
+    const reward = withReward && last && ctx.rewardOf ? await ctx.rewardOf(last.epoch, id as Hex).catch(() => null) : undefined;
     const [lat, lng] = h?.cell ? cellToLatLng(h.cell) : [null, null];
     return {
       device: id,
@@ -153,6 +192,7 @@ export function coverageService(ctx: ServiceContext<CoverageParameters>): Networ
       txScale: h?.cell && round ? round.density.scaleOf(h.cell) : null,
       beaconShare: round?.beaconShares.get(id) ?? 0,
       witnessShare: round?.witnessShares.get(id) ?? 0,
+      reward,
     };
   }
 
@@ -170,7 +210,7 @@ export function coverageService(ctx: ServiceContext<CoverageParameters>): Networ
         handle: async () => ({
           json: {
             epoch: last?.epoch ?? null,
-            hotspots: [...(last?.hotspots ?? new Map<string, HotspotRow>())].map(([id, h]) => hotspotJson(id, h)),
+            hotspots: await Promise.all([...(last?.hotspots ?? new Map<string, HotspotRow>())].map(([id, h]) => hotspotJson(id, h, false))),
           },
         }),
       },
@@ -208,7 +248,7 @@ export function coverageService(ctx: ServiceContext<CoverageParameters>): Networ
               resolution: res,
               epoch: last?.epoch ?? null,
               density,
-              hotspots: inHex.map(([id, h]) => hotspotJson(id, h)),
+              hotspots: await Promise.all(inHex.map(([id, h]) => hotspotJson(id, h, true))),
               witnesses,
               rejections: (round?.rejections ?? []).filter((r) => ids.has(r.hotspot)),
             },
@@ -243,6 +283,17 @@ export function coverageService(ctx: ServiceContext<CoverageParameters>): Networ
     beforeClose,
     async start() {
       await router.start();
+      // After a restart, the windows already drawn this epoch keep their entropy (a second one
+      // would have every hotspot beacon twice in the window, the second beacon refused).
+      const now = Date.now();
+      const epoch = ctx.clock.epochAtMs(now);
+      const start = ctx.clock.start(epoch) * 1000;
+      for (const row of await epochRows(epoch))
+        if (row.kind === 'entropy') {
+          const k = Math.min(ctx.parameters.beaconsPerEpoch - 1, Math.floor((row.start - start) / windowMs()));
+          drawn.set(`${epoch}:${k}`, row);
+          current = { key: `${epoch}:${k}`, row, windowMs: Math.max(1, windowMs() - (now - (start + k * windowMs()))) };
+        }
       timer = setInterval(() => {
         if (drawing) return;
         drawing = true;

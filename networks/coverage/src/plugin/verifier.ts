@@ -59,6 +59,7 @@ export function verifyCoverage(input: VerifierInput<CoverageParameters, { rows: 
   const rewardedBeacons = new Set(round.selected.keys());
   for (const b of beacons) if (rewardedBeacons.has(b.digest)) bump(beaconsSent, devices.rowOfId(b.hotspot as Hex));
   const rowsById = new Map(rows.filter((r) => r.kind === 'hotspot').map((r) => [r.device, r]));
+  const price = rows.find((r) => r.kind === 'credit-price');
   for (let d = 0; d < n; d++) {
     const cell = rowsById.get(devices.device.get(d)!)?.cell;
     scalePpm[d] = cell ? Math.round(round.density.scaleOf(cell) * 1e6) : 0;
@@ -77,6 +78,9 @@ export function verifyCoverage(input: VerifierInput<CoverageParameters, { rows: 
     },
     rejections,
     findings: repeatOffenders(parameters, { round, beacons, witnesses }, rowsById),
+    // The data-transfer pool is worth at most the credits burned; with no price recorded it pays
+    // nothing and the whole budget goes to proof of coverage (the unused data share flows back).
+    usageValue: price ? { credits: price.credits, tokens: price.tokens } : { credits: '1', tokens: '0' },
   };
 }
 

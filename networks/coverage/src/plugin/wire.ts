@@ -102,7 +102,27 @@ export const historyRowSchema = z
   .strict();
 export type HistoryRow = z.infer<typeof historyRowSchema>;
 
-export const coverageInputSchema = z.discriminatedUnion('kind', [entropyRowSchema, hotspotRowSchema, historyRowSchema]);
+/**
+ * What credits were worth at the epoch's snapshot block: `tokens` token units buy `credits`
+ * credits (ServiceCredits.quoteTokens). The data-transfer pool is capped at the epoch's burned
+ * credits at this rate (Helium: DC burned, converted at $0.00001 per DC, up to 50% of emissions).
+ */
+export const creditPriceRowSchema = z
+  .object({
+    kind: z.literal('credit-price'),
+    credits: z.string().regex(/^[1-9][0-9]{0,30}$/),
+    tokens: z.string().regex(/^(0|[1-9][0-9]{0,77})$/),
+    block: z.number().int().nonnegative(),
+  })
+  .strict();
+export type CreditPriceRow = z.infer<typeof creditPriceRowSchema>;
+
+export const coverageInputSchema = z.discriminatedUnion('kind', [
+  entropyRowSchema,
+  hotspotRowSchema,
+  historyRowSchema,
+  creditPriceRowSchema,
+]);
 export type CoverageInput = z.infer<typeof coverageInputSchema>;
 
 /** What a hotspot declares about its radio when it connects (Helium asserts gain and elevation with the location). */
