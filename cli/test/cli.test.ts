@@ -8,38 +8,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseEther, type Address } from 'viem';
-import {
-  GroundworkTokenAbi,
-  devnetAccounts,
-  devnetParameters,
-  networkId,
-  writeDeploymentFile,
-  type Deployment,
-} from '@groundwork/contracts';
+import { parseEther } from 'viem';
+import { GroundworkTokenAbi, devnetAccounts, writeDeploymentFile } from '@groundwork/contracts';
 import { chainSession } from '@groundwork/agent';
 import { canonicalJson, type EpochArtifact } from '@groundwork/protocol';
 import { startTestnet, type Testnet } from '@groundwork/sim';
-import { COMMANDS, main, type Io } from '../src/index.ts';
+import { COMMANDS } from '../src/index.ts';
 import { parseDevnet } from '../src/commands/devnet.ts';
 import { parseOracle } from '../src/commands/oracle.ts';
 import { parseRegister, socketUrl, whyUnpaid } from '../src/commands/provider.ts';
 import { parseVerify } from '../src/commands/epoch.ts';
-
-type Run = { code: number; out: string; err: string };
-
-async function run(args: string[], o: { env?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Run> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    env: o.env ?? {},
-    signal: o.signal,
-  };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+import { type Run, run, writeFakeDeployment } from './helpers.ts';
 
 function json<T = any>(r: Run): T {
   assert.equal(r.code, 0, `exit ${r.code}: ${r.err}`);
@@ -56,26 +35,7 @@ const deviceKeyFile = path.join(dir, 'device-for-parse.pem');
 
 before(async () => {
   // A well-formed deployment file for a chain that does not exist (argument checks only).
-  const a = (n: number) => `0x${n.toString(16).padStart(40, '0')}` as Address;
-  const deployment: Deployment = {
-    chainId: 31337,
-    deployer: devnetAccounts(0).address,
-    startBlock: 1n,
-    endBlock: 2n,
-    addresses: {
-      token: a(1),
-      emissions: a(2),
-      priceFeed: a(3),
-      credits: a(4),
-      registry: a(5),
-      distributor: a(6),
-      timelock: a(7),
-      governor: a(8),
-    },
-    networks: [{ kind: 'uptime', id: networkId('uptime'), weight: 1n }],
-    parameters: devnetParameters({ deployer: devnetAccounts(0).address, oracles: [devnetAccounts(1).address], quorum: 1, genesisTime: 1n }),
-  };
-  writeDeploymentFile(fakeDeploymentFile, deployment);
+  writeFakeDeployment(fakeDeploymentFile, ['uptime'], { escrow: false });
   writeFileSync(garbageFile, '{ not json');
   assert.equal((await run(['provider', 'init', '--key-file', deviceKeyFile])).code, 0);
 });

@@ -7,19 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Address } from 'viem';
-import { devnetAccounts, devnetParameters, networkId, writeDeploymentFile, type Deployment } from '@groundwork/contracts';
-import { main, type Io } from '../src/index.ts';
+import { devnetAccounts } from '@groundwork/contracts';
+import { run, writeFakeDeployment } from './helpers.ts';
 import { parseFrames, parseRender, parseSubmit } from '../src/commands/compute.ts';
-
-type Run = { code: number; out: string; err: string };
-
-async function run(args: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {} };
-  return { code: await main(args, io), out, err };
-}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gw-cli-compute-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,31 +36,8 @@ const SCENE = {
 
 before(() => {
   // Well-formed deployment files for a chain that does not exist (argument checks only).
-  const a = (n: number) => `0x${n.toString(16).padStart(40, '0')}` as Address;
-  const base: Deployment = {
-    chainId: 31337,
-    deployer: devnetAccounts(0).address,
-    startBlock: 1n,
-    endBlock: 2n,
-    addresses: {
-      token: a(1),
-      emissions: a(2),
-      priceFeed: a(3),
-      credits: a(4),
-      registry: a(5),
-      distributor: a(6),
-      timelock: a(7),
-      governor: a(8),
-      escrow: a(9),
-    },
-    networks: [
-      { kind: 'uptime', id: networkId('uptime'), weight: 1n },
-      { kind: 'compute', id: networkId('compute'), weight: 1n },
-    ],
-    parameters: devnetParameters({ deployer: devnetAccounts(0).address, oracles: [devnetAccounts(1).address], quorum: 1, genesisTime: 1n }),
-  };
-  writeDeploymentFile(deploymentFile, base);
-  writeDeploymentFile(uptimeOnlyFile, { ...base, networks: [base.networks[0]!] });
+  writeFakeDeployment(deploymentFile, ['uptime', 'compute']);
+  writeFakeDeployment(uptimeOnlyFile, ['uptime']);
   f('p.wasm', WASM);
   f('good.yaml', SPEC);
   f('scene.json', JSON.stringify(SCENE));

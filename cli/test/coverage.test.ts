@@ -7,20 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import type { Address } from 'viem';
-import { devnetAccounts, devnetParameters, networkId, writeDeploymentFile } from '@groundwork/contracts';
-import { readDeploymentFile } from '@groundwork/contracts';
-import { main, type Io } from '../src/index.ts';
+import { devnetAccounts } from '@groundwork/contracts';
+import { run, writeFakeDeployment } from './helpers.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gw-cli-coverage-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function run(args: string[]) {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {} };
-  return { code: await main(args, io), out, err };
-}
 
 const deployment = path.join(dir, 'deployment.json');
 const chain = [
@@ -34,7 +25,6 @@ const chain = [
   devnetAccounts(5).privateKey,
 ];
 const sensorFile = path.join(dir, 'sensor.json');
-const readDeployment = () => readDeploymentFile(deployment);
 const send = (...extra: string[]) =>
   run(['coverage', 'send', 'hi', '--sensor', sensorFile, '--air', 'http://127.0.0.1:9', '--at', '37.77,-122.41', ...chain, ...extra]);
 
@@ -69,31 +59,12 @@ test('bad command lines exit 2 naming what is wrong', async () => {
 });
 
 test('a deployment without the network is named; a damaged sensor file is refused and left as it was', async () => {
-  // A well-formed deployment for a chain that does not exist, with uptime alone.
-  const a = (n: number) => `0x${n.toString(16).padStart(40, '0')}` as Address;
-  writeDeploymentFile(deployment, {
-    chainId: 31337,
-    deployer: devnetAccounts(0).address,
-    startBlock: 1n,
-    endBlock: 2n,
-    addresses: {
-      token: a(1),
-      emissions: a(2),
-      priceFeed: a(3),
-      credits: a(4),
-      registry: a(5),
-      distributor: a(6),
-      timelock: a(7),
-      governor: a(8),
-      escrow: a(9),
-    },
-    networks: [{ kind: 'uptime', id: networkId('uptime'), weight: 1n }],
-    parameters: devnetParameters({ deployer: devnetAccounts(0).address, oracles: [devnetAccounts(1).address], quorum: 1, genesisTime: 1n }),
-  });
+  writeFakeDeployment(deployment, ['uptime']);
+
   const r = await send();
   assert.equal(r.code, 2);
   assert.match(r.err, /has no coverage network/);
-  writeDeploymentFile(deployment, { ...readDeployment(), networks: [{ kind: 'coverage', id: networkId('coverage'), weight: 1n }] });
+  writeFakeDeployment(deployment, ['coverage']);
   for (const [content, message] of [
     ['{not json', /not JSON/],
     ['{"sensor":"xyz","key":"00","fcnt":0,"allowance":"0x"}', /"sensor" must be 16 hex digits/],

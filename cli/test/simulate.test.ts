@@ -5,17 +5,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { main, type Io } from '../src/index.ts';
+import { run } from './helpers.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gw-cli-simulate-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function run(args: string[]) {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {} };
-  return { code: await main(args, io), out, err };
-}
 
 test('a preset runs, prints its verdict and writes the CSV, charts, report and result', async () => {
   const out = path.join(dir, 'run');

@@ -8,17 +8,10 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { devnetAccounts } from '@groundwork/contracts';
 import { parseDuration, parseRedundancy } from '../src/commands/storage.ts';
-import { main, type Io } from '../src/index.ts';
+import { run } from './helpers.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gw-cli-storage-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function run(args: string[]) {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {} };
-  return { code: await main(args, io), out, err };
-}
 
 const file = path.join(dir, 'f.bin');
 writeFileSync(file, 'hello');

@@ -193,6 +193,30 @@ export class ServiceError extends Error {
   }
 }
 
+/** A route's JSON body checked against `schema`: a ServiceError 400 `malformed` naming the first field wrong. */
+export function parseJsonBody<T>(req: Pick<ServiceRequest, 'body'>, schema: z.ZodType<T>): T {
+  return parseWith(schema, jsonBody(req));
+}
+
+/** A route's body as JSON: a ServiceError 400 `malformed` when it is not. */
+export function jsonBody(req: Pick<ServiceRequest, 'body'>): unknown {
+  try {
+    return JSON.parse(Buffer.from(req.body).toString('utf8'));
+  } catch (err) {
+    throw new ServiceError(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** `raw` checked against `schema`: a ServiceError 400 `malformed` naming the first field wrong. */
+export function parseWith<T>(schema: z.ZodType<T>, raw: unknown): T {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new ServiceError(400, 'malformed', `${i.path.join('.') || '(root)'}: ${i.message}`);
+  }
+  return parsed.data;
+}
+
 /** What the oracle runs for a network besides scoring (compute: the matcher and the spot-checker). */
 export type NetworkService = {
   /** SQL that creates its tables if they do not exist (run in order at start). */

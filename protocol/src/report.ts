@@ -3,6 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Hex } from 'viem';
 import { signMessage, verifyMessage } from './device-key.ts';
 import { canonicalJson } from './encoding.ts';
+import type { WorkerContext } from './network.ts';
 import { reportSigningBytes, socketAuthBytes, type Domain, type Report, type UnsignedReport } from './schemas.ts';
 
 /**
@@ -13,6 +14,19 @@ import { reportSigningBytes, socketAuthBytes, type Domain, type Report, type Uns
  */
 export function signReport(unsigned: UnsignedReport, key: KeyObject): Report {
   return { ...unsigned, sig: signMessage(key, reportSigningBytes(unsigned)) };
+}
+
+/** A report of `network` by the worker's device for its current epoch, signed with its key. */
+export function signWorkerReport(
+  ctx: Pick<WorkerContext, 'domain' | 'device' | 'epoch' | 'key'>,
+  network: string,
+  type: string,
+  body: Record<string, unknown>,
+): Report {
+  return signReport(
+    { v: 1, chainId: ctx.domain.chainId, registry: ctx.domain.registry, network, type, device: ctx.device, epoch: ctx.epoch(), body },
+    ctx.key,
+  );
 }
 
 /** Whether `report.sig` is the device key's signature over the report. */

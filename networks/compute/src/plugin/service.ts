@@ -28,7 +28,7 @@ import {
   canonicalJson,
   type ServiceRoute,
 } from '@groundwork/protocol';
-import { checkCid, cidOf } from '@groundwork/protocol';
+import { checkCid, cidOf, jsonBody, parseJsonBody, parseWith } from '@groundwork/protocol';
 import { Matcher } from '../matcher/index.ts';
 import { INITIAL_REPUTATION, updateReputation } from '../matcher/reputation.ts';
 import { describeUnplaced, type Offer as MatcherOffer } from '../matcher/types.ts';
@@ -492,18 +492,8 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
 
   /** Checks a consumer's signed accept or reject; returns the tasks it names (null: all, for accept). */
   async function consumerAction(job: Job, action: 'accept' | 'reject', raw: Uint8Array): Promise<number[] | null> {
-    let json: unknown;
-    try {
-      json = JSON.parse(Buffer.from(raw).toString('utf8'));
-    } catch (err) {
-      throw new ServiceError(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
-    }
-    const parsed = consumerActionSchema.safeParse(json);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0]!;
-      throw new ServiceError(400, 'malformed', `${i.path.join('.') || '(root)'}: ${i.message}`);
-    }
-    const tasks = parsed.data.tasks ? [...new Set(parsed.data.tasks)] : null;
+    const parsed = parseJsonBody({ body: raw }, consumerActionSchema);
+    const tasks = parsed.tasks ? [...new Set(parsed.tasks)] : null;
     if (action === 'reject' && !tasks) throw new ServiceError(400, 'malformed', 'tasks: name the tasks to reject');
     for (const i of tasks ?? []) {
       if (i >= job.tasks.length) throw new ServiceError(400, 'malformed', `tasks: job ${job.sub.jobId} has no task ${i}`);
@@ -511,7 +501,7 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
     const message = consumerActionMessage({ action, chainId: ctx.chain.chainId, jobId: job.sub.jobId as Hex, tasks });
     let signer: Address;
     try {
-      signer = await recoverMessageAddress({ message, signature: parsed.data.signature as Hex });
+      signer = await recoverMessageAddress({ message, signature: parsed.signature as Hex });
     } catch (err) {
       throw new ServiceError(400, 'bad-signature', `signature: ${(err as Error).message.split('\n')[0]}`);
     }
@@ -649,12 +639,7 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
   }
 
   async function submit(raw: unknown): Promise<Job> {
-    const parsed = jobSubmissionSchema.safeParse(raw);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0]!;
-      throw new ServiceError(400, 'malformed', `${i.path.join('.') || '(root)'}: ${i.message}`);
-    }
-    const sub = parsed.data;
+    const sub = parseWith(jobSubmissionSchema, raw);
     if (jobs.has(sub.jobId)) throw new ServiceError(409, 'duplicate-job', `job ${sub.jobId} was already submitted`);
     const blobs = [sub.module, ...(sub.stdin ? [sub.stdin] : []), ...Object.values(sub.inputs)];
     for (const cid of blobs) {
@@ -798,12 +783,7 @@ export function computeService(ctx: ServiceContext<ComputeParameters>): NetworkS
       method: 'POST',
       path: 'jobs',
       handle: async (req) => {
-        let raw: unknown;
-        try {
-          raw = JSON.parse(Buffer.from(req.body).toString('utf8'));
-        } catch (err) {
-          throw new ServiceError(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
-        }
+        const raw = jsonBody(req);
         return { status: 201, json: statusOf(await submit(raw)) };
       },
     },

@@ -8,7 +8,7 @@
 // usage the epoch pays for. The application reads its delivered frames back from the router.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { allowanceLedger } from '@groundwork/contracts';
-import { type ServiceContext, ServiceError, type ServiceRoute } from '@groundwork/protocol';
+import { jsonBody, parseWith, type ServiceContext, ServiceError, type ServiceRoute } from '@groundwork/protocol';
 import { type Hex, recoverMessageAddress } from 'viem';
 import { z } from 'zod';
 import { packetCredits } from '../radio.ts';
@@ -118,12 +118,7 @@ export function packetRouter(ctx: ServiceContext<CoverageParameters>): PacketRou
   }
 
   async function register(raw: unknown): Promise<unknown> {
-    const parsed = sensorSchema.safeParse(raw);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0]!;
-      throw new ServiceError(400, 'malformed', `${i.path.join('.') || '(root)'}: ${i.message}`);
-    }
-    const r = parsed.data;
+    const r = parseWith(sensorSchema, raw);
     const key = Buffer.from(r.key, 'hex');
     const consumer = (
       await recoverMessageAddress({
@@ -163,12 +158,7 @@ export function packetRouter(ctx: ServiceContext<CoverageParameters>): PacketRou
       path: 'sensors',
       maxBodyBytes: 2048,
       handle: async (req) => {
-        let raw: unknown;
-        try {
-          raw = JSON.parse(Buffer.from(req.body).toString('utf8'));
-        } catch (err) {
-          throw new ServiceError(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
-        }
+        const raw = jsonBody(req);
         return { status: 201, json: await register(raw) };
       },
     },

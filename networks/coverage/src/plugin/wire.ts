@@ -74,12 +74,9 @@ export const entropyRowSchema = z
   .strict();
 export type EntropyRow = z.infer<typeof entropyRowSchema>;
 
-export const hotspotRowSchema = z
+/** What a hotspot declares about its radio when it connects (Helium asserts gain and elevation with the location). */
+export const radioHelloSchema = z
   .object({
-    kind: z.literal('hotspot'),
-    device: hex32,
-    /** The location asserted on chain (H3, resolution 12), null when none is. */
-    cell: h3Cell.nullable(),
     gainDdbi: z
       .number()
       .int()
@@ -87,6 +84,17 @@ export const hotspotRowSchema = z
       .max(MAX_ANTENNA_GAIN_DBI * 10),
     elevationM: z.number().int().min(0).max(10_000),
     region,
+  })
+  .strict();
+export type RadioHello = z.infer<typeof radioHelloSchema>;
+
+export const hotspotRowSchema = z
+  .object({
+    kind: z.literal('hotspot'),
+    device: hex32,
+    /** The location asserted on chain (H3, resolution 12), null when none is. */
+    cell: h3Cell.nullable(),
+    ...radioHelloSchema.shape,
   })
   .strict();
 export type HotspotRow = z.infer<typeof hotspotRowSchema>;
@@ -124,20 +132,6 @@ export const coverageInputSchema = z.discriminatedUnion('kind', [
   creditPriceRowSchema,
 ]);
 export type CoverageInput = z.infer<typeof coverageInputSchema>;
-
-/** What a hotspot declares about its radio when it connects (Helium asserts gain and elevation with the location). */
-export const radioHelloSchema = z
-  .object({
-    gainDdbi: z
-      .number()
-      .int()
-      .min(0)
-      .max(MAX_ANTENNA_GAIN_DBI * 10),
-    elevationM: z.number().int().min(0).max(10_000),
-    region,
-  })
-  .strict();
-export type RadioHello = z.infer<typeof radioHelloSchema>;
 
 /** An uplink as a sensor sends it (LoRaWAN's shape, with an HMAC for the MIC). */
 export const uplinkSchema = z

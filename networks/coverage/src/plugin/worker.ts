@@ -5,8 +5,7 @@
 // hears it reports as a signed witness, with the RSSI, SNR and frequency the radio measured; every
 // sensor uplink it hears it forwards to the oracle's packet router, which pays for it.
 import { randomBytes, randomInt } from 'node:crypto';
-import { type Report, signReport, type Worker, type WorkerContext } from '@groundwork/protocol';
-import type { Hex } from 'viem';
+import { type Report, signWorkerReport, type Worker, type WorkerContext } from '@groundwork/protocol';
 import { REGIONS } from '../rules.ts';
 import { BEACON_TYPE, beaconPayload, KIND, servicePayloadSchema, uplinkSchema, WITNESS_TYPE } from './wire.ts';
 
@@ -37,21 +36,7 @@ export function coverageWorker(radio: HotspotRadio): CoverageWorker {
   const stats = { beacons: 0, witnesses: 0, uplinks: 0 };
   const timers = new Set<NodeJS.Timeout>();
 
-  function sign(c: WorkerContext, type: string, body: Record<string, unknown>): Report {
-    return signReport(
-      {
-        v: 1,
-        chainId: c.domain.chainId,
-        registry: c.domain.registry,
-        network: KIND,
-        type,
-        device: c.device as Hex,
-        epoch: c.epoch(),
-        body,
-      },
-      c.key,
-    );
-  }
+  const sign = (c: WorkerContext, type: string, body: Record<string, unknown>): Report => signWorkerReport(c, KIND, type, body);
 
   function submit(c: WorkerContext, report: Report, what: string): void {
     void c

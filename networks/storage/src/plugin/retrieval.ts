@@ -8,7 +8,7 @@
 // always cover every order the oracle accepted and has not settled (checked under a row lock, so
 // two providers' orders for the last credits cannot both pass).
 import { allowanceLedger } from '@groundwork/contracts';
-import { type ServiceContext, ServiceError, type ServiceRoute } from '@groundwork/protocol';
+import { parseJsonBody, type ServiceContext, ServiceError, type ServiceRoute } from '@groundwork/protocol';
 import type { Address, Hex, LocalAccount } from 'viem';
 import { orderDomain, orderSigner, REPAIR_ALLOWANCE, retrievalCredits, type SignedOrder, signedOrderSchema } from '../orders.ts';
 import type { StorageParameters } from './parameters.ts';
@@ -98,18 +98,14 @@ export function retrievalDesk(
         path: 'orders',
         maxBodyBytes: 4096,
         handle: async (req) => {
-          let raw: unknown;
+          let order: SignedOrder;
           try {
-            raw = JSON.parse(Buffer.from(req.body).toString('utf8'));
+            order = parseJsonBody(req, signedOrderSchema);
           } catch (err) {
-            refuse(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
+            stats.refused++;
+            throw err;
           }
-          const parsed = signedOrderSchema.safeParse(raw);
-          if (!parsed.success) {
-            const i = parsed.error.issues[0]!;
-            refuse(400, 'malformed', `${i.path.join('.') || '(root)'}: ${i.message}`);
-          }
-          return accept(parsed.data);
+          return accept(order);
         },
       },
       ...ledger.routes,

@@ -25,7 +25,10 @@ import { StorageDealsAbi, sendSettlement } from '@groundwork/contracts';
 import {
   type AcceptedReport,
   canonicalJson,
+  jsonBody,
   type NetworkService,
+  parseJsonBody,
+  parseWith,
   type ServiceContext,
   ServiceError,
   type ServiceRoute,
@@ -202,12 +205,7 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
   }
 
   async function register(raw: unknown): Promise<DealStatus> {
-    const parsed = dealRegistrationSchema.safeParse(raw);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0]!;
-      throw new ServiceError(400, 'malformed', `${i.path.join('.') || '(root)'}: ${i.message}`);
-    }
-    const reg = parsed.data;
+    const reg = parseWith(dealRegistrationSchema, raw);
     if (reg.shardRoots.length !== reg.layout.n)
       throw new ServiceError(
         400,
@@ -724,12 +722,7 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
       method: 'POST',
       path: 'deals',
       handle: async (req) => {
-        let raw: unknown;
-        try {
-          raw = JSON.parse(Buffer.from(req.body).toString('utf8'));
-        } catch (err) {
-          throw new ServiceError(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
-        }
+        const raw = jsonBody(req);
         return { status: 201, json: await register(raw) };
       },
     },
@@ -756,18 +749,7 @@ export function storageService(ctx: ServiceContext<StorageParameters>): NetworkS
       path: 'proofs',
       maxBodyBytes: MAX_BUNDLE_BYTES,
       handle: async (req) => {
-        let raw: unknown;
-        try {
-          raw = JSON.parse(Buffer.from(req.body).toString('utf8'));
-        } catch (err) {
-          throw new ServiceError(400, 'malformed', `body is not JSON: ${(err as Error).message}`);
-        }
-        const parsed = proofBundleSchema.safeParse(raw);
-        if (!parsed.success) {
-          const i = parsed.error.issues[0]!;
-          throw new ServiceError(400, 'malformed', `${i.path.join('.') || '(root)'}: ${i.message}`);
-        }
-        const b = parsed.data;
+        const b = parseJsonBody(req, proofBundleSchema);
         const c = challenges.get(key(b.deal, b.shard, b.epoch));
         if (!c) throw new ServiceError(404, 'unknown-challenge', `no challenge of shard ${b.shard} of ${b.deal} in epoch ${b.epoch}`);
         if (c.device !== b.device)

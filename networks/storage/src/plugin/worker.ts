@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { type Report, signReport, type Worker, type WorkerContext } from '@groundwork/protocol';
+import { type Report, signWorkerReport, type Worker, type WorkerContext } from '@groundwork/protocol';
 import type { Hex } from 'viem';
 import { decodeOrderHeader, ORDER_HEADER } from '../orders.ts';
 import { bundleHash } from './bundle.ts';
@@ -65,21 +65,7 @@ export function storageWorker(options: StorageWorkerOptions = {}): StorageWorker
     return store;
   }
 
-  function sign(c: WorkerContext, type: string, body: Record<string, unknown>): Report {
-    return signReport(
-      {
-        v: 1,
-        chainId: c.domain.chainId,
-        registry: c.domain.registry,
-        network: KIND,
-        type,
-        device: c.device as Hex,
-        epoch: c.epoch(),
-        body,
-      },
-      c.key,
-    );
-  }
+  const sign = (c: WorkerContext, type: string, body: Record<string, unknown>): Report => signWorkerReport(c, KIND, type, body);
 
   async function listen(): Promise<string> {
     if (url) return url;
