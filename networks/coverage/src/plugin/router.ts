@@ -70,7 +70,7 @@ export function packetRouter(ctx: ServiceContext<CoverageParameters>): PacketRou
     label: 'a coverage allowance',
   });
   const sensors = new Map<string, { key: Buffer; allowance: Hex; consumer: string }>();
-  const stats = { delivered: 0, duplicates: 0, refused: 0, badMic: 0, unknownSensor: 0, credits: 0n };
+  const stats = { delivered: 0, duplicates: 0, refused: 0, failed: 0, badMic: 0, unknownSensor: 0, credits: 0n };
   let timer: NodeJS.Timeout | null = null;
   let settling = false;
 
@@ -103,7 +103,12 @@ export function packetRouter(ctx: ServiceContext<CoverageParameters>): PacketRou
         return;
       }
     } catch (err) {
-      if (!(err instanceof ServiceError)) throw err;
+      if (!(err instanceof ServiceError)) {
+        // Not a refusal: the chain or the database failed on this copy; another hotspot's copy may still be taken.
+        stats.failed++;
+        ctx.log(`uplink ${u.sensor}:${u.fcnt} from ${hotspot.slice(0, 10)} not taken: ${(err as Error).message.split('\n')[0]}`);
+        return;
+      }
       stats.refused++;
       ctx.log(`uplink ${u.sensor}:${u.fcnt} refused: ${err.reason}: ${err.message}`);
       return;
