@@ -9,11 +9,12 @@ import { ServiceCreditsAbi } from '@groundwork/contracts';
 import { canonicalJson, type NetworkService, type ServiceContext, ServiceError } from '@groundwork/protocol';
 import { cellToLatLng, cellToParent, getResolution, isValidCell } from 'h3-js';
 import type { Hex } from 'viem';
-import { DENSITY_RESOLUTION } from '../rules.ts';
+import { ASSERT_RESOLUTION, DENSITY_RESOLUTION } from '../rules.ts';
 import type { CoverageParameters } from './parameters.ts';
 import { type JudgedRound, judgeRound, type RoundReport } from './round.ts';
 import { packetRouter } from './router.ts';
 import {
+  assertedCell,
   type CoverageInput,
   coverageInputSchema,
   type CreditPriceRow,
@@ -106,6 +107,15 @@ export function coverageService(ctx: ServiceContext<CoverageParameters>): Networ
     return { epoch, judged, hotspots };
   }
 
+  /** The chain's location as a resolution-12 cell; any other counts as none (the registry takes any valid H3 cell). */
+  function assertedAt(device: string, location: string | null): string | null {
+    if (!location) return null;
+    const cell = location.padStart(15, '0');
+    if (assertedCell.safeParse(cell).success) return cell;
+    ctx.log(`hotspot ${device.slice(0, 10)} asserted ${cell}, not a resolution-${ASSERT_RESOLUTION} cell: it counts as unlocated`);
+    return null;
+  }
+
   async function beforeClose(epoch: number, snapshotBlock: string): Promise<void> {
     const [written] = await ctx.db.query<{ n: number }>(
       `select count(*)::int as n from oracle_inputs where network = $1 and epoch = $2 and (input like '{"cell":%' or input like '{"block":%')`,
@@ -133,7 +143,7 @@ export function coverageService(ctx: ServiceContext<CoverageParameters>): Networ
     const hotspotRows: HotspotRow[] = devices.map((d) => ({
       kind: 'hotspot',
       device: d.device as Hex,
-      cell: d.location && isValidCell(d.location.padStart(15, '0')) ? d.location.padStart(15, '0') : null,
+      cell: assertedAt(d.device, d.location),
       // A hotspot that never declared its radio is held to no antenna gain, in the default region.
       gainDdbi: d.gain ?? 0,
       elevationM: d.elevation ?? 0,

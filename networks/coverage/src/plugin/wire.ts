@@ -6,10 +6,10 @@
 // what goes into an artifact is canonical JSON, which has integers only.
 import { createHash } from 'node:crypto';
 import { hex32 } from '@groundwork/protocol';
-import { isValidCell } from 'h3-js';
+import { getResolution, isValidCell } from 'h3-js';
 import { keccak256, concat, type Hex } from 'viem';
 import { z } from 'zod';
-import { MAX_ANTENNA_GAIN_DBI, REGIONS } from '../rules.ts';
+import { ASSERT_RESOLUTION, MAX_ANTENNA_GAIN_DBI, REGIONS } from '../rules.ts';
 
 export const KIND = 'coverage';
 export const BEACON_TYPE = 'coverage.beacon';
@@ -19,6 +19,10 @@ const hex16 = z.string().regex(/^0x[0-9a-f]{32}$/, 'must be 0x and 32 lowercase 
 const frequency = z.number().int().min(100_000_000).max(3_000_000_000);
 const region = z.string().refine((r) => r in REGIONS, { message: `must be one of ${Object.keys(REGIONS).join(', ')}` });
 export const h3Cell = z.string().refine((c) => isValidCell(c), { message: 'must be an H3 cell index' });
+/** A hotspot's asserted place: an H3 cell at resolution 12, as Helium asserts them (HIP-17 counts from resolution 11 up). */
+export const assertedCell = z
+  .string()
+  .refine((c) => isValidCell(c) && getResolution(c) === ASSERT_RESOLUTION, { message: `must be an H3 cell at resolution ${ASSERT_RESOLUTION}` });
 
 /** A beacon the hotspot transmitted: the oracle's entropy, its own, the payload they make, and how it sent it. */
 export const beaconBodySchema = z
@@ -92,8 +96,8 @@ export const hotspotRowSchema = z
   .object({
     kind: z.literal('hotspot'),
     device: hex32,
-    /** The location asserted on chain (H3, resolution 12), null when none is. */
-    cell: h3Cell.nullable(),
+    /** The location asserted on chain (H3, resolution 12), null when none is (or one at another resolution). */
+    cell: assertedCell.nullable(),
     ...radioHelloSchema.shape,
   })
   .strict();
