@@ -509,6 +509,8 @@ describe('devnet', () => {
       dataDir,
       '--devices',
       '2',
+      '--coverage',
+      '0',
       '--epoch-seconds',
       '6',
       '--epochs',

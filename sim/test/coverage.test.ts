@@ -87,6 +87,7 @@ describe('coverage network: proof of coverage, spoofers, packets', () => {
 
   const spoofer = () => net.providers[HONEST]!.device;
   let paidEpoch = -1;
+  let moved: { device: Hex; to: string; epoch: number; fee: bigint; before: bigint; spent: bigint } | null = null;
   const artifactOf = async (epoch: number) => (await (await fetch(`${net.oracle!.url}/v1/epochs/${epoch}/artifact`)).json()) as Artifact;
 
   test('honest hotspots are paid for beacons and witnesses; the spoofer earns nothing and the artifact says why', async () => {
@@ -153,6 +154,21 @@ describe('coverage network: proof of coverage, spoofers, packets', () => {
   });
 
   test('a sensor’s frames are charged per 24 bytes, refused once the allowance is spent, and burned to the hotspots that carried them', async () => {
+    // A hotspot moves meanwhile (checked by the next test, once the epoch it moved in has closed).
+    {
+      const p = net.providers[0]!;
+      const to = latLngToCell(...world.offset(places[0]!, 0.3, 0), 12);
+      const spentOn = async () =>
+        (await net.client.readContract({
+          address: net.deployment.addresses.credits,
+          abi: ServiceCreditsAbi,
+          functionName: 'spentOnDevice',
+          args: [BigInt(p.device)],
+        })) as bigint;
+      const before = await spentOn();
+      const r = await assertLocation(p.session, { device: p.device, location: BigInt(`0x${to}`) });
+      moved = { device: p.device, to, epoch: net.clock.epochAtMs(Date.now()), fee: r.fee, before, spent: await spentOn() };
+    }
     await devnetFaucet({ rpcUrl: net.rpcUrl, deployment: net.deployment, to: CONSUMER.address });
     const consumer = new CoverageClient({
       oracleUrl: net.oracle!.url,
@@ -263,29 +279,19 @@ describe('coverage network: proof of coverage, spoofers, packets', () => {
   });
 
   test('moving a hotspot is a new assert with its fee; the oracle uses the new cell from the next epoch it closes', async () => {
-    const p = net.providers[0]!;
-    const to = latLngToCell(...world.offset(places[0]!, 0.3, 0), 12);
-    const spent = async () =>
-      (await net.client.readContract({
-        address: net.deployment.addresses.credits,
-        abi: ServiceCreditsAbi,
-        functionName: 'spentOnDevice',
-        args: [BigInt(p.device)],
-      })) as bigint;
-    const before = await spent();
-    const moved = await assertLocation(p.session, { device: p.device, location: BigInt(`0x${to}`) });
-    assert.equal(moved.fee, 1_000_000n, "Helium's assert fee, 1,000,000 DC");
-    assert.equal((await spent()) - before, moved.fee, 'the fee is spent on the device');
-    const after = (await net.oracle!.epochs.lastClosed())! + 2;
-    await net.waitForEpoch(after);
+    const { device, to, epoch, fee, before, spent } = moved!;
+    assert.equal(fee, 1_000_000n, "Helium's assert fee, 1,000,000 DC");
+    assert.equal(spent - before, fee, 'the fee is spent on the device');
+    // The epoch the assert landed in is closed after it: its snapshot has the new cell.
+    await net.waitForEpoch(epoch);
     const rows = await net.oracle!.db.query<{ input: string }>(
       "select input from oracle_inputs where network = 'coverage' and epoch = $1 and input like '{\"cell\":%'",
-      [after],
+      [epoch],
     );
-    const row = rows.map((r) => JSON.parse(r.input) as { cell: string; device: string }).find((r) => r.device === p.device);
+    const row = rows.map((r) => JSON.parse(r.input) as { cell: string; device: string }).find((r) => r.device === device);
     assert.equal(row?.cell, to);
     await assert.rejects(
-      assertLocation(net.providers[1]!.session, { device: p.device, location: BigInt(`0x${to}`) }),
+      assertLocation(net.providers[1]!.session, { device, location: BigInt(`0x${to}`) }),
       /belongs to/,
       "only the device's owner asserts its location",
     );
