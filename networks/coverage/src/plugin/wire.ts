@@ -20,11 +20,9 @@ const frequency = z.number().int().min(100_000_000).max(3_000_000_000);
 const region = z.string().refine((r) => r in REGIONS, { message: `must be one of ${Object.keys(REGIONS).join(', ')}` });
 export const h3Cell = z.string().refine((c) => isValidCell(c), { message: 'must be an H3 cell index' });
 /** A hotspot's asserted place: an H3 cell at resolution 12, as Helium asserts them (HIP-17 counts from resolution 11 up). */
-export const assertedCell = z
-  .string()
-  .refine((c) => isValidCell(c) && getResolution(c) === ASSERT_RESOLUTION, {
-    message: `must be an H3 cell at resolution ${ASSERT_RESOLUTION}`,
-  });
+export const assertedCell = z.string().refine((c) => isValidCell(c) && getResolution(c) === ASSERT_RESOLUTION, {
+  message: `must be an H3 cell at resolution ${ASSERT_RESOLUTION}`,
+});
 
 /** A beacon the hotspot transmitted: the oracle's entropy, its own, the payload they make, and how it sent it. */
 export const beaconBodySchema = z
