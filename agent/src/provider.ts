@@ -42,16 +42,27 @@ export async function registerDevice(
   ])) as bigint[];
   const stake = p.stake ?? minStake!;
   const fee = onboardingFee! + (p.location ? locationFee! : 0n);
-  let creditsBought = 0n;
-  const balance = (await read(a.credits, ServiceCreditsAbi as Abi, 'balanceOf', [s.account.address])) as bigint;
-  if (balance < fee) creditsBought = (await buyCredits(s, fee - balance)).credits;
-  if (fee > 0n) await send(s, a.credits, ServiceCreditsAbi as Abi, 'approveSpender', [a.registry, fee]);
+  const creditsBought = await creditsForRegistry(s, fee);
   await send(s, a.token, GroundworkTokenAbi as Abi, 'approve', [a.registry, stake]);
   const nonce = (await read(a.registry, DeviceRegistryAbi as Abi, 'nonces', [deviceId])) as bigint;
   const digest = (await read(a.registry, DeviceRegistryAbi as Abi, 'registrationDigest', [s.account.address, net, nonce])) as Hex;
   const sig = signP256(p.key, digest);
   const tx = await send(s, a.registry, DeviceRegistryAbi as Abi, 'register', [net, pub.x, pub.y, p.location ?? 0n, stake, sig.r, sig.s]);
   return { device: deviceIdHex(deviceId), deviceId, tx, fee, stake, creditsBought };
+}
+
+/** Buys what the owner lacks of a registry fee in credits and lets the registry spend the fee; returns the credits bought. */
+async function creditsForRegistry(s: ChainSession, fee: bigint): Promise<bigint> {
+  const a = s.deployment.addresses;
+  const balance = (await s.client.readContract({
+    address: a.credits,
+    abi: ServiceCreditsAbi,
+    functionName: 'balanceOf',
+    args: [s.account.address],
+  })) as bigint;
+  const bought = balance < fee ? (await buyCredits(s, fee - balance)).credits : 0n;
+  if (fee > 0n) await send(s, a.credits, ServiceCreditsAbi as Abi, 'approveSpender', [a.registry, fee]);
+  return bought;
 }
 
 /**
@@ -71,10 +82,7 @@ export async function assertLocation(
   if (owner.toLowerCase() !== s.account.address.toLowerCase())
     throw new Error(`device ${p.device} belongs to ${owner}, not ${s.account.address}`);
   const fee = (await read(a.registry, DeviceRegistryAbi as Abi, 'locationFee')) as bigint;
-  let creditsBought = 0n;
-  const balance = (await read(a.credits, ServiceCreditsAbi as Abi, 'balanceOf', [s.account.address])) as bigint;
-  if (balance < fee) creditsBought = (await buyCredits(s, fee - balance)).credits;
-  if (fee > 0n) await send(s, a.credits, ServiceCreditsAbi as Abi, 'approveSpender', [a.registry, fee]);
+  const creditsBought = await creditsForRegistry(s, fee);
   const tx = await send(s, a.registry, DeviceRegistryAbi as Abi, 'assertLocation', [BigInt(p.device), p.location]);
   return { tx, fee, creditsBought };
 }

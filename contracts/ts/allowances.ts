@@ -8,7 +8,10 @@
 import { type ServiceContext, ServiceError, type ServiceRoute } from '@groundwork/protocol';
 import type { Address, Hex, LocalAccount } from 'viem';
 import { CreditEscrowAbi } from './generated/contracts.ts';
-import { sendSettlement } from './session.ts';
+import { randomBytes } from 'node:crypto';
+import { escrowJobId } from './market-signatures.ts';
+import { networkId } from './networks.ts';
+import { type ChainSession, sendContract, sendSettlement } from './session.ts';
 
 /** CreditEscrow's Status enum. */
 export const EscrowStatus = { None: 0, Open: 1, Cancelled: 2, Settled: 3, Reclaimed: 4 } as const;
@@ -52,6 +55,8 @@ export type AllowanceLedger = {
   schema: string[];
   routes: ServiceRoute[];
   readJob(allowance: Hex): Promise<EscrowJob>;
+  /** Records an allowance read from the chain, so that its final settlement refunds it even if nothing is taken from it. */
+  remember(allowance: Hex, job: EscrowJob): Promise<void>;
   /** Reserves the piece's credits; `again` when this serial was taken before. Throws ServiceError (402, 403) when it cannot be. */
   reserve(piece: Piece): Promise<{ again: boolean; epoch: number }>;
   /** One settlement pass over the open allowances, at most once a settling interval. */
@@ -60,6 +65,23 @@ export type AllowanceLedger = {
 };
 
 const SETTLE_EVERY_MS = 2_000;
+
+/** Opens an allowance of `credits` on `kind`'s network for `seconds` (the consumer's side): a CreditEscrow job with a random id. */
+export async function openAllowanceOnChain(
+  c: ChainSession,
+  kind: string,
+  credits: bigint,
+  seconds: number,
+  nonce: bigint = BigInt(`0x${randomBytes(8).toString('hex')}`),
+): Promise<{ id: Hex; deadline: number; txHash: Hex }> {
+  const escrow = c.deployment.addresses.escrow;
+  if (!escrow) throw new Error('this deployment has no CreditEscrow contract');
+  const network = networkId(kind);
+  const id = escrowJobId(c.account.address, network, nonce);
+  const deadline = Math.floor(Date.now() / 1000) + seconds;
+  const txHash = await sendContract(c, escrow, CreditEscrowAbi, 'open', [network, id, credits, BigInt(deadline)]);
+  return { id, deadline, txHash };
+}
 
 export function allowanceLedger(o: AllowanceLedgerOptions): AllowanceLedger {
   const { ctx, sender, prefix, label } = o;
@@ -246,6 +268,9 @@ export function allowanceLedger(o: AllowanceLedgerOptions): AllowanceLedger {
       },
     ],
     readJob,
+    remember: async (allowance, job) => {
+      await know(ctx.db, allowance, job);
+    },
     reserve,
     async step(now) {
       if (!escrow || !sender || now < nextStep) return;

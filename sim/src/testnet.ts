@@ -113,6 +113,8 @@ export type Testnet = {
   /** `epoch verify` of `epoch` against this chain and the in-process oracle (or a local artifact file). */
   verify(epoch: number, artifactFile?: string): Promise<VerifyResult>;
   tokenBalance(account: Address): Promise<bigint>;
+  /** The registry's DeviceSlashed events of `device`, oldest first. */
+  slashes(device: Hex): Promise<{ args: { requested?: bigint; slashed?: bigint; evidenceHash?: Hex } }[]>;
   stop(): Promise<void>;
 };
 
@@ -304,6 +306,14 @@ export async function startTestnet(opts: TestnetOptions = {}): Promise<Testnet> 
         functionName: 'balanceOf',
         args: [account],
       })) as bigint,
+    slashes: (device) =>
+      client.getContractEvents({
+        address: deployment!.addresses.registry,
+        abi: DeviceRegistryAbi,
+        eventName: 'DeviceSlashed',
+        args: { deviceId: BigInt(device) },
+        fromBlock: 0n,
+      }) as Promise<{ args: { requested?: bigint; slashed?: bigint; evidenceHash?: Hex } }[]>,
     async stop() {
       for (const p of providers) await p.agent?.stop();
       await net.oracle?.stop();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { latLngToCell } from 'h3-js';
 import { assertLocation } from '@groundwork/agent';
-import { CreditEscrowAbi, DeviceRegistryAbi, devnetAccounts, ServiceCreditsAbi } from '@groundwork/contracts';
+import { CreditEscrowAbi, devnetAccounts, ServiceCreditsAbi } from '@groundwork/contracts';
 import { CoverageClient, coverageWorker, DEFAULT_COVERAGE_PARAMETERS, Sensor } from '@groundwork/network-coverage';
 import type { Hex } from 'viem';
 import { CoverageWorld, devnetFaucet, startTestnet, type Testnet, worldRadio } from '../src/index.ts';
@@ -125,25 +125,12 @@ describe('coverage network: proof of coverage, spoofers, packets', () => {
   test('the spoofer is slashed on the evidence of its impossible witnesses', async () => {
     const device = spoofer();
     const slashes = await until('the spoofer’s slash', async () => {
-      const events = await net.client.getContractEvents({
-        address: net.deployment.addresses.registry,
-        abi: DeviceRegistryAbi,
-        eventName: 'DeviceSlashed',
-        args: { deviceId: BigInt(device) },
-        fromBlock: 0n,
-      });
+      const events = await net.slashes(device);
       return events.length ? events : null;
     });
     assert.equal(slashes[0]!.args.requested, BigInt(DEFAULT_COVERAGE_PARAMETERS.slashAmount));
     for (const p of net.providers.slice(0, HONEST)) {
-      const mine = await net.client.getContractEvents({
-        address: net.deployment.addresses.registry,
-        abi: DeviceRegistryAbi,
-        eventName: 'DeviceSlashed',
-        args: { deviceId: BigInt(p.device) },
-        fromBlock: 0n,
-      });
-      assert.equal(mine.length, 0, 'no honest hotspot is slashed');
+      assert.equal((await net.slashes(p.device)).length, 0, 'no honest hotspot is slashed');
     }
     // With its slash order on chain, the paying epoch verifies from its artifact, finding and all.
     const verified = await until('the paying epoch’s slash order proposed', async () => {

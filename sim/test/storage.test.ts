@@ -17,7 +17,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { bytesToHex, type Hex, keccak256, parseEventLogs, toBytes } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { CreditEscrowAbi, devnetAccounts, DeviceRegistryAbi, ServiceCreditsAbi, StorageDealsAbi } from '@groundwork/contracts';
+import { CreditEscrowAbi, devnetAccounts, ServiceCreditsAbi, StorageDealsAbi } from '@groundwork/contracts';
 import { encodeOrderHeader, ORDER_HEADER, type Order, orderDomain, retrievalCredits, signOrder } from '@groundwork/network-storage';
 import { StorageClient } from '@groundwork/network-storage/client';
 import { DEFAULT_STORAGE_PARAMETERS, type ChallengeRow, type StorageWorker, storageWorker } from '@groundwork/network-storage/plugin';
@@ -78,14 +78,7 @@ describe('storage network: deals, proofs, repair, retrieval', () => {
 
   /** The registry's slashes of `device` for `amount` (the kind of finding is told by its amount). */
   async function slashesOf(device: string, amount: string) {
-    const events = await net.client.getContractEvents({
-      address: net.deployment.addresses.registry,
-      abi: DeviceRegistryAbi,
-      eventName: 'DeviceSlashed',
-      args: { deviceId: BigInt(device) },
-      fromBlock: 0n,
-    });
-    return events.filter((e) => e.args.requested === BigInt(amount));
+    return (await net.slashes(device as Hex)).filter((e) => e.args.requested === BigInt(amount));
   }
 
   /** The rows of the first epoch after `after` in which all 8 shards of `deal` passed, or false. */

@@ -10,8 +10,7 @@ import {
   CreditEscrowAbi,
   chainSession,
   type Deployment,
-  escrowJobId,
-  networkId,
+  openAllowanceOnChain,
   ServiceCreditsAbi,
   sendContract,
 } from '@groundwork/contracts';
@@ -95,11 +94,8 @@ export class CoverageClient {
         throw new CoverageClientError(`an allowance of ${credits} credits; ${c.account.address} has ${balance}`, 'insufficient-credits');
       await buyCredits(c, credits - balance);
     }
-    const escrow = c.deployment.addresses.escrow;
-    if (!escrow) throw new CoverageClientError('this deployment has no CreditEscrow contract', 'no-escrow-contract');
-    const id = escrowJobId(c.account.address, networkId(KIND), BigInt(`0x${randomBytes(8).toString('hex')}`));
-    const deadline = Math.floor(Date.now() / 1000) + (o.seconds ?? 86_400);
-    await sendContract(c, escrow, CreditEscrowAbi, 'open', [networkId(KIND), id, credits, BigInt(deadline)]);
+    if (!c.deployment.addresses.escrow) throw new CoverageClientError('this deployment has no CreditEscrow contract', 'no-escrow-contract');
+    const { id, deadline } = await openAllowanceOnChain(c, KIND, credits, o.seconds ?? 86_400);
     await this.call('POST', `allowances/${id}`, {});
     return { id, credits, deadline };
   }

@@ -57,7 +57,7 @@ export function judgeRound(input: RoundInputs): JudgedRound {
     else entropy.set(row.id, { id: row.id, start: row.start, data: row.id });
   }
   const beacons: Beacon[] = [];
-  const raw: { w: Omit<Witness, 'beacon'> }[] = [];
+  const heard: Omit<Witness, 'beacon'>[] = [];
   for (const r of input.reports) {
     if (r.type === BEACON_TYPE) {
       const b = beaconBodySchema.safeParse(r.body);
@@ -71,16 +71,14 @@ export function judgeRound(input: RoundInputs): JudgedRound {
       if (!w.success) refused.push({ device: r.device, digest: r.digest, reason: 'malformed-body', detail: w.error.issues[0]!.message });
       else {
         const { payload, frequencyHz, signalDdbm, snrDdb } = w.data;
-        raw.push({
-          w: {
-            digest: r.digest,
-            hotspot: r.device,
-            receivedAt: r.receivedAt,
-            payload,
-            frequencyHz,
-            rssiDbm: signalDdbm / 10,
-            snrDb: snrDdb / 10,
-          },
+        heard.push({
+          digest: r.digest,
+          hotspot: r.device,
+          receivedAt: r.receivedAt,
+          payload,
+          frequencyHz,
+          rssiDbm: signalDdbm / 10,
+          snrDb: snrDdb / 10,
         });
       }
     } else
@@ -94,7 +92,7 @@ export function judgeRound(input: RoundInputs): JudgedRound {
   // A radio hears a payload, not a report: each witness belongs to the first beacon that carried it.
   const byPayload = new Map<string, string>();
   for (const b of beacons) if (!byPayload.has(b.payload)) byPayload.set(b.payload, b.digest);
-  const witnesses: Witness[] = raw.map(({ w }) => ({ ...w, beacon: byPayload.get(w.payload) ?? '' }));
+  const witnesses: Witness[] = heard.map((w) => ({ ...w, beacon: byPayload.get(w.payload) ?? '' }));
 
   const denied = new Set<string>(input.parameters.denylist);
   const ctx: CheckContext = {

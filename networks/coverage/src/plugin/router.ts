@@ -148,10 +148,7 @@ export function packetRouter(ctx: ServiceContext<CoverageParameters>): PacketRou
        on conflict (sensor) do update set key = $2, allowance = $3`,
       [r.sensor, r.key, r.allowance, consumer, Date.now()],
     );
-    await ctx.db.query(
-      "insert into coverage_allowances (allowance, consumer, deadline, reserved, state) values ($1,$2,$3,'0','open') on conflict do nothing",
-      [r.allowance, consumer, Number(job.deadline)],
-    );
+    await ledger.remember(r.allowance as Hex, job);
     sensors.set(r.sensor, { key, allowance: r.allowance as Hex, consumer });
     return { sensor: r.sensor, allowance: r.allowance, consumer };
   }

@@ -238,13 +238,14 @@ export function coverageService(ctx: ServiceContext<CoverageParameters>): Networ
           const ids = new Set(inHex.map(([id]) => id));
           const round = last?.judged.round;
           const witnesses: unknown[] = [];
+          const beaconer = new Map(last?.judged.beacons.map((b) => [b.digest, b.hotspot]));
           for (const [beacon, selected] of round?.selected ?? []) {
-            const b = last!.judged.beacons.find((x) => x.digest === beacon)!;
+            const from = beaconer.get(beacon)!;
             for (const w of selected)
-              if (ids.has(w.hotspot) || ids.has(b.hotspot))
+              if (ids.has(w.hotspot) || ids.has(from))
                 witnesses.push({
                   beacon,
-                  beaconer: b.hotspot,
+                  beaconer: from,
                   witness: w.hotspot,
                   rssiDbm: w.rssiDbm,
                   snrDb: w.snrDb,

@@ -21,6 +21,7 @@ import {
   type Deployment,
   escrowJobId,
   networkId,
+  openAllowanceOnChain,
   sendContract,
   ServiceCreditsAbi,
   StorageDealsAbi,
@@ -374,10 +375,7 @@ export class StorageClient {
         throw new StorageClientError(`a read allowance of ${credits} credits; ${c.account.address} has ${balance}`, 'insufficient-credits');
       await buyCredits(c, credits - balance);
     }
-    const network = networkId(KIND);
-    const id = escrowJobId(c.account.address, network, o.nonce ?? BigInt(`0x${randomBytes(8).toString('hex')}`));
-    const deadline = Math.floor(Date.now() / 1000) + seconds;
-    const txHash = await sendContract(c, c.escrow, CreditEscrowAbi, 'open', [network, id, credits, BigInt(deadline)]);
+    const { id, deadline, txHash } = await openAllowanceOnChain(c, KIND, credits, seconds, o.nonce);
     this.allowance = { id, credits, deadline, signed: 0n, reserved: 0n, reads: 0, txHash };
     // The oracle settles it finally (the refund) even if no order ever reaches it.
     await this.call('POST', `allowances/${id}`, {});
